@@ -1,0 +1,122 @@
+import msgpackr from 'msgpackr/index-no-eval';
+import { DecodeError, FrameTooLargeError } from './errors.js';
+
+/** Default largest encoded payload: 64 MiB. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+/** Options of {@link createCodec}. */
+export interface CodecOptions {
+  /**
+   * Largest encoded payload `encode` accepts.
+   * @default 67108864 (64 MiB)
+   */
+  maxPayloadBytes?: number;
+}
+
+/** Turns values into bytes and back. */
+export interface Codec {
+  /** The limit `encode` enforces. */
+  readonly maxPayloadBytes: number;
+  /** Encode; throws `FrameTooLargeError` over the limit. */
+  encode(value: unknown): Uint8Array;
+  /** Decode; throws `DecodeError` for bytes that are not exactly one msgpack value. */
+  decode(bytes: Uint8Array): unknown;
+}
+
+// msgpack has one map type, so a Map and a plain object would decode alike. Maps travel as an
+// extension instead; msgpackr writes Map natively before consulting extensions, so encode()
+// swaps each Map for this marker class first (copying only the paths that contain one).
+class MapEntries {
+  constructor(readonly entries: [unknown, unknown][]) {}
+}
+const MAP_EXTENSION_TYPE = 0x0d;
+msgpackr.addExtension({
+  Class: MapEntries,
+  type: MAP_EXTENSION_TYPE,
+  write: (value: MapEntries) => value.entries,
+  read: (entries: [unknown, unknown][]) => new Map(Array.isArray(entries) ? entries : []),
+});
+
+function tagMaps(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Map) {
+    const entries: [unknown, unknown][] = [];
+    for (const [k, v] of value) entries.push([tagMaps(k), tagMaps(v)]);
+    return new MapEntries(entries);
+  }
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const tagged = tagMaps(value[i]);
+      if (tagged !== value[i]) {
+        copy ??= value.slice();
+        copy[i] = tagged;
+      }
+    }
+    return copy ?? value;
+  }
+  if (value instanceof Set) {
+    let changed = false;
+    const items = [...value].map((item) => {
+      const tagged = tagMaps(item);
+      if (tagged !== item) changed = true;
+      return tagged;
+    });
+    return changed ? new Set(items) : value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    const tagged = tagMaps(child);
+    if (tagged !== child) {
+      copy ??= { ...(value as Record<string, unknown>) };
+      copy[key] = tagged;
+    }
+  }
+  return copy ?? value;
+}
+
+/**
+ * Create the msgpack codec taskwire uses on every transport.
+ *
+ * Records are off (no shared structures between versions), decoding uses msgpackr's build that
+ * never generates code, and `__proto__` keys are renamed by msgpackr rather than written.
+ * Round-trips strings, numbers, bigint, Date, Uint8Array/Buffer, Map, Set and nested objects.
+ */
+export function createCodec(options: CodecOptions = {}): Codec {
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const packr = new msgpackr.Packr({
+    useRecords: false,
+    moreTypes: true,
+    int64AsType: 'bigint',
+    mapsAsObjects: true,
+  });
+  return {
+    maxPayloadBytes,
+    encode(value) {
+      const bytes = packr.pack(tagMaps(value));
+      if (bytes.length > maxPayloadBytes) {
+        throw new FrameTooLargeError(
+          `payload of ${bytes.length} bytes exceeds the limit of ${maxPayloadBytes} bytes (raise maxPayloadBytes)`,
+        );
+      }
+      return bytes;
+    },
+    decode(bytes) {
+      let value: unknown;
+      try {
+        value = packr.unpack(bytes);
+      } catch (error) {
+        throw new DecodeError(`undecodable payload: ${(error as Error).message}`, { cause: error });
+      }
+      // 0xc1 is the one byte msgpack never uses; msgpackr returns a marker instead of failing.
+      if (value === msgpackr.C1) throw new DecodeError('undecodable payload: reserved msgpack byte 0xc1');
+      return value;
+    },
+  };
+}
+
+/** The shared codec with the default limit. */
+export const defaultCodec: Codec = createCodec();

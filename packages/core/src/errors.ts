@@ -1,0 +1,133 @@
+const MARKER = Symbol.for('taskwire.error');
+
+/**
+ * Stable error codes. Codes never change between majors; messages may.
+ */
+export const ErrorCodes = {
+  QUEUE_EMPTY: 'TASKWIRE_QUEUE_EMPTY',
+  QUEUE_FULL: 'TASKWIRE_QUEUE_FULL',
+  AUTH: 'TASKWIRE_AUTH',
+  UNSUPPORTED: 'TASKWIRE_UNSUPPORTED',
+  CONNECTION_CLOSED: 'TASKWIRE_CONNECTION_CLOSED',
+  FRAME_TOO_LARGE: 'TASKWIRE_FRAME_TOO_LARGE',
+  DECODE: 'TASKWIRE_DECODE',
+  CONFIG: 'TASKWIRE_CONFIG',
+} as const;
+
+/** One of the values of {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * Base class of every error taskwire throws on purpose.
+ *
+ * Use {@link TaskwireError.isInstance} (or the `isInstance` of a subclass) rather than `instanceof`:
+ * it also recognises errors created by another copy of `@taskwire/core` in the same process.
+ */
+export class TaskwireError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'TaskwireError';
+    Object.defineProperty(this, MARKER, { value: true });
+  }
+
+  /** True when `error` is a taskwire error (from any installed copy of core). */
+  static isInstance(error: unknown): error is TaskwireError {
+    return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[MARKER] === true;
+  }
+}
+
+function hasCode(error: unknown, code: ErrorCode): boolean {
+  return TaskwireError.isInstance(error) && error.code === code;
+}
+
+/** `get()` timed out with nothing to take (like Python's `queue.Empty`). */
+export class QueueEmptyError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.QUEUE_EMPTY, message, options);
+    this.name = 'QueueEmptyError';
+  }
+  static override isInstance(error: unknown): error is QueueEmptyError {
+    return hasCode(error, ErrorCodes.QUEUE_EMPTY);
+  }
+}
+
+/** `put()` found a bounded queue full and its timeout passed (like Python's `queue.Full`). */
+export class QueueFullError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.QUEUE_FULL, message, options);
+    this.name = 'QueueFullError';
+  }
+  static override isInstance(error: unknown): error is QueueFullError {
+    return hasCode(error, ErrorCodes.QUEUE_FULL);
+  }
+}
+
+/** The peer rejected our authkey, or we rejected theirs. */
+export class AuthError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.AUTH, message, options);
+    this.name = 'AuthError';
+  }
+  static override isInstance(error: unknown): error is AuthError {
+    return hasCode(error, ErrorCodes.AUTH);
+  }
+}
+
+/** The transport cannot do what was asked (an option or a capability it does not have). */
+export class UnsupportedError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.UNSUPPORTED, message, options);
+    this.name = 'UnsupportedError';
+  }
+  static override isInstance(error: unknown): error is UnsupportedError {
+    return hasCode(error, ErrorCodes.UNSUPPORTED);
+  }
+}
+
+/** The connection or queue was closed while the operation was pending, or before it started. */
+export class ConnectionClosedError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.CONNECTION_CLOSED, message, options);
+    this.name = 'ConnectionClosedError';
+  }
+  static override isInstance(error: unknown): error is ConnectionClosedError {
+    return hasCode(error, ErrorCodes.CONNECTION_CLOSED);
+  }
+}
+
+/** A payload or frame is larger than the configured limit. */
+export class FrameTooLargeError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.FRAME_TOO_LARGE, message, options);
+    this.name = 'FrameTooLargeError';
+  }
+  static override isInstance(error: unknown): error is FrameTooLargeError {
+    return hasCode(error, ErrorCodes.FRAME_TOO_LARGE);
+  }
+}
+
+/** Bytes that are not a valid taskwire message. */
+export class DecodeError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.DECODE, message, options);
+    this.name = 'DecodeError';
+  }
+  static override isInstance(error: unknown): error is DecodeError {
+    return hasCode(error, ErrorCodes.DECODE);
+  }
+}
+
+/** Bad configuration: an unknown transport, a malformed URL, a missing authkey. */
+export class ConfigError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.CONFIG, message, options);
+    this.name = 'ConfigError';
+  }
+  static override isInstance(error: unknown): error is ConfigError {
+    return hasCode(error, ErrorCodes.CONFIG);
+  }
+}

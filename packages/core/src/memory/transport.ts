@@ -1,0 +1,271 @@
+import { type Codec, createCodec } from '../codec.js';
+import { ConfigError, ConnectionClosedError } from '../errors.js';
+import type {
+  BroadcastHandler,
+  Capabilities,
+  Connection,
+  ConnectOptions,
+  ConsumeOptions,
+  ConsumerHandle,
+  Delivery,
+  DeliveryHandler,
+  DistributedQueue,
+  GetOptions,
+  NackOptions,
+  PutOptions,
+  QueueOptions,
+  Subscription,
+  Transport,
+} from '../types.js';
+import { type EngineQueue, type EngineSession, MemoryEngine, type Taken } from './engine.js';
+
+/** Everything: the memory transport is the reference implementation of the contract. */
+export const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
+  lifo: true,
+  priority: true,
+  maxsize: true,
+  delayed: true,
+  persistent: false,
+  deadLetter: true,
+  broadcast: true,
+});
+
+/** Default `prefetch` of `consume()`. */
+export const DEFAULT_PREFETCH = 100;
+
+const engines = new Map<string, MemoryEngine<Uint8Array>>();
+
+/** The engine behind `memory://<name>`; connections to the same name in one process share it. */
+export function memoryEngine(name = 'default'): MemoryEngine<Uint8Array> {
+  let engine = engines.get(name);
+  if (!engine) {
+    engine = new MemoryEngine();
+    engines.set(name, engine);
+  }
+  return engine;
+}
+
+function engineName(url: string | undefined): string {
+  if (url === undefined) return 'default';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`invalid memory URL "${url}": expected memory:// or memory://<name>`);
+  }
+  if (parsed.protocol !== 'memory:') {
+    throw new ConfigError(`invalid memory URL "${url}": the scheme must be memory://`);
+  }
+  return parsed.hostname || 'default';
+}
+
+/**
+ * A delivery whose settlement is forwarded to an engine queue. Settling twice is a no-op.
+ * Exported for transports that host the engine.
+ */
+export class EngineDelivery<T> implements Delivery<T> {
+  settled = false;
+
+  constructor(
+    private readonly queue: EngineQueue<Uint8Array>,
+    private readonly session: EngineSession,
+    private readonly taken: Taken<Uint8Array>,
+    readonly body: T,
+  ) {}
+
+  get id(): string {
+    return this.taken.item.id;
+  }
+
+  get attempt(): number {
+    return this.taken.item.attempt;
+  }
+
+  async ack(): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.queue.ack(this.session, this.taken.tag);
+  }
+
+  async nack(options: NackOptions = {}): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.queue.nack(this.session, this.taken.tag, options);
+  }
+
+  /** Dead-letter an item whose payload cannot be decoded. */
+  deadLetterUndecodable(): void {
+    this.settled = true;
+    this.queue.nack(this.session, this.taken.tag, { requeue: false, undecodable: true });
+  }
+}
+
+/** Run a consume handler; a handler that throws before settling nacks with requeue. */
+export async function runHandler<T>(
+  handler: DeliveryHandler<T>,
+  delivery: Delivery<T> & { settled: boolean },
+) {
+  try {
+    await handler(delivery);
+  } catch {
+    if (!delivery.settled) await delivery.nack({ requeue: true });
+  }
+}
+
+class MemoryQueue<T> implements DistributedQueue<T> {
+  private readonly session: EngineSession;
+  private readonly consumers = new Set<ConsumerHandle>();
+
+  constructor(
+    engine: MemoryEngine<Uint8Array>,
+    private readonly queue: EngineQueue<Uint8Array>,
+    private readonly codec: Codec,
+  ) {
+    this.session = engine.openSession();
+  }
+
+  get name(): string {
+    return this.queue.name;
+  }
+
+  put(item: T, options: PutOptions = {}): Promise<void> {
+    if (this.session.closed)
+      return Promise.reject(new ConnectionClosedError(`queue "${this.name}" is closed`));
+    try {
+      return this.queue.put(this.codec.encode(item), options, this.session);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
+    for (const item of items) await this.put(item, options);
+  }
+
+  async get(options: GetOptions = {}): Promise<Delivery<T>> {
+    const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+    for (;;) {
+      const remaining = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+      const delivery = this.toDelivery(await this.queue.get(this.session, remaining));
+      // An undecodable item has been dead-lettered; keep waiting for a good one.
+      if (delivery) return delivery;
+    }
+  }
+
+  async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
+    const consumer = this.queue.consume(this.session, options.prefetch ?? DEFAULT_PREFETCH, (taken) => {
+      const delivery = this.toDelivery(taken);
+      if (delivery) void runHandler(handler, delivery);
+    });
+    const handle: ConsumerHandle = {
+      cancel: async () => {
+        consumer.cancel();
+        this.consumers.delete(handle);
+      },
+    };
+    this.consumers.add(handle);
+    return handle;
+  }
+
+  async size(): Promise<number> {
+    return this.queue.size;
+  }
+
+  async purge(): Promise<number> {
+    return this.queue.purge();
+  }
+
+  async close(): Promise<void> {
+    if (this.session.closed) return;
+    // Puts the engine has accepted are already stored; puts still waiting for room on a full
+    // queue are rejected with ConnectionClosedError by the session close below.
+    for (const consumer of this.consumers) await consumer.cancel();
+    this.session.close();
+  }
+
+  private toDelivery(taken: Taken<Uint8Array>): EngineDelivery<T> | undefined {
+    let body: T;
+    try {
+      body = this.codec.decode(taken.item.value) as T;
+    } catch {
+      new EngineDelivery(this.queue, this.session, taken, undefined).deadLetterUndecodable();
+      return undefined;
+    }
+    return new EngineDelivery(this.queue, this.session, taken, body);
+  }
+}
+
+class MemoryConnection implements Connection {
+  private readonly queues = new Set<MemoryQueue<any>>();
+  private readonly subscriptions = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    readonly transport: Transport,
+    private readonly engine: MemoryEngine<Uint8Array>,
+    private readonly codec: Codec,
+  ) {}
+
+  async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
+    this.assertOpen();
+    const queue = new MemoryQueue<T>(this.engine, this.engine.declare(name, options), this.codec);
+    this.queues.add(queue);
+    return queue;
+  }
+
+  async publish<T = unknown>(channel: string, message: T): Promise<void> {
+    this.assertOpen();
+    this.engine.publish(channel, this.codec.encode(message));
+  }
+
+  async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
+    this.assertOpen();
+    const unsubscribe = this.engine.subscribe(channel, (bytes) => {
+      let message: T;
+      try {
+        message = this.codec.decode(bytes) as T;
+      } catch {
+        return; // a broadcast has no queue to dead-letter to; an undecodable one is dropped
+      }
+      handler(message);
+    });
+    this.subscriptions.add(unsubscribe);
+    return {
+      unsubscribe: async () => {
+        unsubscribe();
+        this.subscriptions.delete(unsubscribe);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const unsubscribe of this.subscriptions) unsubscribe();
+    await Promise.all([...this.queues].map((queue) => queue.close()));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ConnectionClosedError('memory connection is closed');
+  }
+}
+
+/**
+ * The in-process transport: `memory://` or `memory://<name>`. Connections to the same name in
+ * one process share queues. Implements every capability; the conformance suite's reference.
+ */
+export class MemoryTransport implements Transport {
+  readonly name = 'memory';
+  readonly schemes = ['memory'] as const;
+  readonly capabilities = MEMORY_CAPABILITIES;
+
+  async connect(options: ConnectOptions = {}): Promise<Connection> {
+    const engine = memoryEngine(engineName(options.url));
+    return new MemoryConnection(this, engine, createCodec({ maxPayloadBytes: options.maxPayloadBytes }));
+  }
+}
+
+/** Create the `memory://` transport. */
+export function createMemoryTransport(): MemoryTransport {
+  return new MemoryTransport();
+}

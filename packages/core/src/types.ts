@@ -1,0 +1,185 @@
+/**
+ * The contract every taskwire transport implements. See DESIGN.md, "The queue contract".
+ */
+
+/** Order in which a queue serves its items. */
+export type QueueOrder = 'fifo' | 'lifo' | 'priority';
+
+/** Options fixed when a queue is declared. */
+export interface QueueOptions {
+  /**
+   * Serving order. `priority` serves larger priorities first and is FIFO among equals.
+   * @default 'fifo'
+   */
+  order?: QueueOrder;
+  /**
+   * Most items the queue holds (ready + delayed; deliveries in flight do not count). 0 = unbounded.
+   * @default 0
+   */
+  maxsize?: number;
+  /**
+   * An unacked delivery becomes visible again after this many milliseconds. 0 = never (it is
+   * returned only when its consumer's connection ends).
+   * @default 0
+   */
+  visibilityTimeoutMs?: number;
+  /**
+   * Name of the queue that receives items nacked with `requeue: false` and undecodable messages.
+   * Without it, nacked-without-requeue items are dropped and undecodable ones go to `<name>.dead`.
+   */
+  deadLetter?: string;
+}
+
+/** Options of one `put()`. */
+export interface PutOptions {
+  /** 0–255, larger is served first (only on `priority` queues). @default 0 */
+  priority?: number;
+  /** The item becomes visible only after this many milliseconds. @default 0 */
+  delayMs?: number;
+  /**
+   * How long to wait for room on a full bounded queue before rejecting with `QueueFullError`.
+   * `0` never waits; `undefined` waits as long as it takes.
+   */
+  timeoutMs?: number;
+}
+
+/** Options of one `get()`. */
+export interface GetOptions {
+  /** Reject with `QueueEmptyError` after this many ms with nothing to take. `undefined` = wait. */
+  timeoutMs?: number;
+}
+
+/** Options of `nack()`. */
+export interface NackOptions {
+  /** Put the item back on its queue (true) or dead-letter it (false). @default true */
+  requeue?: boolean;
+  /** With `requeue`, the item becomes visible again only after this delay. @default 0 */
+  delayMs?: number;
+}
+
+/** One delivery of one item. Settle it exactly once with `ack()` or `nack()`. */
+export interface Delivery<T> {
+  /** The item's id; stable across redeliveries of the same item. */
+  readonly id: string;
+  /** The decoded item. */
+  readonly body: T;
+  /** 1 on the first delivery, 2 on the first redelivery, and so on. */
+  readonly attempt: number;
+  /** Remove the item for good. */
+  ack(): Promise<void>;
+  /** Give the item back (`requeue`, optionally delayed) or dead-letter it. */
+  nack(options?: NackOptions): Promise<void>;
+}
+
+/** Options of `consume()`. */
+export interface ConsumeOptions {
+  /** Most unsettled deliveries this consumer holds at once. @default 100 */
+  prefetch?: number;
+}
+
+/**
+ * Called once per delivery. Settle the delivery (ack or nack). If the handler throws or rejects
+ * before settling, the delivery is nacked with requeue.
+ */
+export type DeliveryHandler<T> = (delivery: Delivery<T>) => void | Promise<void>;
+
+/** A running `consume()`. */
+export interface ConsumerHandle {
+  /** Stop receiving. Deliveries already received stay valid and must still be settled. */
+  cancel(): Promise<void>;
+}
+
+/** A named queue on a connection. */
+export interface DistributedQueue<T = unknown> {
+  /** The queue's name as declared. */
+  readonly name: string;
+  /** Resolves once the backend has accepted the item. */
+  put(item: T, options?: PutOptions): Promise<void>;
+  /** Batched `put`: one round trip per batch where the backend allows. */
+  putMany(items: Iterable<T>, options?: PutOptions): Promise<void>;
+  /** Take one item. Rejects with `QueueEmptyError` after `timeoutMs`. */
+  get(options?: GetOptions): Promise<Delivery<T>>;
+  /** Push delivery with at most `prefetch` unsettled deliveries at a time. */
+  consume(handler: DeliveryHandler<T>, options?: ConsumeOptions): Promise<ConsumerHandle>;
+  /** Items ready or delayed (not counting deliveries in flight). */
+  size(): Promise<number>;
+  /** Remove every ready and delayed item. Resolves with how many were removed. */
+  purge(): Promise<number>;
+  /** Stop gets and consumers on this handle, wait for pending puts. */
+  close(): Promise<void>;
+}
+
+/** What a transport can do. Fixed at construction. */
+export interface Capabilities {
+  /** `order: 'lifo'`. */
+  readonly lifo: boolean;
+  /** `order: 'priority'`. */
+  readonly priority: boolean;
+  /** `maxsize` with a put that waits for room. */
+  readonly maxsize: boolean;
+  /** `delayMs` on put and nack. */
+  readonly delayed: boolean;
+  /** Items survive a restart of the backend. */
+  readonly persistent: boolean;
+  /** `deadLetter`. */
+  readonly deadLetter: boolean;
+  /** `publish`/`subscribe`: one message to every subscriber. */
+  readonly broadcast: boolean;
+}
+
+/** Names of {@link Capabilities}. */
+export type Capability = keyof Capabilities;
+
+/** Receives broadcast messages. */
+export type BroadcastHandler<T> = (message: T) => void;
+
+/** A live subscription to a broadcast channel. */
+export interface Subscription {
+  /** Stop receiving. */
+  unsubscribe(): Promise<void>;
+}
+
+/** An open connection to a backend. */
+export interface Connection {
+  /** The transport that opened this connection. */
+  readonly transport: Transport;
+  /**
+   * Declare (or open) a queue. Rejects with `UnsupportedError` for an option the transport cannot
+   * do, and with `ConfigError` when the backend already has the queue with other options.
+   */
+  queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>>;
+  /** Send `message` to every current subscriber of `channel` (capability `broadcast`). */
+  publish<T = unknown>(channel: string, message: T): Promise<void>;
+  /** Receive every message published on `channel` from now on (capability `broadcast`). */
+  subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription>;
+  /**
+   * Close every queue, requeue this connection's unsettled deliveries, reject waiting gets with
+   * `ConnectionClosedError`, and free resources.
+   */
+  close(): Promise<void>;
+}
+
+/** Options every transport's `connect()` understands; transports add their own. */
+export interface ConnectOptions {
+  /** Where to connect, e.g. `redis://127.0.0.1:6379`. */
+  url?: string;
+  /**
+   * Largest encoded payload accepted by `put`.
+   * @default 67108864 (64 MiB)
+   */
+  maxPayloadBytes?: number;
+  /** Anything else is transport-specific. */
+  [option: string]: unknown;
+}
+
+/** A backend. Transports are usually created by a `create<Backend>Transport()` factory. */
+export interface Transport {
+  /** Short name, e.g. `redis`. */
+  readonly name: string;
+  /** URL schemes this transport handles, e.g. `['redis', 'rediss']`. */
+  readonly schemes: readonly string[];
+  /** What this transport can do. */
+  readonly capabilities: Capabilities;
+  /** Open a connection. */
+  connect(options?: ConnectOptions): Promise<Connection>;
+}
