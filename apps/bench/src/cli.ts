@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// `pnpm bench <name> [args…]` runs apps/bench/src/<name>.ts (built to dist/<name>.js).
+const BENCHMARKS = ['memory', 'tcp', 'redis', 'rabbitmq', 'demo'] as const;
+
+const [name, ...args] = process.argv.slice(2);
+if (!name || !(BENCHMARKS as readonly string[]).includes(name)) {
+  console.error(`usage: pnpm bench <${BENCHMARKS.join('|')}> [options]`);
+  process.exit(2);
+}
+const mod = (await import(`./${name}.js`)) as { main(args: string[]): Promise<void> };
+await mod.main(args);
