@@ -1,0 +1,114 @@
+import { type QueueOptions, UnsupportedError } from '@taskwire/core';
+
+/** Header carrying how many deliveries an item had before this copy was published. */
+export const ATTEMPT_HEADER = 'x-taskwire-attempt';
+
+/** Highest priority: the contract's 0–255 range maps onto `x-max-priority` directly. */
+export const MAX_PRIORITY = 255;
+
+/** Queue options with every field resolved. */
+export interface ResolvedQueueOptions {
+  readonly order: 'fifo' | 'priority';
+  readonly maxsize: number;
+  readonly visibilityTimeoutMs: number;
+  readonly deadLetter: string | undefined;
+}
+
+/** Validate `options`; LIFO is refused because a RabbitMQ queue only ever serves its head. */
+export function resolveQueueOptions(name: string, options: QueueOptions = {}): ResolvedQueueOptions {
+  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200) {
+    throw new TypeError('queue name must be a non-empty string of at most 200 bytes');
+  }
+  const order = options.order ?? 'fifo';
+  if (order === 'lifo') {
+    throw new UnsupportedError(
+      `order 'lifo' is not supported by the rabbitmq transport (RabbitMQ queues only serve from the head); use the memory, tcp or redis transport for LIFO queues`,
+    );
+  }
+  if (order !== 'fifo' && order !== 'priority') {
+    throw new TypeError(`order must be 'fifo', 'lifo' or 'priority', got ${String(order)}`);
+  }
+  const maxsize = options.maxsize ?? 0;
+  if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError('maxsize must be an integer ≥ 0');
+  const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 0;
+  if (!(visibilityTimeoutMs >= 0)) throw new TypeError('visibilityTimeoutMs must be ≥ 0');
+  if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || !options.deadLetter)) {
+    throw new TypeError('deadLetter must be a queue name');
+  }
+  return { order, maxsize, visibilityTimeoutMs, deadLetter: options.deadLetter };
+}
+
+/** Where rejected and undecodable items of `name` go: its `deadLetter`, else `<name>.dead`. */
+export function deadLetterTarget(name: string, deadLetter: string | undefined): string {
+  return deadLetter ?? `${name}.dead`;
+}
+
+/** Broker arguments of the main queue. */
+export function queueArguments(name: string, options: ResolvedQueueOptions): Record<string, unknown> {
+  const args: Record<string, unknown> = {
+    // Rejected items are routed by the default exchange to the dead-letter queue by name.
+    'x-dead-letter-exchange': '',
+    'x-dead-letter-routing-key': deadLetterTarget(name, options.deadLetter),
+  };
+  if (options.order === 'priority') args['x-max-priority'] = MAX_PRIORITY;
+  if (options.maxsize > 0) {
+    args['x-max-length'] = options.maxsize;
+    args['x-overflow'] = 'reject-publish';
+  }
+  return args;
+}
+
+/** Name of the TTL queue that holds items of `name` delayed by `delayMs`. */
+export function delayQueueName(name: string, delayMs: number): string {
+  return `${name}.delay.${delayMs}`;
+}
+
+/** How long an unused delay queue lives after its last declaration (beyond its delay). */
+export const DELAY_QUEUE_IDLE_MS = 60_000;
+
+/**
+ * Broker arguments of a delay queue: every item waits `delayMs` (one TTL per queue, so expiry at
+ * the head is exact) and is then dead-lettered into the target queue. No plugin needed.
+ */
+export function delayQueueArguments(name: string, delayMs: number): Record<string, unknown> {
+  return {
+    'x-message-ttl': delayMs,
+    'x-dead-letter-exchange': '',
+    'x-dead-letter-routing-key': name,
+    'x-expires': delayMs + DELAY_QUEUE_IDLE_MS,
+  };
+}
+
+/**
+ * RabbitMQ compares only the arguments it knows when a queue is redeclared, so options that are
+ * not broker arguments are recorded in the `alternate-exchange` argument of an inert marker
+ * exchange (one the broker does compare): a mismatch is rejected by the broker itself.
+ */
+export function optionsExchangeName(name: string): string {
+  return `taskwire.options.${name}`;
+}
+
+/** The marker exchange's recorded options. */
+export function optionsRecord(options: ResolvedQueueOptions): string {
+  return `taskwire:visibilityTimeoutMs=${options.visibilityTimeoutMs}`;
+}
+
+/** Which taskwire option a broker argument named in a PRECONDITION_FAILED stands for. */
+export function optionForArgument(argument: string): string {
+  switch (argument) {
+    case 'x-max-priority':
+      return 'order';
+    case 'x-max-length':
+    case 'x-overflow':
+      return 'maxsize';
+    case 'x-dead-letter-exchange':
+    case 'x-dead-letter-routing-key':
+      return 'deadLetter';
+    case 'alternate-exchange':
+      return 'visibilityTimeoutMs';
+    case 'durable':
+      return 'durable';
+    default:
+      return argument;
+  }
+}

@@ -1,0 +1,154 @@
+import {
+  type BroadcastHandler,
+  type Codec,
+  ConfigError,
+  type Connection,
+  ConnectionClosedError,
+  type DistributedQueue,
+  type QueueOptions,
+  type Subscription,
+  type Transport,
+} from '@taskwire/core';
+import {
+  optionForArgument,
+  optionsExchangeName,
+  optionsRecord,
+  queueArguments,
+  type ResolvedQueueOptions,
+  resolveQueueOptions,
+} from './arguments.js';
+import type { Link } from './link.js';
+import type { Publisher } from './publisher.js';
+import { type QueueContext, RabbitMQQueue } from './queue.js';
+import { BroadcastSubscription, broadcastExchangeName } from './subscription.js';
+
+const NOT_FOUND = 404;
+const PRECONDITION_FAILED = 406;
+
+/** Turn a PRECONDITION_FAILED from redeclaring `name` into a `ConfigError` naming the option. */
+export function declareError(name: string, error: unknown): unknown {
+  const { code, message } = error as { code?: number; message?: string };
+  if (code !== PRECONDITION_FAILED) return error;
+  const match = /inequivalent arg '([^']+)' for \w+ '[^']*' in vhost '[^']*': (.*?)"?$/.exec(message ?? '');
+  const argument = match?.[1] ?? 'arguments';
+  return new ConfigError(
+    `queue "${name}" already exists with a different ${optionForArgument(argument)} (broker argument ${argument}: ${match?.[2] ?? message}); declare it with the same options or delete it first`,
+    { cause: error },
+  );
+}
+
+/** An open connection to RabbitMQ. */
+export class RabbitMQConnection implements Connection {
+  private readonly queues = new Set<RabbitMQQueue<any>>();
+  private readonly subscriptions = new Set<BroadcastSubscription<any>>();
+  private readonly exchanges = new Map<string, number>();
+  private closed = false;
+
+  constructor(
+    readonly transport: Transport,
+    private readonly link: Link,
+    private readonly publisher: Publisher,
+    private readonly context: QueueContext,
+  ) {}
+
+  private get codec(): Codec {
+    return this.context.codec;
+  }
+
+  async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
+    this.assertOpen();
+    const given = options !== undefined && Object.values(options).some((value) => value !== undefined);
+    const resolved = resolveQueueOptions(name, options);
+    // Without options, an existing queue is opened as it is (like the memory engine, omitted
+    // options are taken from the queue); RabbitMQ would otherwise reject the default arguments.
+    if (!given && (await this.exists(name)))
+      return this.track(new RabbitMQQueue<T>(this.context, name, undefined));
+    await this.declare(name, resolved);
+    return this.track(new RabbitMQQueue<T>(this.context, name, resolved));
+  }
+
+  async publish<T = unknown>(channel: string, message: T): Promise<void> {
+    this.assertOpen();
+    const content = Buffer.from(this.codec.encode(message));
+    const exchange = broadcastExchangeName(channel);
+    // Asserted once per connection generation: publishing to a missing exchange kills the channel.
+    if (this.exchanges.get(exchange) !== this.link.generation) {
+      await this.link.withChannel((ch) => ch.assertExchange(exchange, 'fanout', { durable: true }));
+      this.exchanges.set(exchange, this.link.generation);
+    }
+    await this.publisher.publish(exchange, '', content, { persistent: false });
+  }
+
+  async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
+    this.assertOpen();
+    const subscription = new BroadcastSubscription<T>(this.link, this.codec, channel, handler);
+    await subscription.start();
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.unsubscribe()));
+    const finalisers = await Promise.all([...this.queues].map((queue) => queue.shutdown()));
+    await this.publisher.close();
+    // Closing the connection returns every unsettled delivery to its queue.
+    await this.link.close();
+    for (const rejectWaitingGets of finalisers) rejectWaitingGets();
+  }
+
+  private track<T>(queue: RabbitMQQueue<T>): RabbitMQQueue<T> {
+    this.queues.add(queue);
+    return queue;
+  }
+
+  private async exists(name: string): Promise<boolean> {
+    try {
+      await this.link.withChannel((channel) => channel.checkQueue(name));
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === NOT_FOUND) return false;
+      throw error;
+    }
+  }
+
+  /** Declare the queue, its options marker and its dead-letter queue, each on a throwaway channel. */
+  private async declare(name: string, options: ResolvedQueueOptions): Promise<void> {
+    const durable = this.context.durable;
+    await this.link
+      .withChannel((channel) =>
+        channel.assertQueue(name, { durable, arguments: queueArguments(name, options) }),
+      )
+      .catch((error) => {
+        throw declareError(name, error);
+      });
+    await this.link
+      .withChannel((channel) =>
+        channel.assertExchange(optionsExchangeName(name), 'fanout', {
+          durable,
+          arguments: { 'alternate-exchange': optionsRecord(options) },
+        }),
+      )
+      .catch((error) => {
+        throw declareError(name, error);
+      });
+    if (options.deadLetter !== undefined && !(await this.exists(options.deadLetter))) {
+      const deadOptions = resolveQueueOptions(options.deadLetter);
+      await this.link
+        .withChannel((channel) =>
+          channel.assertQueue(options.deadLetter!, {
+            durable,
+            arguments: queueArguments(options.deadLetter!, deadOptions),
+          }),
+        )
+        .catch((error) => {
+          throw declareError(options.deadLetter!, error);
+        });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed || !this.link.usable) throw new ConnectionClosedError('RabbitMQ connection is closed');
+  }
+}

@@ -1,0 +1,87 @@
+import type { ConsumerHandle } from '@taskwire/core';
+import type { Message } from 'amqplib';
+import { Holder } from './delivery.js';
+import type { Link } from './link.js';
+
+// After the consumer's channel closes while the connection stays up (e.g. a channel error), wait
+// this long before subscribing again.
+const RESUBSCRIBE_DELAY_MS = 1000;
+
+/**
+ * A `basic.consume` on its own channel with its own prefetch. It subscribes once per connection:
+ * after a reconnect the link calls it once, and an old channel's close never adds a second
+ * subscription (the duplicate-consumer failure of some AMQP wrappers).
+ */
+export class Consumer implements ConsumerHandle {
+  private holder: Holder | undefined;
+  private tag: string | undefined;
+  private cancelled = false;
+  private subscribedGeneration = -1;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly removeListener: () => void;
+
+  constructor(
+    private readonly link: Link,
+    private readonly queue: string,
+    private readonly prefetch: number,
+    private readonly onMessage: (message: Message, holder: Holder) => void,
+    private readonly onCancel: (consumer: Consumer) => void,
+  ) {
+    this.removeListener = link.onConnect(() => void this.subscribe().catch(() => undefined));
+  }
+
+  /** Subscribe on the current connection (no-op when already subscribed on it). */
+  async subscribe(): Promise<void> {
+    const model = await this.link.ready();
+    // Check and claim the generation with no await in between: exactly one subscription each.
+    const generation = this.link.generation;
+    if (this.cancelled || this.subscribedGeneration === generation) return;
+    this.subscribedGeneration = generation;
+    const channel = await model.createChannel();
+    channel.on('error', () => undefined);
+    const holder = new Holder(channel);
+    this.holder = holder;
+    channel.once('close', () => this.onChannelClose(generation));
+    await channel.prefetch(this.prefetch);
+    const ok = await channel.consume(
+      this.queue,
+      (message) => {
+        if (message) this.onMessage(message, holder);
+        else void this.cancel(); // the broker cancelled us: the queue was deleted
+      },
+      { noAck: false },
+    );
+    this.tag = ok.consumerTag;
+    if (this.cancelled) await this.stop();
+  }
+
+  async cancel(): Promise<void> {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    clearTimeout(this.retry);
+    this.removeListener();
+    this.onCancel(this);
+    await this.stop();
+  }
+
+  /** Cancel and close the channel, returning unsettled deliveries to the queue. */
+  async close(): Promise<void> {
+    await this.cancel();
+    await this.holder?.channel.close().catch(() => undefined);
+  }
+
+  private async stop(): Promise<void> {
+    // Deliveries already received stay valid, so the channel stays open until close().
+    if (this.tag && this.holder?.alive) await this.holder.channel.cancel(this.tag).catch(() => undefined);
+    this.tag = undefined;
+  }
+
+  private onChannelClose(generation: number): void {
+    this.tag = undefined;
+    // A dropped connection is handled by the link's reconnect callback; only a lone channel
+    // failure on a still-open connection resubscribes from here.
+    if (this.cancelled || !this.link.connected || this.link.generation !== generation) return;
+    this.subscribedGeneration = -1;
+    this.retry = setTimeout(() => void this.subscribe().catch(() => undefined), RESUBSCRIBE_DELAY_MS);
+  }
+}

@@ -1,0 +1,100 @@
+import type { Delivery, NackOptions } from '@taskwire/core';
+import type { Channel, Message } from 'amqplib';
+import { ATTEMPT_HEADER } from './arguments.js';
+
+/**
+ * The channel a delivery arrived on. Acks must go back on that channel; once it has closed the
+ * broker has already requeued everything it held, so settling becomes a no-op.
+ */
+export class Holder {
+  /** False once the channel has closed. */
+  alive = true;
+
+  constructor(readonly channel: Channel) {
+    channel.once('close', () => {
+      this.alive = false;
+    });
+  }
+}
+
+/** What a delivery needs from its queue to give an item back with a new attempt count. */
+export interface RequeueTarget {
+  /**
+   * Publish a copy of `message` recording `attempt` deliveries so far, onto the queue itself or,
+   * with `delayMs`, onto its delay queue. Resolves false when the broker refused it (queue full).
+   */
+  publishCopy(message: Message, attempt: number, delayMs: number): Promise<boolean>;
+}
+
+/** The attempt number of `message`: deliveries recorded in its header, plus this one. */
+export function attemptOf(message: Message): number {
+  const recorded = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 0) || 0;
+  // `redelivered` means the broker gave it back once without us rewriting the header.
+  return recorded + 1 + (message.fields.redelivered ? 1 : 0);
+}
+
+/** One delivery from RabbitMQ. Settling twice is a no-op. */
+export class RabbitMQDelivery<T> implements Delivery<T> {
+  /** True once acked, nacked or expired. */
+  settled = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly target: RequeueTarget,
+    private readonly holder: Holder,
+    private readonly message: Message,
+    readonly id: string,
+    readonly body: T,
+    visibilityTimeoutMs: number,
+  ) {
+    if (visibilityTimeoutMs > 0) {
+      // Enforced by the holder: RabbitMQ only returns a delivery when its channel closes.
+      this.timer = setTimeout(() => this.expire(), visibilityTimeoutMs);
+      this.timer.unref();
+    }
+  }
+
+  /** 1 on the first delivery, 2 on the first redelivery, and so on. */
+  get attempt(): number {
+    return attemptOf(this.message);
+  }
+
+  async ack(): Promise<void> {
+    if (!this.settle()) return;
+    if (this.holder.alive) this.holder.channel.ack(this.message);
+  }
+
+  async nack(options: NackOptions = {}): Promise<void> {
+    if (!this.settle()) return;
+    await this.giveBack(options.requeue ?? true, options.delayMs ?? 0);
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearTimeout(this.timer);
+    return true;
+  }
+
+  private expire(): void {
+    if (this.settle()) void this.giveBack(true, 0).catch(() => undefined);
+  }
+
+  private async giveBack(requeue: boolean, delayMs: number): Promise<void> {
+    if (!this.holder.alive) return;
+    if (!requeue) {
+      this.holder.channel.reject(this.message, false); // the dead-letter exchange routes it
+      return;
+    }
+    // A native requeue keeps the item's place (served before later items) and the broker marks it
+    // redelivered, which counts one attempt. Delays, and items already marked redelivered, go back
+    // as a confirmed copy carrying the attempt count in a header, then the original is acked.
+    if (delayMs > 0 || this.message.fields.redelivered) {
+      if (await this.target.publishCopy(this.message, this.attempt, delayMs)) {
+        if (this.holder.alive) this.holder.channel.ack(this.message);
+        return;
+      }
+    }
+    if (this.holder.alive) this.holder.channel.reject(this.message, true);
+  }
+}

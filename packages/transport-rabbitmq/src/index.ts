@@ -1,0 +1,13 @@
+import { createRabbitMQTransport } from './transport.js';
+
+export type { ReconnectOptions } from './link.js';
+export {
+  createRabbitMQTransport,
+  RABBITMQ_CAPABILITIES,
+  type RabbitMQConnectOptions,
+  RabbitMQTransport,
+} from './transport.js';
+export type { EndpointOptions } from './url.js';
+
+/** The factory, as core's registry expects from `import('@taskwire/transport-rabbitmq')`. */
+export default createRabbitMQTransport;

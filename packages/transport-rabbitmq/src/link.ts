@@ -1,0 +1,161 @@
+import { ConnectionClosedError } from '@taskwire/core';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type SocketOptions } from 'amqplib';
+import type { Endpoint } from './url.js';
+
+/** Reconnection backoff. */
+export interface ReconnectOptions {
+  /** First delay after a connection drops. @default 100 */
+  initialDelayMs?: number;
+  /** Largest delay between attempts. @default 5000 */
+  maxDelayMs?: number;
+  /** Attempts before giving up (pending puts and gets then reject). @default Infinity */
+  maxRetries?: number;
+}
+
+/** What a {@link Link} needs. */
+export interface LinkOptions {
+  readonly endpoint: Endpoint;
+  readonly socket: SocketOptions;
+  readonly reconnect: Required<ReconnectOptions>;
+}
+
+/**
+ * One AMQP connection that comes back after it drops. Users ask for `ready()` (which waits through
+ * a reconnect) and register `onConnect` callbacks, called once per new connection — so consumers
+ * re-subscribe exactly once after a reconnect.
+ */
+export class Link {
+  /** Bumped on every (re)connection; a channel from an older generation is dead. */
+  generation = 0;
+  private model: ChannelModel | undefined;
+  private closed = false;
+  private failure: Error | undefined;
+  private waiters: { resolve: (model: ChannelModel) => void; reject: (error: Error) => void }[] = [];
+  private readonly connectListeners = new Set<(model: ChannelModel) => void>();
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly options: LinkOptions) {}
+
+  /** Connect once; an unreachable broker is a one-line error naming the (redacted) URL. */
+  static async open(options: LinkOptions): Promise<Link> {
+    const link = new Link(options);
+    try {
+      link.attach(await amqp.connect(options.endpoint.target, options.socket));
+    } catch (error) {
+      throw new ConnectionClosedError(
+        `cannot connect to RabbitMQ at ${options.endpoint.display}: ${(error as Error).message} (is the broker running and the URL right?)`,
+        { cause: error },
+      );
+    }
+    return link;
+  }
+
+  /** False once closed (or given up); operations then reject with `ConnectionClosedError`. */
+  get usable(): boolean {
+    return !this.closed;
+  }
+
+  /** True while a connection is up. */
+  get connected(): boolean {
+    return this.model !== undefined;
+  }
+
+  /** The current connection, waiting through a reconnect; rejects once the link is closed. */
+  ready(): Promise<ChannelModel> {
+    if (this.model) return Promise.resolve(this.model);
+    if (this.closed) return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Call `listener` after every reconnection (not the first connection). Returns the remover. */
+  onConnect(listener: (model: ChannelModel) => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
+  }
+
+  /** A new channel on the current connection; errors are reported through its `close`. */
+  async channel(): Promise<Channel> {
+    const channel = await (await this.ready()).createChannel();
+    channel.on('error', () => undefined);
+    return channel;
+  }
+
+  /** A new confirm channel on the current connection. */
+  async confirmChannel(): Promise<ConfirmChannel> {
+    const channel = await (await this.ready()).createConfirmChannel();
+    channel.on('error', () => undefined);
+    return channel;
+  }
+
+  /**
+   * Run `operation` on a throwaway channel: a channel-level error (PRECONDITION_FAILED,
+   * NOT_FOUND) closes only that channel, never the connection other users share.
+   */
+  async withChannel<T>(operation: (channel: Channel) => Promise<T>): Promise<T> {
+    const channel = await this.channel();
+    try {
+      return await operation(channel);
+    } finally {
+      channel.close().catch(() => undefined);
+    }
+  }
+
+  /** Close for good. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    const model = this.model;
+    this.model = undefined;
+    this.rejectWaiters(this.closedError());
+    this.connectListeners.clear();
+    if (model) await model.close().catch(() => undefined);
+  }
+
+  private attach(model: ChannelModel): void {
+    this.model = model;
+    this.generation++;
+    model.on('error', () => undefined);
+    model.on('close', () => {
+      if (this.model !== model) return;
+      this.model = undefined;
+      if (!this.closed) this.scheduleReconnect(1);
+    });
+    for (const waiter of this.waiters.splice(0)) waiter.resolve(model);
+  }
+
+  private scheduleReconnect(attempt: number): void {
+    const { initialDelayMs, maxDelayMs, maxRetries } = this.options.reconnect;
+    if (attempt > maxRetries) {
+      this.failure = new ConnectionClosedError(
+        `gave up reconnecting to RabbitMQ at ${this.options.endpoint.display} after ${maxRetries} attempts`,
+      );
+      this.closed = true;
+      this.rejectWaiters(this.failure);
+      return;
+    }
+    const base = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+    const delay = base * (0.8 + Math.random() * 0.4);
+    this.timer = setTimeout(async () => {
+      try {
+        const model = await amqp.connect(this.options.endpoint.target, this.options.socket);
+        if (this.closed) {
+          await model.close().catch(() => undefined);
+          return;
+        }
+        this.attach(model);
+        for (const listener of [...this.connectListeners]) listener(model);
+      } catch {
+        if (!this.closed) this.scheduleReconnect(attempt + 1);
+      }
+    }, delay);
+  }
+
+  private rejectWaiters(error: Error): void {
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
+  private closedError(): Error {
+    return this.failure ?? new ConnectionClosedError('RabbitMQ connection is closed');
+  }
+}

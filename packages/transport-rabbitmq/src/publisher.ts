@@ -1,0 +1,101 @@
+import { ConnectionClosedError } from '@taskwire/core';
+import type { ConfirmChannel, Options } from 'amqplib';
+import type { Link } from './link.js';
+
+/** How the broker answered a publish: `ack` (stored) or `nack` (refused, e.g. a full queue). */
+export type PublishOutcome = 'ack' | 'nack';
+
+// A publish whose channel died before its confirm is sent again on the next channel; bound it
+// so a broker that keeps killing the channel surfaces as an error instead of a spin.
+const MAX_RESENDS = 50;
+
+/**
+ * The connection's one confirm channel for puts. `publish` resolves with the broker's confirm;
+ * a publish lost with its channel (connection drop) is resent once a channel is back, so a put
+ * either succeeds or rejects with a clear error — it never vanishes (at-least-once).
+ */
+export class Publisher {
+  private channel: Promise<ConfirmChannel> | undefined;
+  private open: ConfirmChannel | undefined;
+  private drained: Promise<void> | undefined;
+
+  constructor(private readonly link: Link) {}
+
+  /** Publish one message and wait for its confirm. */
+  async publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+  ): Promise<PublishOutcome> {
+    for (let sends = 0; sends < MAX_RESENDS; sends++) {
+      const channel = await this.current();
+      if (this.drained) await this.drained;
+      const outcome = await new Promise<PublishOutcome | 'lost'>((resolve) => {
+        try {
+          const ok = channel.publish(exchange, routingKey, content, options, (error: Error | null) => {
+            if (!error) resolve('ack');
+            else resolve(error.message === 'message nacked' ? 'nack' : 'lost');
+          });
+          if (!ok && !this.drained) this.waitForDrain(channel);
+        } catch {
+          resolve('lost'); // the channel closed under us: resend on the next one
+        }
+      });
+      if (outcome !== 'lost') return outcome;
+      this.forget(channel);
+    }
+    throw new ConnectionClosedError(
+      `publish to "${routingKey}" failed: the channel closed ${MAX_RESENDS} times before the broker confirmed`,
+    );
+  }
+
+  /** Close the channel (after pending confirms). */
+  async close(): Promise<void> {
+    const channel = this.channel;
+    this.channel = undefined;
+    if (!channel) return;
+    const open = await channel.catch(() => undefined);
+    await open?.waitForConfirms().catch(() => undefined);
+    await open?.close().catch(() => undefined);
+  }
+
+  private current(): Promise<ConfirmChannel> {
+    // A dead channel is forgotten on its `close`, so the next publish opens a fresh one.
+    if (!this.channel) {
+      const created = this.link.confirmChannel();
+      this.drained = undefined;
+      this.channel = created;
+      created.then(
+        (channel) => {
+          if (this.channel === created) this.open = channel;
+          channel.once('close', () => this.forget(channel));
+        },
+        () => {
+          if (this.channel === created) this.channel = undefined;
+        },
+      );
+    }
+    return this.channel;
+  }
+
+  private forget(channel: ConfirmChannel): void {
+    if (this.open !== channel) return;
+    this.open = undefined;
+    this.channel = undefined;
+  }
+
+  private waitForDrain(channel: ConfirmChannel): void {
+    // amqplib buffers past its high-water mark; waiting for `drain` bounds memory on big batches.
+    this.drained = new Promise<void>((resolve) => {
+      const done = () => {
+        channel.off('drain', done);
+        channel.off('close', done);
+        this.drained = undefined;
+        resolve();
+      };
+      channel.on('drain', done);
+      channel.on('close', done);
+    });
+  }
+}

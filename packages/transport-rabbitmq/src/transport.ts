@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type Capabilities,
+  type Connection,
+  type ConnectOptions,
+  createCodec,
+  type Transport,
+} from '@taskwire/core';
+import type { SocketOptions } from 'amqplib';
+import { RabbitMQConnection } from './connection.js';
+import { Link, type ReconnectOptions } from './link.js';
+import { Publisher } from './publisher.js';
+import type { QueueContext } from './queue.js';
+import { type EndpointOptions, resolveEndpoint } from './url.js';
+
+/** Everything except LIFO: a RabbitMQ queue only serves from its head. */
+export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
+  lifo: false,
+  priority: true,
+  maxsize: true,
+  delayed: true,
+  persistent: true,
+  deadLetter: true,
+  broadcast: true,
+});
+
+/** Options of `connect()` (and defaults given to {@link createRabbitMQTransport}). */
+export interface RabbitMQConnectOptions extends ConnectOptions, EndpointOptions {
+  /**
+   * Durable queues and persistent messages (survive a broker restart); `false` = transient.
+   * @default true
+   */
+  durable?: boolean;
+  /** `prefetch` of `consume()` when not given. @default 100 */
+  prefetch?: number;
+  /** Disable Nagle's algorithm on the socket (amqplib leaves it on). @default true */
+  noDelay?: boolean;
+  /** Backoff after the connection drops. @default { initialDelayMs: 100, maxDelayMs: 5000, maxRetries: Infinity } */
+  reconnect?: ReconnectOptions;
+  /** Time allowed for the first connection. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Extra socket/TLS options for amqplib (`ca`, `cert`, `key`, …). */
+  socketOptions?: SocketOptions;
+}
+
+/**
+ * The RabbitMQ transport (amqplib): `amqp://` and `amqps://`. Classic queues with publisher
+ * confirms, manual acks and prefetch; see the package README for how each capability maps.
+ */
+export class RabbitMQTransport implements Transport {
+  readonly name = 'rabbitmq';
+  readonly schemes = ['amqp', 'amqps'] as const;
+  readonly capabilities = RABBITMQ_CAPABILITIES;
+
+  constructor(private readonly defaults: RabbitMQConnectOptions = {}) {}
+
+  async connect(options: RabbitMQConnectOptions = {}): Promise<Connection> {
+    const merged: RabbitMQConnectOptions = { ...this.defaults, ...options };
+    const endpoint = resolveEndpoint(merged);
+    const codec = createCodec({ maxPayloadBytes: merged.maxPayloadBytes });
+    const link = await Link.open({
+      endpoint,
+      socket: {
+        ...merged.socketOptions,
+        noDelay: merged.noDelay ?? true,
+        timeout: merged.connectTimeoutMs ?? 10_000,
+      },
+      reconnect: {
+        initialDelayMs: merged.reconnect?.initialDelayMs ?? 100,
+        maxDelayMs: merged.reconnect?.maxDelayMs ?? 5000,
+        maxRetries: merged.reconnect?.maxRetries ?? Number.POSITIVE_INFINITY,
+      },
+    });
+    const publisher = new Publisher(link);
+    const idPrefix = `${randomBytes(6).toString('base64url')}-`;
+    let counter = 0;
+    const context: QueueContext = {
+      link,
+      publisher,
+      codec,
+      durable: merged.durable ?? true,
+      prefetch: merged.prefetch ?? 100,
+      nextId: () => idPrefix + (++counter).toString(36),
+    };
+    return new RabbitMQConnection(this, link, publisher, context);
+  }
+}
+
+/** Create the RabbitMQ transport; `defaults` apply to every `connect()`. */
+export function createRabbitMQTransport(defaults: RabbitMQConnectOptions = {}): RabbitMQTransport {
+  return new RabbitMQTransport(defaults);
+}

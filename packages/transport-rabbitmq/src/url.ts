@@ -1,0 +1,69 @@
+import { ConfigError, redactUrl } from '@taskwire/core';
+import type { Options } from 'amqplib';
+
+/** Where and how to reach the broker, from a URL or from separate connection options. */
+export interface EndpointOptions {
+  /** `amqp://user:password@host:5672/vhost?heartbeat=30` or `amqps://…`. */
+  url?: string;
+  /** Broker host when no `url` is given. @default '127.0.0.1' */
+  hostname?: string;
+  /** Broker port when no `url` is given. @default 5672 (5671 with `tls`) */
+  port?: number;
+  /** @default 'guest' */
+  username?: string;
+  /** @default 'guest' */
+  password?: string;
+  /** Virtual host. @default '/' */
+  vhost?: string;
+  /** Heartbeat interval in seconds (0 disables). @default the broker's suggestion */
+  heartbeat?: number;
+  /** Use TLS (`amqps`) when no `url` is given. @default false */
+  tls?: boolean;
+}
+
+/** A resolved endpoint: what amqplib connects to and how to name it in messages. */
+export interface Endpoint {
+  /** Passed to amqplib's `connect`. */
+  readonly target: string | Options.Connect;
+  /** The URL with its password redacted, for errors and logs. */
+  readonly display: string;
+}
+
+/** Resolve `url` (or the separate options) into an amqplib target; a bad URL is a `ConfigError`. */
+export function resolveEndpoint(options: EndpointOptions): Endpoint {
+  if (options.url === undefined) {
+    const protocol = options.tls ? 'amqps' : 'amqp';
+    const hostname = options.hostname ?? '127.0.0.1';
+    const port = options.port ?? (options.tls ? 5671 : 5672);
+    const vhost = options.vhost ?? '/';
+    const target: Options.Connect = {
+      protocol,
+      hostname,
+      port,
+      username: options.username ?? 'guest',
+      password: options.password ?? 'guest',
+      vhost,
+    };
+    if (options.heartbeat !== undefined) target.heartbeat = options.heartbeat;
+    const user = options.username ?? 'guest';
+    return { target, display: `${protocol}://${user}:***@${hostname}:${port}/${encodeURIComponent(vhost)}` };
+  }
+  const display = redactUrl(options.url);
+  let parsed: URL;
+  try {
+    parsed = new URL(options.url);
+  } catch {
+    throw new ConfigError(
+      `invalid RabbitMQ URL "${display}": expected amqp://user:password@host:5672/vhost or amqps://…`,
+    );
+  }
+  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
+    throw new ConfigError(`invalid RabbitMQ URL "${display}": the scheme must be amqp:// or amqps://`);
+  }
+  if (!parsed.hostname) throw new ConfigError(`invalid RabbitMQ URL "${display}": the host is missing`);
+  const heartbeat = parsed.searchParams.get('heartbeat');
+  if (heartbeat !== null && !/^\d+$/.test(heartbeat)) {
+    throw new ConfigError(`invalid RabbitMQ URL "${display}": heartbeat must be a whole number of seconds`);
+  }
+  return { target: options.url, display };
+}
