@@ -1,0 +1,126 @@
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import { AuthError, ConfigError, ConnectionClosedError, DecodeError } from '@taskwire/core';
+import { computeProof, createNonce, proofMatches } from './auth.js';
+import type { Endpoint } from './endpoint.js';
+import { FrameReader } from './frame-reader.js';
+import {
+  asBytes,
+  asUint,
+  decodeFrame,
+  HANDSHAKE_MAX_FRAME_BYTES,
+  HELLO_MAGIC,
+  PROTOCOL_VERSION,
+} from './protocol.js';
+import { FrameEncoder } from './wire.js';
+
+/** An authenticated socket to a server. */
+export interface Link {
+  readonly socket: Socket;
+  /** Holds any bytes that arrived after the handshake; keep feeding it. */
+  readonly reader: FrameReader;
+  /** The server's frame limit, learned in the handshake. */
+  readonly maxFrameBytes: number;
+}
+
+/** Options of {@link openLink}. */
+export interface LinkOptions {
+  /** TLS options for `tcps://` (e.g. `ca` for a private certificate authority). */
+  readonly tls: ConnectionOptions | undefined;
+  /** Give up on the TCP connect plus handshake after this many ms. */
+  readonly timeoutMs: number;
+}
+
+/** A length-prefixed frame, for the handshake (written before there is an outbox). */
+function framed(message: unknown[]): Buffer {
+  const encoder = new FrameEncoder();
+  encoder.frame(message);
+  return encoder.take();
+}
+
+/**
+ * Connect and run the client side of the handshake: check the server's hello, prove we have the
+ * key, and check the server's proof that it has it too.
+ *
+ * Rejects with `AuthError` ("authkey rejected by tcp://…") when the server refuses our proof or
+ * cannot prove its own, and with `ConnectionClosedError` naming the URL when the socket fails or
+ * the handshake does not finish in time.
+ */
+export function openLink(endpoint: Endpoint, key: Buffer, options: LinkOptions): Promise<Link> {
+  const { label } = endpoint;
+  return new Promise<Link>((resolve, reject) => {
+    const socket = endpoint.secure
+      ? tlsConnect({
+          host: endpoint.host,
+          port: endpoint.port,
+          ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }),
+          ...options.tls,
+        })
+      : netConnect({ host: endpoint.host, port: endpoint.port });
+    const reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
+    const nonce = createNonce();
+    let serverNonce: Uint8Array | undefined;
+    let maxFrameBytes = 0;
+    let done = false;
+
+    const finish = (error?: Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (error) {
+        socket.destroy();
+        reject(error);
+      } else resolve({ socket, reader, maxFrameBytes });
+    };
+    const onFrame = (body: Buffer) => {
+      const message = decodeFrame(body);
+      if (!serverNonce) {
+        if (message[0] !== HELLO_MAGIC) throw new DecodeError(`${label} is not a taskwire TCP manager`);
+        if (message[1] !== PROTOCOL_VERSION) {
+          throw new ConfigError(
+            `${label} speaks taskwire protocol ${String(message[1])}; this client speaks ${PROTOCOL_VERSION} (upgrade the older side)`,
+          );
+        }
+        serverNonce = asBytes(message[2], 'server nonce');
+        maxFrameBytes = asUint(message[3], 'max frame bytes');
+        socket.write(framed([nonce, computeProof(key, 'client', serverNonce, nonce)]));
+        return;
+      }
+      if (message[0] !== true) throw new AuthError(`authkey rejected by ${label}`);
+      if (!proofMatches(computeProof(key, 'server', nonce, serverNonce), message[1])) {
+        throw new AuthError(`${label} could not prove it knows the authkey; not connecting to it`);
+      }
+      finish();
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        reader.push(chunk, (body) => {
+          if (!done) onFrame(body);
+        });
+      } catch (error) {
+        finish(error as Error);
+      }
+    };
+    const onError = (error: NodeJS.ErrnoException) => {
+      finish(
+        new ConnectionClosedError(`cannot connect to ${label}: ${error.code ?? error.message}`, {
+          cause: error,
+        }),
+      );
+    };
+    const onClose = () => {
+      finish(new ConnectionClosedError(`${label} closed the connection during the handshake`));
+    };
+    const timer = setTimeout(
+      () => finish(new ConnectionClosedError(`no handshake from ${label} within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  });
+}

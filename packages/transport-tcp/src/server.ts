@@ -1,0 +1,135 @@
+import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import {
+  type Connection,
+  type ConnectOptions,
+  createMemoryTransport,
+  type MemoryEngine,
+  memoryEngine,
+} from '@taskwire/core';
+import { type AuthkeySource, resolveAuthkey } from './auth.js';
+import { formatUrl } from './endpoint.js';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_PORT } from './protocol.js';
+import { Peer } from './server-peer.js';
+
+/** Options of {@link serve}. */
+export interface ServeOptions extends AuthkeySource {
+  /**
+   * Interface to listen on. Use `0.0.0.0` (with TLS, or on a trusted network) for remote workers.
+   * @default '127.0.0.1'
+   */
+  host?: string;
+  /**
+   * Port to listen on; 0 picks a free one (read it back from {@link TcpServer.address}).
+   * @default 7354
+   */
+  port?: number;
+  /** Serve `tcps://`: Node TLS server options, at least `cert` and `key`. */
+  tls?: TlsOptions;
+  /**
+   * Largest frame a client may send once authenticated; a bigger one closes that connection with
+   * `FrameTooLargeError`. Clients learn it in the handshake and refuse bigger puts themselves.
+   * @default 67174400 (64 MiB payload + 64 KiB)
+   */
+  maxFrameBytes?: number;
+  /**
+   * Most simultaneous connections (authenticated or not); further ones are closed at once.
+   * @default 1024
+   */
+  maxConnections?: number;
+  /**
+   * A connection that has not authenticated within this many ms is closed.
+   * @default 5000
+   */
+  handshakeTimeoutMs?: number;
+  /** Told about every connection closed for a protocol or authentication failure (for logs). */
+  onClientError?: (error: Error, remoteAddress: string) => void;
+}
+
+/** A running TCP manager (see {@link serve}). */
+export interface TcpServer {
+  /** Where it listens. */
+  readonly address: { readonly host: string; readonly port: number };
+  /** `tcp://host:port` (or `tcps://`) for workers' `connect({ url })`. */
+  readonly url: string;
+  /** The queues it hosts. */
+  readonly engine: MemoryEngine<Uint8Array>;
+  /** Connections currently open (authenticated or not). */
+  readonly connectionCount: number;
+  /**
+   * An in-process connection to the hosted queues, for the master that embeds the server: no
+   * socket, no authkey, same queues as remote workers see.
+   */
+  connect(options?: ConnectOptions): Promise<Connection>;
+  /** Stop listening, drop every connection (their unacked deliveries are requeued), free the queues. */
+  close(): Promise<void>;
+}
+
+let serverCounter = 0;
+
+/**
+ * Start a TCP manager: host queues in this process and let workers connect with the shared
+ * authkey, like Python's `BaseManager`. Resolves once listening.
+ *
+ * @throws ConfigError without an authkey; rejects with the listen error (e.g. `EADDRINUSE`).
+ */
+export async function serve(options: ServeOptions = {}): Promise<TcpServer> {
+  const key = resolveAuthkey(options);
+  const host = options.host ?? '127.0.0.1';
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
+  // A named memory engine, so the embedding master can reach it through memory:// in process.
+  const engineName = `tcp-server-${process.pid}-${++serverCounter}`;
+  const engine = memoryEngine(engineName);
+  const peers = new Set<Peer>();
+  const context = {
+    engine,
+    key,
+    maxFrameBytes,
+    handshakeTimeoutMs,
+    peers,
+    onClientError: options.onClientError,
+  };
+  const accept = (socket: Socket) => {
+    peers.add(new Peer(context, socket));
+  };
+  const server: Server = options.tls
+    ? createTlsServer({ handshakeTimeout: handshakeTimeoutMs, ...options.tls }, accept)
+    : createNetServer(accept);
+  server.maxConnections = options.maxConnections ?? 1024;
+  if (options.tls) {
+    server.on('tlsClientError', (error: Error, socket: Socket) => {
+      options.onClientError?.(error, `${socket.remoteAddress}:${socket.remotePort}`);
+    });
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? DEFAULT_PORT, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const address = { host, port: bound.port };
+  const memory = createMemoryTransport();
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    url: formatUrl(options.tls ? 'tcps' : 'tcp', host, bound.port),
+    engine,
+    get connectionCount() {
+      return peers.size;
+    },
+    connect: (connectOptions) => memory.connect({ ...connectOptions, url: `memory://${engineName}` }),
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const peer of peers) peer.destroy();
+      }).then(() => {
+        for (const name of engine.queueNames()) engine.deleteQueue(name);
+        engine.dispose();
+      });
+      return closing;
+    },
+  };
+}

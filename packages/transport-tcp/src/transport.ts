@@ -1,0 +1,33 @@
+import type { Capabilities, Connection, Transport } from '@taskwire/core';
+import { TcpConnection, type TcpConnectOptions } from './client.js';
+
+/** Everything but persistence: the queues live in the serving process's memory. */
+export const TCP_CAPABILITIES: Capabilities = Object.freeze({
+  lifo: true,
+  priority: true,
+  maxsize: true,
+  delayed: true,
+  persistent: false,
+  deadLetter: true,
+  broadcast: true,
+});
+
+/** The TCP manager's client side: `tcp://host:port` and `tcps://host:port`. */
+export class TcpTransport implements Transport {
+  readonly name = 'tcp';
+  readonly schemes = ['tcp', 'tcps'] as const;
+  readonly capabilities = TCP_CAPABILITIES;
+
+  /** @param defaults Options every `connect()` starts from (e.g. `authkey`, `tls`). */
+  constructor(private readonly defaults: TcpConnectOptions = {}) {}
+
+  /** Connect and authenticate; see {@link TcpConnectOptions}. */
+  connect(options: TcpConnectOptions = {}): Promise<Connection> {
+    return TcpConnection.open(this, { ...this.defaults, ...options });
+  }
+}
+
+/** Create the TCP transport. `options` are defaults for every `connect()`. */
+export function createTcpTransport(options: TcpConnectOptions = {}): TcpTransport {
+  return new TcpTransport(options);
+}
