@@ -46,8 +46,10 @@ export class Consumer implements ConsumerHandle {
     const ok = await channel.consume(
       this.queue,
       (message) => {
-        if (message) this.onMessage(message, holder);
-        else void this.cancel(); // the broker cancelled us: the queue was deleted
+        if (message) {
+          holder.received(message);
+          this.onMessage(message, holder);
+        } else void this.cancel(); // the broker cancelled us: the queue was deleted
       },
       { noAck: false },
     );
@@ -67,7 +69,7 @@ export class Consumer implements ConsumerHandle {
   /** Cancel and close the channel, returning unsettled deliveries to the queue. */
   async close(): Promise<void> {
     await this.cancel();
-    await this.holder?.channel.close().catch(() => undefined);
+    await this.holder?.close();
   }
 
   private async stop(): Promise<void> {

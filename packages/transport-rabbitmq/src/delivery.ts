@@ -3,18 +3,74 @@ import type { Channel, Message } from 'amqplib';
 import { ATTEMPT_HEADER } from './arguments.js';
 
 /**
- * The channel a delivery arrived on. Acks must go back on that channel; once it has closed the
+ * The channel deliveries arrive on. Acks must go back on that channel; once it has closed the
  * broker has already requeued everything it held, so settling becomes a no-op.
+ *
+ * Acks are coalesced: those made in one turn of the event loop go out as one `basic.ack` with
+ * `multiple` up to the highest tag below every still-unsettled delivery (tags only grow on a
+ * channel), which saves the broker most of its per-ack work. Rejects go out at once.
  */
 export class Holder {
   /** False once the channel has closed. */
   alive = true;
+  // Insertion order is tag order, so the first entry is the lowest unsettled tag.
+  private readonly unsettled = new Set<number>();
+  private acked: number[] = [];
+  private flushScheduled = false;
 
   constructor(readonly channel: Channel) {
     channel.once('close', () => {
       this.alive = false;
+      this.unsettled.clear();
+      this.acked = [];
     });
   }
+
+  /** Record a delivery that arrived on this channel. */
+  received(message: Message): void {
+    this.unsettled.add(message.fields.deliveryTag);
+  }
+
+  /** Acknowledge (coalesced into the next flush). */
+  ack(message: Message): void {
+    if (!this.alive || !this.unsettled.delete(message.fields.deliveryTag)) return;
+    this.acked.push(message.fields.deliveryTag);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Reject now: requeue in place, or dead-letter. */
+  reject(message: Message, requeue: boolean): void {
+    if (!this.alive || !this.unsettled.delete(message.fields.deliveryTag)) return;
+    this.channel.nack(message, false, requeue);
+  }
+
+  /** Send the acks made so far. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (!this.alive || this.acked.length === 0) return;
+    const lowestUnsettled = this.unsettled.values().next().value ?? Number.POSITIVE_INFINITY;
+    let highestBelow = 0;
+    for (const tag of this.acked) {
+      if (tag < lowestUnsettled) highestBelow = Math.max(highestBelow, tag);
+      else this.channel.ack(tagged(tag));
+    }
+    if (highestBelow > 0) this.channel.ack(tagged(highestBelow), true);
+    this.acked = [];
+  }
+
+  /** Flush pending acks, then close the channel (returning unsettled deliveries). */
+  async close(): Promise<void> {
+    this.flush();
+    await this.channel.close().catch(() => undefined);
+  }
+}
+
+/** The minimal message amqplib's `ack` needs: only the delivery tag is read. */
+function tagged(deliveryTag: number): Message {
+  return { fields: { deliveryTag } } as Message;
 }
 
 /** What a delivery needs from its queue to give an item back with a new attempt count. */
@@ -61,7 +117,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
 
   async ack(): Promise<void> {
     if (!this.settle()) return;
-    if (this.holder.alive) this.holder.channel.ack(this.message);
+    this.holder.ack(this.message);
   }
 
   async nack(options: NackOptions = {}): Promise<void> {
@@ -83,7 +139,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
   private async giveBack(requeue: boolean, delayMs: number): Promise<void> {
     if (!this.holder.alive) return;
     if (!requeue) {
-      this.holder.channel.reject(this.message, false); // the dead-letter exchange routes it
+      this.holder.reject(this.message, false); // the dead-letter exchange routes it
       return;
     }
     // A native requeue keeps the item's place (served before later items) and the broker marks it
@@ -91,10 +147,10 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
     // as a confirmed copy carrying the attempt count in a header, then the original is acked.
     if (delayMs > 0 || this.message.fields.redelivered) {
       if (await this.target.publishCopy(this.message, this.attempt, delayMs)) {
-        if (this.holder.alive) this.holder.channel.ack(this.message);
+        this.holder.ack(this.message);
         return;
       }
     }
-    if (this.holder.alive) this.holder.channel.reject(this.message, true);
+    this.holder.reject(this.message, true);
   }
 }

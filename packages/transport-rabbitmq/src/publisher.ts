@@ -22,32 +22,16 @@ export class Publisher {
   constructor(private readonly link: Link) {}
 
   /** Publish one message and wait for its confirm. */
-  async publish(
+  publish(
     exchange: string,
     routingKey: string,
     content: Buffer,
     options: Options.Publish,
   ): Promise<PublishOutcome> {
-    for (let sends = 0; sends < MAX_RESENDS; sends++) {
-      const channel = await this.current();
-      if (this.drained) await this.drained;
-      const outcome = await new Promise<PublishOutcome | 'lost'>((resolve) => {
-        try {
-          const ok = channel.publish(exchange, routingKey, content, options, (error: Error | null) => {
-            if (!error) resolve('ack');
-            else resolve(error.message === 'message nacked' ? 'nack' : 'lost');
-          });
-          if (!ok && !this.drained) this.waitForDrain(channel);
-        } catch {
-          resolve('lost'); // the channel closed under us: resend on the next one
-        }
-      });
-      if (outcome !== 'lost') return outcome;
-      this.forget(channel);
-    }
-    throw new ConnectionClosedError(
-      `publish to "${routingKey}" failed: the channel closed ${MAX_RESENDS} times before the broker confirmed`,
-    );
+    // Fast path: an open channel with room in its buffer publishes without any await.
+    const channel = this.open;
+    if (channel && !this.drained) return this.send(channel, exchange, routingKey, content, options, 0);
+    return this.resend(exchange, routingKey, content, options, 0);
   }
 
   /** Close the channel (after pending confirms). */
@@ -58,6 +42,50 @@ export class Publisher {
     const open = await channel.catch(() => undefined);
     await open?.waitForConfirms().catch(() => undefined);
     await open?.close().catch(() => undefined);
+  }
+
+  private send(
+    channel: ConfirmChannel,
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    sends: number,
+  ): Promise<PublishOutcome> {
+    return new Promise<PublishOutcome>((resolve) => {
+      // Lost with its channel (connection drop): send again once a channel is back.
+      const lost = () => {
+        this.forget(channel);
+        resolve(this.resend(exchange, routingKey, content, options, sends + 1));
+      };
+      try {
+        const ok = channel.publish(exchange, routingKey, content, options, (error: Error | null) => {
+          if (!error) resolve('ack');
+          else if (error.message === 'message nacked') resolve('nack');
+          else lost();
+        });
+        if (!ok && !this.drained) this.waitForDrain(channel);
+      } catch {
+        lost();
+      }
+    });
+  }
+
+  private async resend(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    sends: number,
+  ): Promise<PublishOutcome> {
+    if (sends >= MAX_RESENDS) {
+      throw new ConnectionClosedError(
+        `publish to "${routingKey}" failed: the channel closed ${MAX_RESENDS} times before the broker confirmed`,
+      );
+    }
+    const channel = await this.current();
+    if (this.drained) await this.drained;
+    return this.send(channel, exchange, routingKey, content, options, sends);
   }
 
   private current(): Promise<ConfirmChannel> {

@@ -64,7 +64,8 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
   private getHolder: Promise<Holder> | undefined;
   private readonly waitingGets = new Set<(error: Error) => void>();
   private readonly consumers = new Set<Consumer>();
-  private readonly pendingPuts = new Set<Promise<unknown>>();
+  private pendingPuts = 0;
+  private putsSettled: (() => void) | undefined;
   private readonly delayQueues = new Map<number, { name: string; declaredAt: number }>();
   private deadQueue: Promise<void> | undefined;
 
@@ -84,7 +85,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.track(this.send(content, this.properties(this.context.nextId(), priority, 0), options));
+    return this.send(content, this.properties(priority), options);
   }
 
   async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
@@ -92,11 +93,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
     const priority = checkPriority(options.priority);
     const contents = Array.from(items, (item) => toBuffer(this.context.codec.encode(item)));
     // Published back to back on the confirm channel; the broker confirms them in batches.
-    await Promise.all(
-      contents.map((content) =>
-        this.track(this.send(content, this.properties(this.context.nextId(), priority, 0), options)),
-      ),
-    );
+    await Promise.all(contents.map((content) => this.send(content, this.properties(priority), options)));
   }
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
@@ -112,7 +109,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
         );
       }
       if (taken === 'lost') continue; // the channel went with the connection: wait on the next one
-      const delivery = await this.toDelivery(taken, holder);
+      const delivery = this.toDelivery(taken, holder);
       if (delivery) return delivery;
       skipped++;
     }
@@ -128,9 +125,8 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
       this.name,
       prefetch,
       (message, holder) => {
-        void this.toDelivery(message, holder).then((delivery) => {
-          if (delivery) return runHandler(handler, delivery);
-        });
+        const delivery = this.toDelivery(message, holder);
+        if (delivery) void runHandler(handler, delivery);
       },
       (cancelled) => this.consumers.delete(cancelled),
     );
@@ -174,9 +170,13 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
     if (this.closed) return () => undefined;
     this.closed = true;
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.close()));
-    await Promise.allSettled(this.pendingPuts);
+    if (this.pendingPuts > 0) {
+      await new Promise<void>((resolve) => {
+        this.putsSettled = resolve;
+      });
+    }
     const holder = await this.getHolder?.catch(() => undefined);
-    await holder?.channel.close().catch(() => undefined);
+    await holder?.close();
     return () => {
       const closed = new ConnectionClosedError(`queue "${this.name}" was closed while waiting`);
       for (const reject of [...this.waitingGets]) reject(closed);
@@ -193,21 +193,45 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
     return outcome === 'ack';
   }
 
-  private properties(messageId: string, priority: number, attempt: number): Options.Publish {
-    const properties: Options.Publish = { persistent: this.context.durable, messageId };
+  private properties(priority: number): Options.Publish {
+    const properties: Options.Publish = {
+      persistent: this.context.durable,
+      messageId: this.context.nextId(),
+    };
     if (priority > 0) properties.priority = priority;
-    if (attempt > 0) properties.headers = { [ATTEMPT_HEADER]: attempt };
     return properties;
   }
 
-  private async send(content: Buffer, properties: Options.Publish, options: PutOptions): Promise<void> {
-    const delayMs = options.delayMs ?? 0;
-    if (!(delayMs >= 0)) throw new TypeError('delayMs must be ≥ 0');
-    const routingKey = delayMs > 0 ? await this.delayQueue(Math.round(delayMs)) : this.name;
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+  /** Publish and wait for the confirm; on a full queue, wait for room until the put's timeout. */
+  private send(content: Buffer, properties: Options.Publish, options: PutOptions): Promise<void> {
+    const delayMs = Math.round(options.delayMs ?? 0);
+    if (!(delayMs >= 0)) return Promise.reject(new TypeError('delayMs must be ≥ 0'));
+    const startedAt = Date.now();
+    const publisher = this.context.publisher;
+    this.pendingPuts++;
+    const sent =
+      delayMs > 0
+        ? this.delayQueue(delayMs).then((key) => publisher.publish('', key, content, properties))
+        : publisher.publish('', this.name, content, properties);
+    return sent
+      .then((outcome) => {
+        if (outcome === 'nack') return this.waitForRoom(content, properties, options, startedAt);
+      })
+      .finally(() => {
+        if (--this.pendingPuts === 0) this.putsSettled?.();
+      });
+  }
+
+  private async waitForRoom(
+    content: Buffer,
+    properties: Options.Publish,
+    options: PutOptions,
+    startedAt: number,
+  ): Promise<void> {
+    // A nack from a queue with x-overflow reject-publish means it is full: retry with backoff.
+    const deadline = options.timeoutMs === undefined ? Infinity : startedAt + options.timeoutMs;
+    const routingKey = options.delayMs ? await this.delayQueue(Math.round(options.delayMs)) : this.name;
     for (let wait = FULL_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, FULL_RETRY_MAX_MS)) {
-      if ((await this.context.publisher.publish('', routingKey, content, properties)) === 'ack') return;
-      // A nack from a queue with x-overflow reject-publish: it is full. Wait for room.
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         const limit = this.options?.maxsize ? ` (maxsize ${this.options.maxsize})` : '';
@@ -216,14 +240,8 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
       if (this.closed)
         throw new ConnectionClosedError(`queue "${this.name}" was closed while waiting for room`);
       await sleep(Math.min(wait, remaining));
+      if ((await this.context.publisher.publish('', routingKey, content, properties)) === 'ack') return;
     }
-  }
-
-  private track<R>(promise: Promise<R>): Promise<R> {
-    this.pendingPuts.add(promise);
-    const untrack = () => this.pendingPuts.delete(promise);
-    promise.then(untrack, untrack);
-    return promise;
   }
 
   /** Declare (or refresh) the TTL queue for `delayMs`; returns its name. */
@@ -266,7 +284,10 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
 
   private async takeNow(holder: Holder): Promise<Taken> {
     try {
-      return (await holder.channel.get(this.name, { noAck: false })) || 'empty';
+      const message = await holder.channel.get(this.name, { noAck: false });
+      if (!message) return 'empty';
+      holder.received(message);
+      return message;
     } catch {
       if (holder.alive) throw new ConnectionClosedError(`queue "${this.name}": get failed`);
       return 'lost';
@@ -304,6 +325,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
           // Rare: after this get was satisfied its consumer received a second item before the
           // cancel took effect. Hand it straight back, keeping its place.
           if (done) return channel.nack(message, false, true);
+          holder.received(message);
           finish(message);
         },
         { noAck: false },
@@ -323,12 +345,12 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
   }
 
   /** Decode `message` into a delivery; an undecodable one is dead-lettered (undefined). */
-  private async toDelivery(message: Message, holder: Holder): Promise<RabbitMQDelivery<T> | undefined> {
+  private toDelivery(message: Message, holder: Holder): RabbitMQDelivery<T> | undefined {
     let body: T;
     try {
       body = this.context.codec.decode(message.content) as T;
     } catch {
-      await this.deadLetterUndecodable(message, holder);
+      void this.deadLetterUndecodable(message, holder);
       return undefined;
     }
     const id = message.properties.messageId ?? `${this.name}:${message.fields.deliveryTag}`;
@@ -358,7 +380,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
         });
       await this.deadQueue.catch(() => undefined);
     }
-    if (holder.alive) holder.channel.reject(message, false);
+    holder.reject(message, false);
   }
 
   private assertOpen(): void {
