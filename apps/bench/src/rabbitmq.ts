@@ -152,7 +152,8 @@ export async function main(args: string[]): Promise<void> {
         };
         try {
           const elapsed = await masters[implementation](run);
-          (times[`${mode} ${implementation}`] ??= []).push(elapsed);
+          const key = `${mode} ${implementation}`;
+          times[key] = [...(times[key] ?? []), elapsed];
           console.log(`${mode.padEnd(9)} ${implementation.padEnd(8)} run ${i + 1}: ${rate(tasks, elapsed)}`);
         } finally {
           await deleteQueues(url, [run.tasksQueue, run.resultsQueue]);

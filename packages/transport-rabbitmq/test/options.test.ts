@@ -1,0 +1,89 @@
+import { ConfigError, ConnectionClosedError, UnsupportedError } from '@taskwire/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import transportFactory, { createRabbitMQTransport } from '../src/index.js';
+import { AMQP_URL, assertBroker, deleteQueues, runPrefix } from './broker.js';
+
+const transport = createRabbitMQTransport();
+const prefix = runPrefix();
+const used: string[] = [];
+const name = (label: string) => {
+  const queue = `${prefix}.${label}`;
+  used.push(queue);
+  return queue;
+};
+
+beforeAll(assertBroker);
+afterAll(() => deleteQueues(used));
+
+describe('rabbitmq options and errors', () => {
+  it('exports a default factory that core can load', () => {
+    const made = transportFactory();
+    expect(made.name).toBe('rabbitmq');
+    expect(made.schemes).toEqual(['amqp', 'amqps']);
+    expect(made.capabilities.lifo).toBe(false);
+  });
+
+  it('a malformed URL is a one-line ConfigError with the password redacted', async () => {
+    const error = await transport.connect({ url: 'http://user:s3cret@host' }).catch((e: Error) => e);
+    expect(ConfigError.isInstance(error)).toBe(true);
+    expect((error as Error).message).not.toContain('s3cret');
+    expect((error as Error).message).toMatch(/amqp:\/\//);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('an unreachable broker is a clear one-line error naming the redacted URL', async () => {
+    const error = await transport
+      .connect({ url: 'amqp://guest:hunter2@127.0.0.1:1', connectTimeoutMs: 2000 })
+      .catch((e: Error) => e);
+    expect(ConnectionClosedError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain('amqp://guest:***@127.0.0.1:1');
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  it('connects with separate options instead of a URL', async () => {
+    const connection = await transport.connect({ hostname: '127.0.0.1', port: 5672, heartbeat: 10 });
+    const queue = await connection.queue<string>(name('options-form'));
+    await queue.put('x');
+    expect((await queue.get({ timeoutMs: 2000 })).body).toBe('x');
+    await connection.close();
+  });
+
+  it('lifo is refused naming the transports that can do it', async () => {
+    const connection = await transport.connect({ url: AMQP_URL });
+    const error = await connection.queue(name('lifo'), { order: 'lifo' }).catch((e: Error) => e);
+    expect(UnsupportedError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/lifo.*rabbitmq.*memory, tcp or redis/is);
+    await connection.close();
+  });
+
+  it('a conflicting broker argument is a ConfigError naming queue and option; the connection survives', async () => {
+    const queueName = name('conflict');
+    const connection = await transport.connect({ url: AMQP_URL });
+    try {
+      const queue = await connection.queue<number>(queueName, { maxsize: 5 });
+      await queue.put(1);
+      const error = await connection.queue(queueName, { maxsize: 6 }).catch((e: Error) => e);
+      expect(ConfigError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(queueName);
+      expect((error as Error).message).toContain('maxsize');
+      // Same options, no options, and other queues all still work on this connection.
+      await connection.queue(queueName, { maxsize: 5 });
+      const reopened = await connection.queue<number>(queueName);
+      expect((await reopened.get({ timeoutMs: 2000 })).body).toBe(1);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('transient mode declares non-durable queues', async () => {
+    const queueName = name('transient');
+    const connection = await transport.connect({ url: AMQP_URL, durable: false });
+    await connection.queue(queueName);
+    await connection.close();
+    const durable = await transport.connect({ url: AMQP_URL });
+    const error = await durable.queue(queueName, { maxsize: 0 }).catch((e: Error) => e);
+    expect(ConfigError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain('durable');
+    await durable.close();
+  });
+});
