@@ -78,6 +78,8 @@ interface AckBatch {
 
 interface OpenLink extends Link {
   readonly outbox: Outbox;
+  /** Resolves when the socket has closed (it may already have). */
+  readonly closed: Promise<unknown>;
 }
 
 const INITIAL_RECONNECT_DELAY_MS = 100;
@@ -206,10 +208,9 @@ export class TcpConnection implements Connection {
         }),
       ]);
       clearTimeout(timer);
-      const closed = new Promise((resolve) => link.socket.once('close', resolve));
       link.socket.end();
       link.socket.destroySoon();
-      await closed;
+      await link.closed;
     }
     this.failPending(new ConnectionClosedError(`connection to ${this.endpoint.label} is closed`));
     const held = this.heldErrors;
@@ -334,7 +335,8 @@ export class TcpConnection implements Connection {
 
   private attach(link: Link): void {
     const outbox: Outbox = new Outbox(link.socket, () => this.flushBatches(open));
-    const open: OpenLink = { ...link, outbox };
+    const closed = new Promise((resolve) => link.socket.once('close', resolve));
+    const open: OpenLink = { ...link, outbox, closed };
     this.link = open;
     this.epoch++;
     this.fatal = undefined;

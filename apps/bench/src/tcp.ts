@@ -1,0 +1,193 @@
+// `pnpm bench tcp`: the TCP manager side by side with a raw loopback and the Python seed.
+//
+//   --tasks 200000        tasks per taskwire run (tiny: an integer; the worker returns its square)
+//   --runs 3              runs per scenario (medians are reported)
+//   --prefetch 1000       worker consume window
+//   --python-tasks 20000  tasks per Python seed run (skipped without python3)
+//   --rss-tasks 1000000   tiny tasks queued on a standalone server to measure its peak RSS
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Delivery } from '@taskwire/core';
+import { createTcpTransport, serve } from '@taskwire/transport-tcp';
+import { Packr } from 'msgpackr';
+import { exited, forkScript, median, parseArgs, printTable, rate } from './util.js';
+
+const AUTHKEY = 'taskwire-bench-authkey';
+
+/** Master with the embedded server; `workers` forked worker processes. Returns ms for `tasks`. */
+async function taskwireRun(tasks: number, workers: number, prefetch: number): Promise<number> {
+  const server = await serve({ port: 0, authkey: AUTHKEY });
+  const local = await server.connect();
+  const taskQueue = await local.queue<number>('bench.tasks');
+  const resultQueue = await local.queue<number>('bench.results');
+  const children = Array.from({ length: workers }, () =>
+    forkScript('tcp-worker.js', [server.url, String(prefetch)], { TASKWIRE_AUTHKEY: AUTHKEY }),
+  );
+  await Promise.all(children.map((child) => new Promise((resolve) => child.once('message', resolve))));
+
+  let received = 0;
+  let sum = 0;
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const started = performance.now();
+  await resultQueue.consume(
+    (delivery: Delivery<number>) => {
+      sum += delivery.body;
+      void delivery.ack();
+      if (++received === tasks) finish();
+    },
+    { prefetch: 10_000 },
+  );
+  await taskQueue.putMany(Array.from({ length: tasks }, (_, i) => i));
+  await done;
+  const ms = performance.now() - started;
+
+  let expected = 0;
+  for (let i = 0; i < tasks; i++) expected += i * i;
+  if (sum !== expected) throw new Error(`wrong results: sum ${sum} != ${expected}`);
+  for (const child of children) child.send('stop');
+  await Promise.all(children.map(exited));
+  await local.close();
+  await server.close();
+  return ms;
+}
+
+/** The raw baseline: an echo-and-square server here, a client process with `window` in flight. */
+async function rawRun(count: number, window: number): Promise<number> {
+  const packr = new Packr({ useRecords: false });
+  const server = createServer((socket: Socket) => {
+    socket.setNoDelay(true);
+    let buffered: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      let offset = 0;
+      while (buffered.length - offset >= 4) {
+        const length = buffered.readUInt32BE(offset);
+        if (buffered.length - offset - 4 < length) break;
+        const [id, n] = packr.unpack(buffered.subarray(offset + 4, offset + 4 + length)) as [number, number];
+        offset += 4 + length;
+        const body = packr.pack([id, n * n]);
+        const header = Buffer.allocUnsafe(4);
+        header.writeUInt32BE(body.length, 0);
+        socket.write(Buffer.concat([header, body]));
+      }
+      buffered = buffered.subarray(offset);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const child = forkScript('tcp-raw-client.js', [String(port), String(count), String(window)]);
+  const { ms } = await new Promise<{ ms: number }>((resolve) => child.once('message', resolve as never));
+  await exited(child);
+  await new Promise((resolve) => server.close(resolve));
+  return ms;
+}
+
+function hasPython(): boolean {
+  try {
+    execFileSync('python3', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function pythonRun(tasks: number, workers: number): Promise<number> {
+  const script = fileURLToPath(new URL('../python/seed_master.py', import.meta.url));
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile('python3', [script, String(tasks), String(workers)], (error, out) =>
+      error ? reject(error) : resolve(out),
+    ),
+  );
+  return (JSON.parse(stdout.trim().split('\n').pop()!) as { ms: number }).ms;
+}
+
+/** Queue `count` tiny tasks on a standalone server process over TCP; its peak RSS in MiB. */
+async function rssRun(count: number): Promise<{ peakRssMiB: number; queued: number }> {
+  const child = forkScript('tcp-rss-server.js', [], { TASKWIRE_AUTHKEY: AUTHKEY });
+  const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', resolve as never));
+  const connection = await createTcpTransport({ authkey: AUTHKEY }).connect({
+    url: `tcp://127.0.0.1:${port}`,
+  });
+  const queue = await connection.queue<number>('bench.rss');
+  const chunk = 50_000;
+  for (let start = 0; start < count; start += chunk) {
+    await queue.putMany(Array.from({ length: Math.min(chunk, count - start) }, (_, i) => start + i));
+  }
+  const report = new Promise<{ peakRssMiB: number; queued: number }>((resolve) =>
+    child.once('message', resolve as never),
+  );
+  child.send('report');
+  const result = await report;
+  await connection.close();
+  await exited(child);
+  return result;
+}
+
+/** Run the TCP manager benchmark. */
+export async function main(args: string[]): Promise<void> {
+  const options = parseArgs(args);
+  const tasks = Number(options.tasks ?? 200_000);
+  const runs = Number(options.runs ?? 3);
+  const prefetch = Number(options.prefetch ?? 1000);
+  const pythonTasks = Number(options['python-tasks'] ?? 20_000);
+  const rssTasks = Number(options['rss-tasks'] ?? 1_000_000);
+  const rows: Record<string, string | number>[] = [];
+  const rates: Record<string, number> = {};
+  const record = (name: string, count: number, times: number[]) => {
+    const ms = median(times);
+    rates[name] = (count * 1000) / ms;
+    rows.push({
+      scenario: name,
+      items: count,
+      runs: times.length,
+      'median ms': Math.round(ms),
+      'median rate': rate(count, ms),
+      'all runs ms': times.map(Math.round).join(' / '),
+    });
+    console.log(`${name}: ${rate(count, ms)} (median of ${times.length})`);
+  };
+  const repeat = async (fn: () => Promise<number>) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) times.push(await fn());
+    return times;
+  };
+
+  record('taskwire tcp, 1 worker', tasks, await repeat(() => taskwireRun(tasks, 1, prefetch)));
+  record('taskwire tcp, 2 workers', tasks, await repeat(() => taskwireRun(tasks, 2, prefetch)));
+  record('raw loopback, 100 in flight', tasks, await repeat(() => rawRun(tasks, 100)));
+  const python = hasPython();
+  if (python) {
+    record('python seed, 1 worker', pythonTasks, await repeat(() => pythonRun(pythonTasks, 1)));
+    record('python seed, 2 workers', pythonTasks, await repeat(() => pythonRun(pythonTasks, 2)));
+  } else console.log('python3 not found: skipping the seed comparison');
+  printTable(`TCP manager, tiny tasks (${tasks.toLocaleString('en-US')} per taskwire run)`, rows);
+
+  const ratio = (a: string, b: string) => (rates[a]! / rates[b]!).toFixed(2);
+  const ratios: Record<string, string>[] = [];
+  for (const workers of ['1 worker', '2 workers']) {
+    ratios.push({
+      comparison: `taskwire ${workers} / raw loopback`,
+      ratio: ratio(`taskwire tcp, ${workers}`, 'raw loopback, 100 in flight'),
+      target: '≥ 0.5',
+    });
+    if (python)
+      ratios.push({
+        comparison: `taskwire ${workers} / python seed ${workers}`,
+        ratio: ratio(`taskwire tcp, ${workers}`, `python seed, ${workers}`),
+        target: '≥ 20',
+      });
+  }
+  printTable('Ratios (medians, same run)', ratios);
+
+  if (rssTasks > 0) {
+    const { peakRssMiB, queued } = await rssRun(rssTasks);
+    printTable('Server memory', [
+      { queued: queued.toLocaleString('en-US'), 'peak RSS MiB': Math.round(peakRssMiB), target: '≤ 200' },
+    ]);
+  }
+}
