@@ -1,6 +1,7 @@
 import type { Delivery, NackOptions } from '@taskwire/core';
 import type { Channel, Message } from 'amqplib';
 import { ATTEMPT_HEADER } from './arguments.js';
+import { closeQuietly } from './link.js';
 
 /**
  * The channel deliveries arrive on. Acks must go back on that channel; once it has closed the
@@ -44,7 +45,11 @@ export class Holder {
   /** Reject now: requeue in place, or dead-letter. */
   reject(message: Message, requeue: boolean): void {
     if (!this.alive || !this.unsettled.delete(message.fields.deliveryTag)) return;
-    this.channel.nack(message, false, requeue);
+    try {
+      this.channel.nack(message, false, requeue);
+    } catch {
+      // the channel is closing: the broker requeues the delivery anyway
+    }
   }
 
   /** Send the acks made so far. */
@@ -52,19 +57,24 @@ export class Holder {
     this.flushScheduled = false;
     if (!this.alive || this.acked.length === 0) return;
     const lowestUnsettled = this.unsettled.values().next().value ?? Number.POSITIVE_INFINITY;
-    let highestBelow = 0;
-    for (const tag of this.acked) {
-      if (tag < lowestUnsettled) highestBelow = Math.max(highestBelow, tag);
-      else this.channel.ack(tagged(tag));
-    }
-    if (highestBelow > 0) this.channel.ack(tagged(highestBelow), true);
+    const acked = this.acked;
     this.acked = [];
+    let highestBelow = 0;
+    try {
+      for (const tag of acked) {
+        if (tag < lowestUnsettled) highestBelow = Math.max(highestBelow, tag);
+        else this.channel.ack(tagged(tag));
+      }
+      if (highestBelow > 0) this.channel.ack(tagged(highestBelow), true);
+    } catch {
+      // the channel is closing: its unacked deliveries return to the queue (at-least-once)
+    }
   }
 
   /** Flush pending acks, then close the channel (returning unsettled deliveries). */
   async close(): Promise<void> {
     this.flush();
-    await this.channel.close().catch(() => undefined);
+    await closeQuietly(this.channel);
   }
 }
 

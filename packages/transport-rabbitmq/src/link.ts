@@ -2,6 +2,18 @@ import { ConnectionClosedError } from '@taskwire/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type SocketOptions } from 'amqplib';
 import type { Endpoint } from './url.js';
 
+/**
+ * Close a channel or connection, ignoring failures: amqplib throws synchronously (not a rejected
+ * promise) when it is already closing, and a dead one needs no closing.
+ */
+export async function closeQuietly(closable: { close(): Promise<void> }): Promise<void> {
+  try {
+    await closable.close();
+  } catch {
+    // already closed or closing
+  }
+}
+
 /** Reconnection backoff. */
 export interface ReconnectOptions {
   /** First delay after a connection drops. @default 100 */
@@ -96,7 +108,7 @@ export class Link {
     try {
       return await operation(channel);
     } finally {
-      channel.close().catch(() => undefined);
+      void closeQuietly(channel);
     }
   }
 
@@ -109,7 +121,7 @@ export class Link {
     this.model = undefined;
     this.rejectWaiters(this.closedError());
     this.connectListeners.clear();
-    if (model) await model.close().catch(() => undefined);
+    if (model) await closeQuietly(model);
   }
 
   private attach(model: ChannelModel): void {
@@ -140,7 +152,7 @@ export class Link {
       try {
         const model = await amqp.connect(this.options.endpoint.target, this.options.socket);
         if (this.closed) {
-          await model.close().catch(() => undefined);
+          await closeQuietly(model);
           return;
         }
         this.attach(model);

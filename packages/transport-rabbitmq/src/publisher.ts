@@ -1,6 +1,6 @@
 import { ConnectionClosedError } from '@taskwire/core';
 import type { ConfirmChannel, Options } from 'amqplib';
-import type { Link } from './link.js';
+import { closeQuietly, type Link } from './link.js';
 
 /** How the broker answered a publish: `ack` (stored) or `nack` (refused, e.g. a full queue). */
 export type PublishOutcome = 'ack' | 'nack';
@@ -41,7 +41,7 @@ export class Publisher {
     if (!channel) return;
     const open = await channel.catch(() => undefined);
     await open?.waitForConfirms().catch(() => undefined);
-    await open?.close().catch(() => undefined);
+    if (open) await closeQuietly(open);
   }
 
   private send(

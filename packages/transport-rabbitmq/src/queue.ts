@@ -46,6 +46,10 @@ const FULL_RETRY_MAX_MS = 200;
 // Undecodable messages skipped by one get before it gives up on the queue.
 const MAX_UNDECODABLE_PER_GET = 10_000;
 
+// close() re-checks the connection this often while waiting for pending puts, for at most a minute.
+const CLOSE_WAIT_STEP_MS = 100;
+const MAX_CLOSE_WAIT_STEPS = 600;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -131,7 +135,12 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
       (cancelled) => this.consumers.delete(cancelled),
     );
     this.consumers.add(consumer);
-    await consumer.subscribe();
+    try {
+      await consumer.subscribe();
+    } catch (error) {
+      await consumer.cancel();
+      throw error;
+    }
     return consumer;
   }
 
@@ -170,10 +179,13 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
     if (this.closed) return () => undefined;
     this.closed = true;
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.close()));
-    if (this.pendingPuts > 0) {
-      await new Promise<void>((resolve) => {
-        this.putsSettled = resolve;
-      });
+    // Wait for pending puts while the broker can still confirm them; puts waiting for a
+    // reconnect are rejected with ConnectionClosedError when the connection closes.
+    const settled = new Promise<void>((resolve) => {
+      this.putsSettled = resolve;
+    });
+    for (let i = 0; i < MAX_CLOSE_WAIT_STEPS && this.pendingPuts > 0 && this.context.link.connected; i++) {
+      await Promise.race([settled, sleep(CLOSE_WAIT_STEP_MS)]);
     }
     const holder = await this.getHolder?.catch(() => undefined);
     await holder?.close();
@@ -324,7 +336,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
           if (!message) return finish('lost');
           // Rare: after this get was satisfied its consumer received a second item before the
           // cancel took effect. Hand it straight back, keeping its place.
-          if (done) return channel.nack(message, false, true);
+          if (done) return holder.alive && channel.nack(message, false, true);
           holder.received(message);
           finish(message);
         },

@@ -1,5 +1,5 @@
 import type { BroadcastHandler, Codec, Subscription } from '@taskwire/core';
-import type { Link } from './link.js';
+import { closeQuietly, type Link } from './link.js';
 
 /** The fanout exchange that carries broadcasts on `channel`. */
 export function broadcastExchangeName(channel: string): string {
@@ -33,7 +33,7 @@ export class BroadcastSubscription<T> implements Subscription {
     this.generation = generation;
     const channel = await model.createChannel();
     channel.on('error', () => undefined);
-    this.close = () => channel.close().catch(() => undefined);
+    this.close = () => closeQuietly(channel);
     const exchange = broadcastExchangeName(this.channelName);
     await channel.assertExchange(exchange, 'fanout', { durable: true });
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
