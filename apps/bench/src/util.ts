@@ -9,7 +9,8 @@ export function median(values: number[]): number {
 }
 
 /** Format a rate like `123,456/s`. */
-export const rate = (count: number, ms: number) => `${Math.round((count * 1000) / ms).toLocaleString('en-US')}/s`;
+export const rate = (count: number, ms: number) =>
+  `${Math.round((count * 1000) / ms).toLocaleString('en-US')}/s`;
 
 /** Parse `--key value` / `--flag` arguments into a record. */
 export function parseArgs(args: string[]): Record<string, string | true> {
@@ -29,7 +30,10 @@ export function parseArgs(args: string[]): Record<string, string | true> {
 /** Fork a bench script from this folder (e.g. `tcp-worker.js`) with arguments. */
 export function forkScript(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
-  return fork(path, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(path, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 /** Resolve when the child exits; reject on a non-zero code. */
@@ -37,7 +41,9 @@ export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null) return resolve();
     child.once('exit', (code, signal) =>
-      code === 0 || signal === 'SIGTERM' ? resolve() : reject(new Error(`child exited with ${code ?? signal}`)),
+      code === 0 || signal === 'SIGTERM'
+        ? resolve()
+        : reject(new Error(`child exited with ${code ?? signal}`)),
     );
   });
 }

@@ -39,6 +39,9 @@ msgpackr.addExtension({
 
 function tagMaps(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
+  // The no-eval build does not recognise Buffer (a Uint8Array subclass) and would write its
+  // toJSON() form; a plain view over the same memory encodes as msgpack bin.
+  if (Buffer.isBuffer(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   if (value instanceof Map) {
     const entries: [unknown, unknown][] = [];
     for (const [k, v] of value) entries.push([tagMaps(k), tagMaps(v)]);

@@ -45,6 +45,26 @@ export interface EnginePutOptions {
   id?: string;
 }
 
+/**
+ * An item as stored. The id string is derived from the sequence number on demand: a queue holding
+ * a million items should not also hold a million id strings.
+ */
+class StoredItem<V> implements EngineItem<V> {
+  attempt = 0;
+
+  constructor(
+    private readonly idPrefix: string,
+    readonly value: V,
+    readonly priority: number,
+    readonly seq: number,
+    private readonly customId: string | undefined,
+  ) {}
+
+  get id(): string {
+    return this.customId ?? this.idPrefix + this.seq.toString(36);
+  }
+}
+
 interface InFlight<V> {
   readonly tag: number;
   readonly item: EngineItem<V>;
@@ -158,6 +178,7 @@ export class EngineQueue<V> {
   private readonly putWaiters = new Deque<PutWaiter<V>>();
   private consumers: EngineConsumer<V>[] = [];
   private nextConsumer = 0;
+  private dispatching = false;
   private delayTimer: NodeJS.Timeout | undefined;
   private delayTimerAt = Infinity;
   private visibilityTimer: NodeJS.Timeout | undefined;
@@ -347,13 +368,7 @@ export class EngineQueue<V> {
 
   private insert(value: V, options: EnginePutOptions): void {
     const priority = this.heap ? checkPriority(options.priority) : 0;
-    const item: EngineItem<V> = {
-      id: options.id ?? this.engine.nextId(),
-      value,
-      priority,
-      seq: this.engine.nextSeq(),
-      attempt: 0,
-    };
+    const item = new StoredItem(this.engine.idPrefix, value, priority, this.engine.nextSeq(), options.id);
     if (options.delayMs && options.delayMs > 0) {
       this.schedule(item, Date.now() + options.delayMs);
       return;
@@ -409,21 +424,36 @@ export class EngineQueue<V> {
 
   /** Hand ready items to waiting gets first, then round-robin to consumers with capacity. */
   private dispatch(): void {
-    let delivered = false;
-    while (this.readyCount > 0) {
-      const waiter = this.getWaiters.popFront();
-      if (waiter) {
-        clearTimeout(waiter.timer);
-        waiter.resolve(this.deliver(this.popReady()!, waiter.session, undefined));
-        delivered = true;
-        continue;
-      }
-      const consumer = this.pickConsumer();
-      if (!consumer) break;
-      consumer.onDelivery(this.deliver(this.popReady()!, consumer.session, consumer));
-      delivered = true;
+    // A consumer may settle synchronously inside onDelivery, which calls dispatch again; the
+    // outer loop picks up the freed capacity instead of recursing once per item.
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      this.dispatchLoop();
+    } finally {
+      this.dispatching = false;
     }
-    if (delivered) this.admitPutWaiters();
+  }
+
+  private dispatchLoop(): void {
+    for (;;) {
+      let delivered = false;
+      while (this.readyCount > 0) {
+        const waiter = this.getWaiters.popFront();
+        if (waiter) {
+          clearTimeout(waiter.timer);
+          waiter.resolve(this.deliver(this.popReady()!, waiter.session, undefined));
+          delivered = true;
+          continue;
+        }
+        const consumer = this.pickConsumer();
+        if (!consumer) break;
+        consumer.onDelivery(this.deliver(this.popReady()!, consumer.session, consumer));
+        delivered = true;
+      }
+      // Taking made room: admit waiting puts, then serve what they added.
+      if (!delivered || !this.admitPutWaiters()) return;
+    }
   }
 
   private pickConsumer(): EngineConsumer<V> | undefined {
@@ -439,13 +469,17 @@ export class EngineQueue<V> {
     return undefined;
   }
 
-  private admitPutWaiters(): void {
+  /** Move waiting puts in while there is room; true when any was admitted. */
+  private admitPutWaiters(): boolean {
+    let admitted = false;
     while (this.putWaiters.length > 0 && !this.full) {
       const waiter = this.putWaiters.popFront()!;
       clearTimeout(waiter.timer);
       this.insert(waiter.value, waiter.options);
       waiter.resolve();
+      admitted = true;
     }
+    return admitted;
   }
 
   private schedule(item: EngineItem<V>, dueAt: number): void {
@@ -517,7 +551,8 @@ let engineCounter = 0;
 export class MemoryEngine<V> {
   private readonly queues = new Map<string, EngineQueue<V>>();
   private readonly channels = new Map<string, Set<(value: V) => void>>();
-  private readonly idPrefix =
+  /** @internal Prefix of every item id this engine generates. */
+  readonly idPrefix =
     `${process.pid.toString(36)}${(engineCounter++).toString(36)}${Date.now().toString(36)}-`;
   private seq = 0;
   private tag = 0;
@@ -595,11 +630,6 @@ export class MemoryEngine<V> {
   /** Names of the declared queues. */
   queueNames(): string[] {
     return [...this.queues.keys()];
-  }
-
-  /** @internal */
-  nextId(): string {
-    return this.idPrefix + (++this.seq).toString(36);
   }
 
   /** @internal */
