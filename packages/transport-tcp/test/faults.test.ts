@@ -53,7 +53,12 @@ describe('tcp faults', () => {
     );
     await waitFor(() => received.length === 5, 5000, 'the redeliveries');
     expect(received.map((d) => d.body).sort()).toEqual([1, 2, 3, 4, 5]);
-    expect(received.filter((d) => d.attempt === 2).map((d) => d.body)).toEqual([1, 2, 3]);
+    expect(
+      received
+        .filter((d) => d.attempt === 2)
+        .map((d) => d.body)
+        .sort(),
+    ).toEqual([1, 2, 3]);
   });
 
   it('a server restart fails waiting gets with ConnectionClosedError; the client reconnects and carries on', async () => {
