@@ -20,4 +20,29 @@ export {
   runHandler,
 } from './memory/transport.js';
 export * from './registry.js';
+export { type BackoffOptions, backoffDelay } from './task/backoff.js';
+export {
+  errorInfo,
+  isTaskEnvelope,
+  isTaskResult,
+  type TaskEnvelope,
+  type TaskErrorInfo,
+  type TaskResult,
+} from './task/envelope.js';
+export {
+  type MapOptions,
+  Master,
+  type MasterEvents,
+  type MasterOptions,
+  type MasterProgress,
+  type SubmitOptions,
+} from './task/master.js';
+export { broadcastChannelOf, DEFAULT_TASK_QUEUE, deadLetterQueueOf, taskQueueOptions } from './task/names.js';
+export {
+  type TaskContext,
+  type TaskHandler,
+  Worker,
+  type WorkerEvents,
+  type WorkerOptions,
+} from './task/worker.js';
 export type * from './types.js';

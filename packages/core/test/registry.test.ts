@@ -50,7 +50,10 @@ describe('transport registry', () => {
   });
 
   it('rejects an unknown name with a ConfigError listing the known transports', async () => {
-    const error = await resolveTransport('kafak').catch((e: unknown) => e as Error);
+    const error = await resolveTransport('kafak').then(
+      () => new Error('resolved'),
+      (e: unknown) => e as Error,
+    );
     expect(ConfigError.isInstance(error)).toBe(true);
     expect(error.message).toMatch(
       /unknown transport "kafak"; known transports: memory, tcp, redis, rabbitmq/,
@@ -59,7 +62,10 @@ describe('transport registry', () => {
   });
 
   it('rejects an unknown URL scheme without leaking its password', async () => {
-    const error = await resolveTransport('zmq://user:s3cret@host:1').catch((e: unknown) => e as Error);
+    const error = await resolveTransport('zmq://user:s3cret@host:1').then(
+      () => new Error('resolved'),
+      (e: unknown) => e as Error,
+    );
     expect(ConfigError.isInstance(error)).toBe(true);
     expect(error.message).not.toContain('s3cret');
   });

@@ -1,0 +1,72 @@
+/** What a master puts on the task queue. */
+export interface TaskEnvelope<P = unknown> {
+  /** Unique task id; results are matched to tasks by it. */
+  id: string;
+  /** Which handler runs it. */
+  kind: string;
+  /** The task's input. */
+  payload: P;
+  /** Attempts allowed before the task fails for good. */
+  maxAttempts: number;
+  /** The queue the result goes to (the submitting master's result queue). */
+  replyTo: string;
+  /** Milliseconds since the epoch when the task was submitted. */
+  createdAt: number;
+}
+
+/** A handler's failure, as it travels back to the master. */
+export interface TaskErrorInfo {
+  name: string;
+  message: string;
+}
+
+/** What a worker puts on the master's result queue. */
+export interface TaskResult<R = unknown, P = unknown> {
+  /** The task this answers. */
+  taskId: string;
+  /** True when the handler returned a value. */
+  ok: boolean;
+  /** The handler's return value (when `ok`). */
+  value?: R;
+  /** Why it failed (when not `ok`). */
+  error?: TaskErrorInfo;
+  /** The worker that ran the final attempt. */
+  worker: string;
+  /** Which attempt this result came from. */
+  attempt: number;
+  /** When the final attempt started and finished (ms since the epoch). */
+  startedAt: number;
+  finishedAt: number;
+  /** The task's payload, echoed by the master for convenience (not sent over the wire). */
+  payload?: P;
+}
+
+/** True when `value` has the shape of a task envelope (anything else on a task queue is poison). */
+export function isTaskEnvelope(value: unknown): value is TaskEnvelope {
+  const task = value as TaskEnvelope | null;
+  return (
+    typeof task === 'object' &&
+    task !== null &&
+    typeof task.id === 'string' &&
+    typeof task.kind === 'string' &&
+    typeof task.replyTo === 'string' &&
+    typeof task.maxAttempts === 'number'
+  );
+}
+
+/** True when `value` has the shape of a result envelope. */
+export function isTaskResult(value: unknown): value is TaskResult {
+  const result = value as TaskResult | null;
+  return (
+    typeof result === 'object' &&
+    result !== null &&
+    typeof result.taskId === 'string' &&
+    typeof result.ok === 'boolean'
+  );
+}
+
+/** Turn anything thrown into `{ name, message }`. */
+export function errorInfo(error: unknown): TaskErrorInfo {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Connection, ConsumerHandle, DistributedQueue, QueueOptions } from '../types.js';
+import { isTaskResult, type TaskEnvelope, type TaskResult } from './envelope.js';
+import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
+
+/** Options of {@link Master}. */
+export interface MasterOptions {
+  /** An open connection; the master does not close it. */
+  connection: Connection;
+  /** Task queue name. @default 'tasks' */
+  queue?: string;
+  /** Extra options of the task queue (workers must use the same). */
+  queueOptions?: QueueOptions;
+  /** Handler name put on tasks that do not name one. @default 'default' */
+  kind?: string;
+  /** Attempts per task before it fails. @default 3 */
+  maxAttempts?: number;
+  /**
+   * Name of this master's result queue. Each master has its own, so many masters can share one
+   * backend. @default `<queue>.results.<random id>`
+   */
+  resultQueue?: string;
+}
+
+/** Options of one submitted task. */
+export interface SubmitOptions {
+  kind?: string;
+  maxAttempts?: number;
+  priority?: number;
+}
+
+/** Options of {@link Master.map}. */
+export interface MapOptions extends SubmitOptions {
+  /** Most tasks outstanding at once; the input is read no faster than results come back. @default 1000 */
+  window?: number;
+}
+
+/** Counters reported by the `progress` event. */
+export interface MasterProgress {
+  submitted: number;
+  done: number;
+  failed: number;
+  /** Results per second since the first submit. */
+  rate: number;
+}
+
+/** Events a {@link Master} emits. */
+export interface MasterEvents {
+  submitted: [task: TaskEnvelope];
+  done: [result: TaskResult];
+  failed: [result: TaskResult];
+  progress: [progress: MasterProgress];
+}
+
+interface Pending {
+  resolve(result: TaskResult): void;
+  payload: unknown;
+}
+
+/**
+ * The submitting side: puts tasks on the task queue and matches results (by task id) from its own
+ * result queue. A result that arrives twice (a redelivered task that ran twice) is delivered once.
+ *
+ * @example
+ * ```ts
+ * const master = await Master.start({ connection });
+ * const result = await master.submit(21);               // { ok: true, value: 441, … }
+ * for await (const r of master.map(numbers(), { window: 500 })) console.log(r.value);
+ * ```
+ */
+export class Master extends EventEmitter<MasterEvents> {
+  readonly queueName: string;
+  readonly resultQueueName: string;
+  private readonly connection: Connection;
+  private readonly kind: string;
+  private readonly maxAttempts: number;
+  private readonly queueOptions: QueueOptions;
+  private readonly pending = new Map<string, Pending>();
+  private tasks!: DistributedQueue<TaskEnvelope>;
+  private results!: DistributedQueue<TaskResult>;
+  private consumer: ConsumerHandle | undefined;
+  private readonly counters = { submitted: 0, done: 0, failed: 0 };
+  private firstSubmitAt = 0;
+
+  constructor(options: MasterOptions) {
+    super();
+    this.connection = options.connection;
+    this.queueName = options.queue ?? DEFAULT_TASK_QUEUE;
+    this.queueOptions = taskQueueOptions(this.queueName, options.queueOptions);
+    this.kind = options.kind ?? 'default';
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.resultQueueName = options.resultQueue ?? `${this.queueName}.results.${randomUUID().slice(0, 12)}`;
+  }
+
+  /** Create a master and start listening for results. */
+  static async start(options: MasterOptions): Promise<Master> {
+    const master = new Master(options);
+    await master.start();
+    return master;
+  }
+
+  /** Declare the queues and start consuming results. */
+  async start(): Promise<void> {
+    this.tasks = await this.connection.queue<TaskEnvelope>(this.queueName, this.queueOptions);
+    this.results = await this.connection.queue<TaskResult>(this.resultQueueName);
+    this.consumer = await this.results.consume(
+      async (delivery) => {
+        await delivery.ack();
+        if (isTaskResult(delivery.body)) this.settle(delivery.body);
+      },
+      { prefetch: 1000 },
+    );
+  }
+
+  /** Current counters. */
+  get progress(): MasterProgress {
+    const elapsed = this.firstSubmitAt ? (Date.now() - this.firstSubmitAt) / 1000 : 0;
+    const finished = this.counters.done + this.counters.failed;
+    return { ...this.counters, rate: elapsed > 0 ? finished / elapsed : 0 };
+  }
+
+  /** Tasks submitted whose result has not arrived. */
+  get outstanding(): number {
+    return this.pending.size;
+  }
+
+  /** Submit one task; resolves with its result (failed results resolve too, with `ok: false`). */
+  async submit<R = unknown, P = unknown>(payload: P, options: SubmitOptions = {}): Promise<TaskResult<R, P>> {
+    const [result] = await this.submitBatch([payload], options);
+    return (await result) as TaskResult<R, P>;
+  }
+
+  /**
+   * Run every payload of `input` (sync or async iterable; read lazily) and yield results in
+   * completion order, keeping at most `window` tasks outstanding so any input size streams in
+   * constant memory.
+   */
+  async *map<R = unknown, P = unknown>(
+    input: Iterable<P> | AsyncIterable<P>,
+    options: MapOptions = {},
+  ): AsyncGenerator<TaskResult<R, P>> {
+    const window = options.window ?? 1000;
+    if (!Number.isInteger(window) || window < 1) throw new TypeError('window must be an integer ≥ 1');
+    const iterator = toAsyncIterator(input);
+    const completed: TaskResult<R, P>[] = [];
+    let wake: (() => void) | undefined;
+    let inFlight = 0;
+    let exhausted = false;
+
+    // A task counts against the window until its result is yielded, so results the caller has
+    // not consumed yet hold back the input too (memory stays bounded by `window`).
+    const onResult = (result: TaskResult) => {
+      completed.push(result as TaskResult<R, P>);
+      wake?.();
+    };
+
+    try {
+      for (;;) {
+        // Refill the window in one batch: one round trip for many tasks.
+        if (!exhausted && inFlight < window) {
+          const batch: P[] = [];
+          while (batch.length < window - inFlight) {
+            const next = await iterator.next();
+            if (next.done) {
+              exhausted = true;
+              break;
+            }
+            batch.push(next.value);
+          }
+          if (batch.length > 0) {
+            inFlight += batch.length;
+            for (const promise of await this.submitBatch(batch, options)) promise.then(onResult);
+          }
+        }
+        while (completed.length > 0) {
+          inFlight--;
+          yield completed.shift()!;
+        }
+        if (exhausted && inFlight === 0) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (completed.length > 0) resolve();
+        });
+        wake = undefined;
+      }
+    } finally {
+      await iterator.return?.();
+    }
+  }
+
+  /** Send `payload` to every worker currently listening (transports with `broadcast`). */
+  async broadcast<P>(payload: P, options: SubmitOptions = {}): Promise<void> {
+    await this.connection.publish(broadcastChannelOf(this.queueName), this.envelope(payload, options));
+  }
+
+  /** Stop consuming results. Outstanding submits stay unresolved; the connection stays open. */
+  async close(): Promise<void> {
+    await this.consumer?.cancel();
+    this.consumer = undefined;
+    await this.results?.close();
+    await this.tasks?.close();
+  }
+
+  private envelope<P>(payload: P, options: SubmitOptions): TaskEnvelope<P> {
+    return {
+      id: randomUUID(),
+      kind: options.kind ?? this.kind,
+      payload,
+      maxAttempts: options.maxAttempts ?? this.maxAttempts,
+      replyTo: this.resultQueueName,
+      createdAt: Date.now(),
+    };
+  }
+
+  /** Put a batch of tasks in one call; returns one result promise per task. */
+  private async submitBatch<P>(payloads: P[], options: SubmitOptions): Promise<Promise<TaskResult>[]> {
+    if (!this.consumer) throw new Error('call start() before submitting tasks');
+    const envelopes = payloads.map((payload) => this.envelope(payload, options));
+    const results = envelopes.map(
+      (task, i) =>
+        new Promise<TaskResult>((resolve) => {
+          this.pending.set(task.id, { resolve, payload: payloads[i] });
+        }),
+    );
+    try {
+      if (envelopes.length === 1) await this.tasks.put(envelopes[0]!, { priority: options.priority });
+      else await this.tasks.putMany(envelopes, { priority: options.priority });
+    } catch (error) {
+      for (const task of envelopes) this.pending.delete(task.id);
+      throw error;
+    }
+    if (!this.firstSubmitAt) this.firstSubmitAt = Date.now();
+    this.counters.submitted += envelopes.length;
+    for (const task of envelopes) this.emit('submitted', task);
+    return results;
+  }
+
+  private settle(result: TaskResult): void {
+    const pending = this.pending.get(result.taskId);
+    if (!pending) return; // a duplicate of a result already delivered
+    this.pending.delete(result.taskId);
+    const withPayload = { ...result, payload: pending.payload };
+    if (result.ok) this.counters.done++;
+    else this.counters.failed++;
+    this.emit(result.ok ? 'done' : 'failed', withPayload);
+    this.emit('progress', this.progress);
+    pending.resolve(withPayload);
+  }
+}
+
+function toAsyncIterator<T>(input: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> {
+  if (Symbol.asyncIterator in input) return input[Symbol.asyncIterator]();
+  const iterator = input[Symbol.iterator]();
+  return {
+    next: async () => iterator.next(),
+    return: async () => iterator.return?.() ?? { done: true, value: undefined },
+  };
+}
