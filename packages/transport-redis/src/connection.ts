@@ -1,0 +1,255 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type BroadcastHandler,
+  type Codec,
+  type Connection,
+  ConnectionClosedError,
+  createCodec,
+  type DistributedQueue,
+  type QueueOptions,
+  redactUrl,
+  type Subscription,
+  type Transport,
+} from '@taskwire/core';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { BlockingPool } from './blocking.js';
+import { broadcastChannel, queueKeys } from './keys.js';
+import { RedisQueue } from './queue.js';
+import { declareQueue } from './queue-options.js';
+import type { RedisClient } from './scripts.js';
+import { DEFAULT_REDIS_URL, parseRedisUrl } from './url.js';
+
+/** Options of the Redis transport's `connect()` (and defaults of `createRedisTransport()`). */
+export interface RedisConnectOptions {
+  /**
+   * `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS. Ignored with `client`.
+   * @default 'redis://127.0.0.1:6379'
+   */
+  url?: string;
+  /** Use this ioredis client (standalone or cluster) for commands; `close()` leaves it open. */
+  client?: Redis | Cluster;
+  /** Extra ioredis options, merged over those parsed from `url`. */
+  redis?: RedisOptions;
+  /**
+   * Prefix of every key and channel; queues live under `{prefix:name}` (one cluster slot each).
+   * @default 'taskwire'
+   */
+  prefix?: string;
+  /**
+   * How long a consumer's deliveries stay its own without a heartbeat (one every third of this).
+   * When a process dies without closing, its deliveries return to their queue after this long,
+   * even on queues whose `visibilityTimeoutMs` is 0.
+   * @default 30000
+   */
+  leaseTtlMs?: number;
+  /**
+   * Longest single blocking wait; a waiting get or consumer re-checks the queue at least this often.
+   * @default 5000
+   */
+  maxBlockMs?: number;
+  /**
+   * Time allowed for the first connection before `connect()` fails (later drops reconnect forever).
+   * @default 5000
+   */
+  connectTimeoutMs?: number;
+  /** `CLIENT SETNAME` of the connections (blocking ones get `:block`, the subscriber `:sub`). */
+  connectionName?: string;
+  /** Largest encoded payload `put` accepts. @default 67108864 (64 MiB) */
+  maxPayloadBytes?: number;
+}
+
+const connectionCounter = 0;
+
+/** A connection to Redis: one pipelined command client, blocking clients on demand, a subscriber. */
+export class RedisConnection implements Connection {
+  private readonly queues = new Set<RedisQueue<any>>();
+  private readonly pool: BlockingPool;
+  private readonly idBase = randomBytes(6).toString('base64url');
+  private ids = 0;
+  private leaseCount = 0;
+  private subscriber: Redis | Cluster | undefined;
+  private readonly handlers = new Map<string, Set<(message: Buffer) => void>>();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly transport: Transport,
+    private readonly client: RedisClient,
+    private readonly ownsClient: boolean,
+    private readonly codec: Codec,
+    private readonly prefix: string,
+    private readonly leaseTtlMs: number,
+    private readonly maxBlockMs: number,
+    private readonly connectionName: string | undefined,
+  ) {
+    this.pool = new BlockingPool(() => this.duplicate('block', false));
+    let ready = client.status === 'ready';
+    client.on('ready', () => {
+      // After a reconnect, replies to takes in flight may have been lost: new takes use a fresh
+      // lease, and whatever the old one still holds returns to the queue when it lapses.
+      if (ready) for (const queue of this.queues) queue.renewLease();
+      ready = true;
+    });
+  }
+
+  /** Connect (failing fast when Redis is unreachable) and return the connection. */
+  static async open(transport: Transport, options: RedisConnectOptions): Promise<RedisConnection> {
+    const prefix = options.prefix ?? 'taskwire';
+    const codec = createCodec({ maxPayloadBytes: options.maxPayloadBytes });
+    const connectionName = options.connectionName;
+    let client: RedisClient;
+    const owns = options.client === undefined;
+    if (options.client) {
+      client = options.client;
+    } else {
+      const url = options.url ?? DEFAULT_REDIS_URL;
+      let established = false;
+      const redis = new Redis({
+        ...parseRedisUrl(url),
+        lazyConnect: true,
+        enableAutoPipelining: true,
+        // Commands wait through a reconnect instead of failing after 20 retries.
+        maxRetriesPerRequest: null,
+        connectTimeout: options.connectTimeoutMs ?? 5000,
+        ...(connectionName ? { connectionName } : {}),
+        // Fail the first connect at once; afterwards reconnect forever with capped backoff.
+        retryStrategy: (times) => (established ? Math.min(50 * 2 ** Math.min(times, 6), 2000) : null),
+        ...options.redis,
+      });
+      redis.on('error', () => undefined); // reported through the failing commands instead
+      try {
+        await redis.connect();
+      } catch (error) {
+        redis.disconnect();
+        throw new ConnectionClosedError(
+          `cannot connect to Redis at ${redactUrl(url)}: ${(error as Error).message || 'connection failed'} (is the server running and reachable?)`,
+          { cause: error },
+        );
+      }
+      established = true;
+      client = redis;
+    }
+    return new RedisConnection(
+      transport,
+      client,
+      owns,
+      codec,
+      prefix,
+      options.leaseTtlMs ?? 30_000,
+      options.maxBlockMs ?? 5000,
+      connectionName,
+    );
+  }
+
+  async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
+    this.assertOpen();
+    if (typeof name !== 'string' || name.length === 0)
+      throw new TypeError('queue name must be a non-empty string');
+    const stored = await declareQueue(this.client, queueKeys(this.prefix, name).meta, name, options);
+    this.assertOpen();
+    const queue = new RedisQueue<T>(
+      {
+        client: this.client,
+        pool: this.pool,
+        codec: this.codec,
+        prefix: this.prefix,
+        leaseTtlMs: this.leaseTtlMs,
+        maxBlockMs: this.maxBlockMs,
+        nextId: () => `${this.idBase}${(++this.ids).toString(36)}`,
+        nextLease: () => `${this.idBase}.${(++this.leaseCount).toString(36)}`,
+        closing: () => this.closing,
+      },
+      name,
+      stored,
+    );
+    this.queues.add(queue);
+    return queue;
+  }
+
+  async publish<T = unknown>(channel: string, message: T): Promise<void> {
+    this.assertOpen();
+    const bytes = this.codec.encode(message);
+    await this.client.publish(broadcastChannel(this.prefix, channel), Buffer.from(bytes));
+  }
+
+  async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
+    this.assertOpen();
+    const full = broadcastChannel(this.prefix, channel);
+    const subscriber = this.ensureSubscriber();
+    const deliver = (bytes: Buffer) => {
+      let message: T;
+      try {
+        message = this.codec.decode(bytes) as T;
+      } catch {
+        return; // a broadcast has no queue to dead-letter to; an undecodable one is dropped
+      }
+      handler(message);
+    };
+    let set = this.handlers.get(full);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(full, set);
+      await subscriber.subscribe(full);
+    }
+    set.add(deliver);
+    return {
+      unsubscribe: async () => {
+        const current = this.handlers.get(full);
+        if (!current?.delete(deliver) || current.size > 0) return;
+        this.handlers.delete(full);
+        if (!this.closed) await subscriber.unsubscribe(full);
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    this.pool.close();
+    await Promise.allSettled([...this.queues].map((queue) => queue.close()));
+    this.subscriber?.disconnect();
+    if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  /** The Redis `CLIENT ID` of the command connection (for diagnostics and tests). */
+  async clientId(): Promise<number> {
+    return Number(await this.client.call('CLIENT', 'ID'));
+  }
+
+  private ensureSubscriber(): Redis | Cluster {
+    if (!this.subscriber) {
+      const subscriber = this.duplicate('sub', true);
+      subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+        for (const deliver of this.handlers.get(channel.toString()) ?? []) deliver(message);
+      });
+      this.subscriber = subscriber;
+    }
+    return this.subscriber;
+  }
+
+  /** A new connection like the command one, for blocking commands or pub/sub. */
+  private duplicate(role: string, pipelined: boolean): Redis {
+    const name = this.connectionName ? { connectionName: `${this.connectionName}:${role}` } : {};
+    const override: Partial<RedisOptions> = {
+      ...name,
+      enableAutoPipelining: pipelined,
+      lazyConnect: false,
+      maxRetriesPerRequest: null,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    };
+    const copy =
+      this.client instanceof Cluster
+        ? (this.client.duplicate(undefined, override) as unknown as Redis)
+        : this.client.duplicate(override);
+    copy.on('error', () => undefined);
+    return copy;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ConnectionClosedError('redis connection is closed');
+  }
+}

@@ -1,0 +1,100 @@
+import { type DeliveryHandler, runHandler } from '@taskwire/core';
+import type { RedisDelivery, Taken } from './delivery.js';
+
+/** A take: the items, or (when empty) ms until the next timed event (-1 = none). */
+export interface TakeResult {
+  readonly items: Taken[];
+  readonly wait: number;
+}
+
+/** What a consumer needs from its queue handle. */
+export interface ConsumerSource<T> {
+  take(max: number): Promise<TakeResult>;
+  /** A delivery for `taken`, or undefined when it was undecodable (and dead-lettered). */
+  toDelivery(taken: Taken, onSettle: () => void): RedisDelivery<T> | undefined;
+  /** Return items taken after the consumer was cancelled, uncounted. */
+  giveBack(items: Taken[]): Promise<void>;
+  /** Block until woken, the timed event `wait` is due, or a bounded maximum passes. */
+  waitForWork(wait: number, signal: AbortSignal): Promise<void>;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * A push consumer: one loop that takes up to (prefetch − outstanding) items per round trip and
+ * blocks on the queue's wake-up list when it is empty. The loop never ends on an error (it backs
+ * off and retries, e.g. while ioredis reconnects) and every block is bounded, so a consumer never
+ * goes silent while connected.
+ */
+export class Consumer<T> {
+  private outstanding = 0;
+  private active = true;
+  private readonly stop = new AbortController();
+  private roomAvailable: (() => void) | undefined;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly source: ConsumerSource<T>,
+    private readonly handler: DeliveryHandler<T>,
+    private readonly prefetch: number,
+  ) {
+    this.loop = this.run();
+  }
+
+  /** Stop taking; deliveries already handed out stay valid. */
+  async cancel(): Promise<void> {
+    this.active = false;
+    this.stop.abort();
+    this.roomAvailable?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.active) {
+      if (this.outstanding >= this.prefetch) {
+        await new Promise<void>((resolve) => {
+          this.roomAvailable = resolve;
+        });
+        this.roomAvailable = undefined;
+        continue;
+      }
+      let batch: TakeResult;
+      try {
+        batch = await this.source.take(this.prefetch - this.outstanding);
+        failures = 0;
+      } catch {
+        await sleep(Math.min(2000, 50 * 2 ** Math.min(failures++, 6)), this.stop.signal);
+        continue;
+      }
+      if (!this.active) {
+        await this.source.giveBack(batch.items).catch(() => undefined);
+        break;
+      }
+      for (const taken of batch.items) {
+        // Count before the handler runs: it may settle synchronously.
+        this.outstanding++;
+        const delivery = this.source.toDelivery(taken, () => this.settled());
+        if (delivery) void runHandler(this.handler, delivery);
+        else this.outstanding--;
+      }
+      if (batch.items.length === 0) await this.source.waitForWork(batch.wait, this.stop.signal);
+    }
+  }
+
+  private settled(): void {
+    this.outstanding--;
+    this.roomAvailable?.();
+  }
+}

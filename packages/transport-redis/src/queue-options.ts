@@ -1,0 +1,59 @@
+import { ConfigError, type QueueOptions, type QueueOrder } from '@taskwire/core';
+import { type RedisClient, scripts } from './scripts.js';
+
+/** A queue's options as stored in its meta hash (every field present). */
+export interface StoredQueueOptions {
+  readonly order: QueueOrder;
+  readonly maxsize: number;
+  readonly visibilityTimeoutMs: number;
+  readonly deadLetter: string | undefined;
+}
+
+function normalise(options: QueueOptions): [string, string, string, string] {
+  const order = options.order ?? 'fifo';
+  if (order !== 'fifo' && order !== 'lifo' && order !== 'priority') {
+    throw new TypeError(`order must be 'fifo', 'lifo' or 'priority', got ${String(order)}`);
+  }
+  const maxsize = options.maxsize ?? 0;
+  if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError('maxsize must be an integer ≥ 0');
+  const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 0;
+  if (!(visibilityTimeoutMs >= 0) || !Number.isFinite(visibilityTimeoutMs)) {
+    throw new TypeError('visibilityTimeoutMs must be a finite number ≥ 0');
+  }
+  if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || !options.deadLetter)) {
+    throw new TypeError('deadLetter must be a queue name');
+  }
+  return [order, String(maxsize), String(Math.ceil(visibilityTimeoutMs)), options.deadLetter ?? ''];
+}
+
+const FIELDS = ['order', 'maxsize', 'visibilityTimeoutMs', 'deadLetter'] as const;
+const GIVEN: (keyof QueueOptions)[] = ['order', 'maxsize', 'visibilityTimeoutMs', 'deadLetter'];
+
+/**
+ * Declare queue `name` in its meta hash, or open it: options the caller gave must match the stored
+ * ones (else `ConfigError` naming the queue and option); omitted ones are taken from the store.
+ */
+export async function declareQueue(
+  client: RedisClient,
+  metaKey: string,
+  name: string,
+  options: QueueOptions = {},
+): Promise<StoredQueueOptions> {
+  const wanted = normalise(options);
+  const mask = GIVEN.map((key) => (options[key] === undefined ? '0' : '1')).join('');
+  const reply = ((await scripts.declare.run(client, [metaKey], [...wanted, mask])) as Buffer[]).map((part) =>
+    part.toString(),
+  );
+  if (reply[0] === 'conflict') {
+    const field = FIELDS[['order', 'maxsize', 'vt', 'dl'].indexOf(reply[1]!)] ?? reply[1];
+    throw new ConfigError(
+      `queue "${name}" already exists with ${field}=${reply[2] || 'none'}; requested ${field}=${reply[3] || 'none'}`,
+    );
+  }
+  return {
+    order: reply[1] as QueueOrder,
+    maxsize: Number(reply[2]),
+    visibilityTimeoutMs: Number(reply[3]),
+    deadLetter: reply[4] ? reply[4] : undefined,
+  };
+}

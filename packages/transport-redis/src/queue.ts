@@ -1,0 +1,342 @@
+import {
+  type Codec,
+  ConnectionClosedError,
+  type ConsumeOptions,
+  type ConsumerHandle,
+  checkPriority,
+  DEFAULT_PREFETCH,
+  type Delivery,
+  type DeliveryHandler,
+  type DistributedQueue,
+  type GetOptions,
+  type NackOptions,
+  type PutOptions,
+  QueueEmptyError,
+  QueueFullError,
+} from '@taskwire/core';
+import { Batcher } from './batcher.js';
+import type { BlockingPool } from './blocking.js';
+import { Consumer, type TakeResult } from './consumer.js';
+import { RedisDelivery, type Settler, type Taken } from './delivery.js';
+import { type QueueKeys, queueKeys } from './keys.js';
+import type { StoredQueueOptions } from './queue-options.js';
+import { type RedisClient, scripts } from './scripts.js';
+
+/** What a queue handle borrows from its connection. */
+export interface QueueContext {
+  readonly client: RedisClient;
+  readonly pool: BlockingPool;
+  readonly codec: Codec;
+  readonly prefix: string;
+  readonly leaseTtlMs: number;
+  readonly maxBlockMs: number;
+  /** A new item id, unique across connections. */
+  nextId(): string;
+  /** A new lease name, unique across connections. */
+  nextLease(): string;
+  /** The connection's close in progress, if any. */
+  closing(): Promise<void> | undefined;
+}
+
+interface PutEntry {
+  readonly id: string;
+  readonly priority: number;
+  readonly delayMs: number;
+  readonly payload: Buffer;
+}
+
+/** Items (and bytes) per put or ack script call. */
+const BATCH_ITEMS = 1000;
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+const toBuffer = (bytes: Uint8Array) =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/**
+ * One handle on a Redis-backed queue. Its deliveries are recorded against a lease that a heartbeat
+ * keeps alive; closing the handle returns its unsettled deliveries at once, and a handle that
+ * dies (process killed, socket gone) stops refreshing, so the reaper returns them when it expires.
+ */
+export class RedisQueue<T> implements DistributedQueue<T>, Settler {
+  private readonly keys: QueueKeys;
+  /** Every lease this handle has used; the last one is current. */
+  private readonly leases: string[] = [];
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly stop = new AbortController();
+  private readonly consumers = new Set<Consumer<T>>();
+  private readonly pendingPuts = new Set<Promise<void>>();
+  private readonly putBatcher: Batcher<PutEntry>;
+  private readonly ackBatcher: Batcher<Taken>;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: QueueContext,
+    readonly name: string,
+    readonly options: StoredQueueOptions,
+  ) {
+    this.keys = queueKeys(ctx.prefix, name);
+    this.leases.push(ctx.nextLease());
+    this.putBatcher = new Batcher((entries) => this.store(entries, false).then(() => undefined), {
+      maxItems: BATCH_ITEMS,
+      maxBytes: BATCH_BYTES,
+      bytes: (entry) => entry.payload.length,
+    });
+    this.ackBatcher = new Batcher((items) => this.ackNow(items), {
+      maxItems: BATCH_ITEMS,
+      maxBytes: Number.POSITIVE_INFINITY,
+      bytes: () => 0,
+    });
+    // The heartbeat doubles as this client's reaper for the queue.
+    this.heartbeat = setInterval(
+      () => {
+        void this.send(scripts.heartbeat, [this.lease, ctx.leaseTtlMs]).catch(() => undefined);
+      },
+      Math.max(100, Math.floor(ctx.leaseTtlMs / 3)),
+    );
+    this.heartbeat.unref();
+  }
+
+  private get lease(): string {
+    return this.leases[this.leases.length - 1]!;
+  }
+
+  put(item: T, options: PutOptions = {}): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    let entry: PutEntry;
+    try {
+      entry = this.entry(item, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const stored =
+      this.options.maxsize > 0 ? this.putBounded(entry, options.timeoutMs) : this.putBatcher.add(entry);
+    this.pendingPuts.add(stored);
+    void stored.catch(() => undefined).finally(() => this.pendingPuts.delete(stored));
+    return stored.catch((error: unknown) => Promise.reject(this.closed ? this.closedError() : error));
+  }
+
+  async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
+    if (this.closed) throw this.closedError();
+    if (this.options.maxsize > 0) {
+      for (const item of items) await this.put(item, options);
+      return;
+    }
+    const entries = [...items].map((item) => this.entry(item, options));
+    const sends: Promise<unknown>[] = [];
+    for (let start = 0; start < entries.length; ) {
+      let end = start;
+      let bytes = 0;
+      while (end < entries.length && end - start < BATCH_ITEMS && bytes < BATCH_BYTES) {
+        bytes += entries[end++]!.payload.length;
+      }
+      // Sent back to back on one connection: Redis stores the chunks in order.
+      sends.push(this.store(entries.slice(start, end), false));
+      start = end;
+    }
+    await Promise.all(sends);
+  }
+
+  async get(options: GetOptions = {}): Promise<Delivery<T>> {
+    const { timeoutMs } = options;
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    for (;;) {
+      if (this.closed) return this.rejectClosed();
+      const { items, wait } = await this.take(1);
+      const taken = items[0];
+      if (taken) {
+        const delivery = this.toDelivery(taken);
+        if (delivery) return delivery;
+        continue; // undecodable: dead-lettered; keep looking
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new QueueEmptyError(`queue "${this.name}" had nothing to take within ${timeoutMs} ms`);
+      }
+      await this.ctx.pool.wait(this.keys.wake, Math.min(remaining, this.blockFor(wait)), this.stop.signal);
+    }
+  }
+
+  async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
+    if (this.closed) throw this.closedError();
+    const prefetch = options.prefetch ?? DEFAULT_PREFETCH;
+    if (!Number.isInteger(prefetch) || prefetch < 1) throw new TypeError('prefetch must be an integer ≥ 1');
+    const consumer = new Consumer<T>(
+      {
+        take: (max) => this.take(max),
+        toDelivery: (taken, onSettle) => this.toDelivery(taken, onSettle),
+        giveBack: (items) => this.giveBack(items),
+        waitForWork: async (wait, signal) => {
+          await this.ctx.pool.wait(
+            this.keys.wake,
+            this.blockFor(wait),
+            AbortSignal.any([signal, this.stop.signal]),
+          );
+        },
+      },
+      handler,
+      prefetch,
+    );
+    this.consumers.add(consumer);
+    return {
+      cancel: async () => {
+        this.consumers.delete(consumer);
+        await consumer.cancel();
+      },
+    };
+  }
+
+  async size(): Promise<number> {
+    if (this.closed) throw this.closedError();
+    return Number(await this.send(scripts.size, []));
+  }
+
+  async purge(): Promise<number> {
+    if (this.closed) throw this.closedError();
+    return Number(await this.send(scripts.purge, []));
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    this.stop.abort();
+    clearInterval(this.heartbeat);
+    await Promise.allSettled([...this.consumers].map((consumer) => consumer.cancel()));
+    await Promise.allSettled([...this.pendingPuts]);
+    await this.ackBatcher.drain();
+    await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, [lease])));
+  }
+
+  /** @internal The connection came back: take under a new lease; the old one lapses. */
+  renewLease(): void {
+    this.leases.push(this.ctx.nextLease());
+  }
+
+  /** @internal Settle by ack (batched with the acks of this tick). */
+  ack(taken: Taken): Promise<void> {
+    return this.ackBatcher.add(taken);
+  }
+
+  /** @internal Settle by nack: requeue (optionally delayed) or dead-letter. */
+  async nack(taken: Taken, options: NackOptions): Promise<void> {
+    if (options.requeue ?? true) {
+      const delayMs = Math.max(0, Math.ceil(options.delayMs ?? 0));
+      await this.send(scripts.nack, [taken.id, taken.attempt, delayMs, '0']);
+    } else {
+      await this.deadLetter(taken, false);
+    }
+  }
+
+  private entry(item: T, options: PutOptions): PutEntry {
+    const priority = this.options.order === 'priority' ? checkPriority(options.priority) : 0;
+    const delayMs = options.delayMs ?? 0;
+    if (!(delayMs >= 0) || !Number.isFinite(delayMs))
+      throw new TypeError('delayMs must be a finite number ≥ 0');
+    const payload = toBuffer(this.ctx.codec.encode(item));
+    return { id: this.ctx.nextId(), priority, delayMs: Math.ceil(delayMs), payload };
+  }
+
+  /** Run the put script; resolves false when a bounded queue had no room. */
+  private async store(entries: PutEntry[], checkFull: boolean, keys = this.keys): Promise<boolean> {
+    const args: (string | number | Buffer)[] = [checkFull ? '1' : '0', entries.length];
+    for (const entry of entries) args.push(entry.id, entry.priority, entry.delayMs, entry.payload);
+    return Number(await scripts.put.run(this.ctx.client, keys.all, args)) === 1;
+  }
+
+  private async putBounded(entry: PutEntry, timeoutMs: number | undefined): Promise<void> {
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    for (;;) {
+      if (this.closed) return this.rejectClosed();
+      if (await this.store([entry], true)) return;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw new QueueFullError(`queue "${this.name}" is full (maxsize ${this.options.maxsize})`);
+      }
+      await this.ctx.pool.wait(this.keys.room, Math.min(remaining, this.ctx.maxBlockMs), this.stop.signal);
+    }
+  }
+
+  private async take(max: number): Promise<TakeResult> {
+    const reply = (await this.send(scripts.take, [this.lease, max, this.ctx.leaseTtlMs])) as (
+      | Buffer
+      | number
+    )[];
+    const items: Taken[] = [];
+    for (let i = 1; i + 3 < reply.length; i += 4) {
+      items.push({
+        id: String(reply[i]),
+        attempt: Number(reply[i + 1]),
+        payload: reply[i + 2] as Buffer,
+        priority: Number(reply[i + 3]),
+      });
+    }
+    return { items, wait: Number(reply[0]) };
+  }
+
+  /** How long to block for work: until the next timed event, never longer than maxBlockMs. */
+  private blockFor(wait: number): number {
+    return wait >= 0 ? Math.min(wait + 1, this.ctx.maxBlockMs) : this.ctx.maxBlockMs;
+  }
+
+  private toDelivery(taken: Taken, onSettle?: () => void): RedisDelivery<T> | undefined {
+    let body: T;
+    try {
+      body = this.ctx.codec.decode(taken.payload) as T;
+    } catch {
+      // Never let a poisoned payload stop a worker: park it on the dead-letter queue.
+      void this.deadLetter(taken, true).catch(() => undefined);
+      return undefined;
+    }
+    return new RedisDelivery(this, taken, body, onSettle);
+  }
+
+  /**
+   * Move a delivery to the dead-letter queue (or drop it when there is none). The copy is stored
+   * before the original is acked, so a crash in between duplicates rather than loses it; two
+   * steps because the two queues may live in different cluster slots.
+   */
+  private async deadLetter(taken: Taken, undecodable: boolean): Promise<void> {
+    const target = this.options.deadLetter ?? (undecodable ? `${this.name}.dead` : undefined);
+    if (target !== undefined) {
+      const entry = { id: taken.id, priority: taken.priority, delayMs: 0, payload: taken.payload };
+      await this.store([entry], false, queueKeys(this.ctx.prefix, target));
+    }
+    await this.ack(taken);
+  }
+
+  private async ackNow(items: Taken[]): Promise<void> {
+    const args: (string | number)[] = [];
+    for (const taken of items) args.push(taken.id, taken.attempt);
+    await this.send(scripts.ack, args);
+  }
+
+  private async giveBack(items: Taken[]): Promise<void> {
+    // Each goes to the front, so return them last-first to keep their order.
+    await Promise.all(
+      items.reverse().map((taken) => this.send(scripts.nack, [taken.id, taken.attempt, 0, '1'])),
+    );
+  }
+
+  private send(script: (typeof scripts)[keyof typeof scripts], args: (string | number | Buffer)[]) {
+    return script.run(this.ctx.client, this.keys.all, args).catch((error: unknown) => {
+      throw this.closed ? this.closedError() : error;
+    });
+  }
+
+  /**
+   * Reject a waiting get or put once the close that woke it has finished, so the caller sees the
+   * rejection together with the close resolving.
+   */
+  private async rejectClosed(): Promise<never> {
+    await Promise.allSettled([this.closing, this.ctx.closing()]);
+    throw this.closedError();
+  }
+
+  private closedError(): ConnectionClosedError {
+    return new ConnectionClosedError(`queue "${this.name}" is closed`);
+  }
+}

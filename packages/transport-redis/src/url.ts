@@ -1,0 +1,35 @@
+import { ConfigError, redactUrl } from '@taskwire/core';
+import type { RedisOptions } from 'ioredis';
+
+/** Where connect() goes when no URL is given. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * Turn `redis://[user[:password]@]host[:port][/db]` (or `rediss://` for TLS) into ioredis
+ * options. A malformed URL is a one-line `ConfigError` with the password redacted.
+ */
+export function parseRedisUrl(url: string): RedisOptions {
+  const fail = (why: string) =>
+    new ConfigError(
+      `invalid Redis URL "${redactUrl(url)}": ${why} (expected redis://[user:password@]host[:port][/db])`,
+    );
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw fail('not a URL');
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw fail(`the scheme must be redis:// or rediss://, not ${parsed.protocol}//`);
+  }
+  if (!parsed.hostname) throw fail('the host is missing');
+  const port = parsed.port ? Number(parsed.port) : 6379;
+  const path = parsed.pathname.replace(/^\//, '');
+  if (path !== '' && !/^\d+$/.test(path)) throw fail(`the database "${path}" is not a number`);
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const options: RedisOptions = { host, port, db: path === '' ? 0 : Number(path) };
+  if (parsed.username) options.username = decodeURIComponent(parsed.username);
+  if (parsed.password) options.password = decodeURIComponent(parsed.password);
+  if (parsed.protocol === 'rediss:') options.tls = { servername: host };
+  return options;
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { prefixPattern } from '../src/keys.js';
+
+/** The broker the tests use. */
+export const REDIS_URL = process.env.TASKWIRE_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A key prefix no other run uses. */
+export function uniquePrefix(label: string): string {
+  return `tw-test-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A plain client for checking the broker directly. Throws (fails the suite) when it is down. */
+export async function adminClient(): Promise<Redis> {
+  const client = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined);
+  await client.connect().catch((error: Error) => {
+    throw new Error(`Redis is not reachable at ${REDIS_URL} (${error.message}); start it before the tests`);
+  });
+  return client;
+}
+
+/** Delete every key under `prefix` (SCAN + UNLINK, bounded). */
+export async function deleteKeys(client: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  for (let round = 0; round < 10_000; round++) {
+    const [next, keys] = await client.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1000);
+    if (keys.length > 0) deleted += await client.unlink(...keys);
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  return deleted;
+}
