@@ -1,4 +1,5 @@
 export * from './codec.js';
+export * from './config.js';
 export * from './errors.js';
 export {
   checkPriority,
@@ -10,6 +11,7 @@ export {
   MemoryEngine,
   type Taken,
 } from './memory/engine.js';
+export { loadPayload, type StoredPayload, storedPayloadBytes, storePayload } from './memory/payload.js';
 export {
   createMemoryTransport,
   DEFAULT_PREFETCH,

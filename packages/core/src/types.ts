@@ -172,6 +172,28 @@ export interface ConnectOptions {
   [option: string]: unknown;
 }
 
+/** Options of {@link Transport.serve}. */
+export interface HostOptions {
+  /** Interface to listen on. */
+  host?: string;
+  /** Port to listen on (0 = any free port). */
+  port?: number;
+  /** Shared secret clients must prove they know. */
+  authkey?: string | Uint8Array;
+  /** Anything else is transport-specific. */
+  [option: string]: unknown;
+}
+
+/** A server a transport runs inside the application (see {@link Transport.serve}). */
+export interface HostedServer {
+  /** The URL clients connect to. */
+  readonly url: string;
+  /** An in-process connection to the hosted queues (no socket, no authentication). */
+  connect(options?: ConnectOptions): Promise<Connection>;
+  /** Stop serving and drop every client. */
+  close(): Promise<void>;
+}
+
 /** A backend. Transports are usually created by a `create<Backend>Transport()` factory. */
 export interface Transport {
   /** Short name, e.g. `redis`. */
@@ -182,4 +204,9 @@ export interface Transport {
   readonly capabilities: Capabilities;
   /** Open a connection. */
   connect(options?: ConnectOptions): Promise<Connection>;
+  /**
+   * Host the queues in this process (the TCP manager: the master is the server). Only transports
+   * whose backend can run embedded have it.
+   */
+  serve?(options: HostOptions): Promise<HostedServer>;
 }

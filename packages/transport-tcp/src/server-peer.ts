@@ -5,8 +5,11 @@ import {
   type EngineConsumer,
   type EngineQueue,
   type EngineSession,
+  loadPayload,
   type MemoryEngine,
   type QueueOptions,
+  type StoredPayload,
+  storePayload,
   type Taken,
 } from '@taskwire/core';
 import { computeProof, createNonce, NONCE_BYTES, proofMatches } from './auth.js';
@@ -31,7 +34,7 @@ import {
 
 /** What every peer of one server shares. */
 export interface PeerContext {
-  readonly engine: MemoryEngine<Uint8Array>;
+  readonly engine: MemoryEngine<StoredPayload>;
   readonly key: Buffer;
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
@@ -41,7 +44,7 @@ export interface PeerContext {
 
 /** A declared queue on one connection; each has its own engine session, like a memory:// handle. */
 interface Handle {
-  readonly queue: EngineQueue<Uint8Array>;
+  readonly queue: EngineQueue<StoredPayload>;
   readonly session: EngineSession;
 }
 
@@ -49,8 +52,8 @@ interface Handle {
 interface RemoteConsumer {
   readonly id: number;
   readonly handleId: number;
-  consumer: EngineConsumer<Uint8Array> | undefined;
-  pending: Taken<Uint8Array>[];
+  consumer: EngineConsumer<StoredPayload> | undefined;
+  pending: Taken<StoredPayload>[];
   queued: boolean;
 }
 
@@ -207,7 +210,7 @@ export class Peer {
       case Op.PUT: {
         const { queue, session } = this.handleOf(message[2]);
         return queue.put(
-          asBytes(message[3], 'payload'),
+          storePayload(asBytes(message[3], 'payload')),
           {
             priority: optionalNumber(message[4], 'priority'),
             delayMs: optionalNumber(message[5], 'delayMs'),
@@ -219,20 +222,20 @@ export class Peer {
       case Op.PUT_MANY: {
         const { queue, session } = this.handleOf(message[2]);
         const payloads = asArray(message[3], 'payloads');
-        for (const payload of payloads) asBytes(payload, 'payload');
+        const stored = payloads.map((payload) => storePayload(asBytes(payload, 'payload')));
         let i = 0;
-        while (i < payloads.length && queue.tryPut(payloads[i] as Uint8Array)) i++;
-        if (i === payloads.length) return undefined;
+        while (i < stored.length && queue.tryPut(stored[i]!)) i++;
+        if (i === stored.length) return undefined;
         // The queue is bounded and full: store the rest in order as room appears.
         return (async () => {
-          for (; i < payloads.length; i++) await queue.put(payloads[i] as Uint8Array, {}, session);
+          for (; i < stored.length; i++) await queue.put(stored[i]!, {}, session);
         })();
       }
       case Op.GET: {
         const { queue, session } = this.handleOf(message[2]);
         return queue
           .get(session, optionalNumber(message[3], 'timeoutMs'))
-          .then(({ tag, item }) => [tag, item.id, item.attempt, item.value]);
+          .then(({ tag, item }) => [tag, item.id, item.attempt, loadPayload(item.value)]);
       }
       case Op.ACK: {
         const tags = asArray(message[3], 'tags');
@@ -296,12 +299,15 @@ export class Peer {
         return undefined;
       }
       case Op.PUBLISH:
-        return this.context.engine.publish(asString(message[2], 'channel'), asBytes(message[3], 'message'));
+        return this.context.engine.publish(
+          asString(message[2], 'channel'),
+          storePayload(asBytes(message[3], 'message')),
+        );
       case Op.SUBSCRIBE: {
         const id = asUint(message[2], 'subscription id');
         if (this.subscriptions.has(id)) throw new DecodeError(`subscription ${id} is already in use`);
         const unsubscribe = this.context.engine.subscribe(asString(message[3], 'channel'), (value) => {
-          this.outbox.push([0, Push.MESSAGE, id, value]);
+          this.outbox.push([0, Push.MESSAGE, id, loadPayload(value)]);
         });
         this.subscriptions.set(id, unsubscribe);
         return undefined;
@@ -359,7 +365,7 @@ export class Peer {
         tags.push(tag);
         ids.push(item.id);
         attempts.push(item.attempt);
-        payloads.push(item.value);
+        payloads.push(loadPayload(item.value));
         bytes += item.value.length;
       }
       start += tags.length;

@@ -6,6 +6,7 @@ import {
   createMemoryTransport,
   type MemoryEngine,
   memoryEngine,
+  type StoredPayload,
 } from '@taskwire/core';
 import { type AuthkeySource, resolveAuthkey } from './auth.js';
 import { formatUrl } from './endpoint.js';
@@ -53,7 +54,7 @@ export interface TcpServer {
   /** `tcp://host:port` (or `tcps://`) for workers' `connect({ url })`. */
   readonly url: string;
   /** The queues it hosts. */
-  readonly engine: MemoryEngine<Uint8Array>;
+  readonly engine: MemoryEngine<StoredPayload>;
   /** Connections currently open (authenticated or not). */
   readonly connectionCount: number;
   /**

@@ -1,5 +1,6 @@
 import type { Capabilities, Connection, Transport } from '@taskwire/core';
 import { TcpConnection, type TcpConnectOptions } from './client.js';
+import { type ServeOptions, serve, type TcpServer } from './server.js';
 
 /** Everything but persistence: the queues live in the serving process's memory. */
 export const TCP_CAPABILITIES: Capabilities = Object.freeze({
@@ -24,6 +25,14 @@ export class TcpTransport implements Transport {
   /** Connect and authenticate; see {@link TcpConnectOptions}. */
   connect(options: TcpConnectOptions = {}): Promise<Connection> {
     return TcpConnection.open(this, { ...this.defaults, ...options });
+  }
+
+  /**
+   * Host the queues in this process (the master is the TCP manager); same as {@link serve}.
+   * This is how an application that resolved the transport by name (`--transport tcp`) embeds it.
+   */
+  serve(options: ServeOptions): Promise<TcpServer> {
+    return serve(options);
   }
 }
 

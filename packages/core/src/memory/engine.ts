@@ -67,7 +67,7 @@ class StoredItem<V> implements EngineItem<V> {
 
 interface InFlight<V> {
   readonly tag: number;
-  readonly item: EngineItem<V>;
+  readonly item: StoredItem<V>;
   readonly queue: EngineQueue<V>;
   readonly session: EngineSession;
   readonly consumer: EngineConsumer<V> | undefined;
@@ -92,7 +92,7 @@ interface PutWaiter<V> {
 
 interface Delayed<V> {
   readonly dueAt: number;
-  readonly item: EngineItem<V>;
+  readonly item: StoredItem<V>;
 }
 
 /** A push consumer: receives up to `prefetch` unsettled deliveries. */
@@ -134,7 +134,8 @@ export class EngineSession {
     this.closed = true;
     for (const consumer of this.consumers) consumer.cancel();
     for (const queue of this.queues) queue.dropSession(this);
-    const held = [...this.inFlight.values()];
+    // Newest first: each goes to the front of its queue, so they end up in their original order.
+    const held = [...this.inFlight.values()].reverse();
     this.inFlight.clear();
     for (const delivery of held) delivery.queue.returnDelivery(delivery);
   }
@@ -168,8 +169,10 @@ export function checkPriority(priority: number | undefined): number {
 
 /** One named queue of an {@link MemoryEngine}. */
 export class EngineQueue<V> {
-  private readonly list: Deque<EngineItem<V>> | undefined;
-  private readonly heap: Heap<EngineItem<V>> | undefined;
+  // A fifo/lifo list holds a fresh item as its bare value: no per-item object until it is taken
+  // (its id is assigned then, which is the first time anyone can see it).
+  private readonly list: Deque<StoredItem<V> | V> | undefined;
+  private readonly heap: Heap<StoredItem<V>> | undefined;
   private readonly delayed = new Heap<Delayed<V>>(
     (a, b) => a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.item.seq < b.item.seq),
   );
@@ -368,21 +371,30 @@ export class EngineQueue<V> {
 
   private insert(value: V, options: EnginePutOptions): void {
     const priority = this.heap ? checkPriority(options.priority) : 0;
-    const item = new StoredItem(this.engine.idPrefix, value, priority, this.engine.nextSeq(), options.id);
-    if (options.delayMs && options.delayMs > 0) {
-      this.schedule(item, Date.now() + options.delayMs);
-      return;
+    const delayed = options.delayMs !== undefined && options.delayMs > 0;
+    if (this.list && !delayed && options.id === undefined) {
+      this.list.pushBack(value);
+    } else {
+      const item = this.newItem(value, priority, options.id);
+      if (delayed) {
+        this.schedule(item, Date.now() + options.delayMs!);
+        return;
+      }
+      this.pushReady(item);
     }
-    this.pushReady(item);
     this.dispatch();
   }
 
-  private pushReady(item: EngineItem<V>): void {
+  private newItem(value: V, priority: number, id: string | undefined): StoredItem<V> {
+    return new StoredItem(this.engine.idPrefix, value, priority, this.engine.nextSeq(), id);
+  }
+
+  private pushReady(item: StoredItem<V>): void {
     if (this.list) this.list.pushBack(item);
     else this.heap!.push(item);
   }
 
-  private requeue(item: EngineItem<V>): void {
+  private requeue(item: StoredItem<V>): void {
     // A returned item is served next among its priority: front of a FIFO list, top of a LIFO stack,
     // and its original sequence number in a priority heap.
     if (!this.list) this.heap!.push(item);
@@ -390,13 +402,15 @@ export class EngineQueue<V> {
     else this.list.pushBack(item);
   }
 
-  private popReady(): EngineItem<V> | undefined {
+  private popReady(): StoredItem<V> | undefined {
     if (!this.list) return this.heap!.pop();
-    return this.options.order === 'lifo' ? this.list.popBack() : this.list.popFront();
+    const next = this.options.order === 'lifo' ? this.list.popBack() : this.list.popFront();
+    if (next === undefined || next instanceof StoredItem) return next as StoredItem<V> | undefined;
+    return this.newItem(next as V, 0, undefined);
   }
 
   private deliver(
-    item: EngineItem<V>,
+    item: StoredItem<V>,
     session: EngineSession,
     consumer: EngineConsumer<V> | undefined,
   ): Taken<V> {
@@ -482,7 +496,7 @@ export class EngineQueue<V> {
     return admitted;
   }
 
-  private schedule(item: EngineItem<V>, dueAt: number): void {
+  private schedule(item: StoredItem<V>, dueAt: number): void {
     this.delayed.push({ dueAt, item });
     if (dueAt < this.delayTimerAt) {
       this.clearDelayTimer();

@@ -18,6 +18,7 @@ import type {
   Transport,
 } from '../types.js';
 import { type EngineQueue, type EngineSession, MemoryEngine, type Taken } from './engine.js';
+import { loadPayload, type StoredPayload, storePayload } from './payload.js';
 
 /** Everything: the memory transport is the reference implementation of the contract. */
 export const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
@@ -33,10 +34,10 @@ export const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
 /** Default `prefetch` of `consume()`. */
 export const DEFAULT_PREFETCH = 100;
 
-const engines = new Map<string, MemoryEngine<Uint8Array>>();
+const engines = new Map<string, MemoryEngine<StoredPayload>>();
 
 /** The engine behind `memory://<name>`; connections to the same name in one process share it. */
-export function memoryEngine(name = 'default'): MemoryEngine<Uint8Array> {
+export function memoryEngine(name = 'default'): MemoryEngine<StoredPayload> {
   let engine = engines.get(name);
   if (!engine) {
     engine = new MemoryEngine();
@@ -67,9 +68,9 @@ export class EngineDelivery<T> implements Delivery<T> {
   settled = false;
 
   constructor(
-    private readonly queue: EngineQueue<Uint8Array>,
+    private readonly queue: EngineQueue<StoredPayload>,
     private readonly session: EngineSession,
-    private readonly taken: Taken<Uint8Array>,
+    private readonly taken: Taken<StoredPayload>,
     readonly body: T,
   ) {}
 
@@ -117,8 +118,8 @@ class MemoryQueue<T> implements DistributedQueue<T> {
   private readonly consumers = new Set<ConsumerHandle>();
 
   constructor(
-    engine: MemoryEngine<Uint8Array>,
-    private readonly queue: EngineQueue<Uint8Array>,
+    engine: MemoryEngine<StoredPayload>,
+    private readonly queue: EngineQueue<StoredPayload>,
     private readonly codec: Codec,
   ) {
     this.session = engine.openSession();
@@ -132,7 +133,7 @@ class MemoryQueue<T> implements DistributedQueue<T> {
     if (this.session.closed)
       return Promise.reject(new ConnectionClosedError(`queue "${this.name}" is closed`));
     try {
-      return this.queue.put(this.codec.encode(item), options, this.session);
+      return this.queue.put(storePayload(this.codec.encode(item)), options, this.session);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -183,10 +184,10 @@ class MemoryQueue<T> implements DistributedQueue<T> {
     this.session.close();
   }
 
-  private toDelivery(taken: Taken<Uint8Array>): EngineDelivery<T> | undefined {
+  private toDelivery(taken: Taken<StoredPayload>): EngineDelivery<T> | undefined {
     let body: T;
     try {
-      body = this.codec.decode(taken.item.value) as T;
+      body = this.codec.decode(loadPayload(taken.item.value)) as T;
     } catch {
       new EngineDelivery(this.queue, this.session, taken, undefined).deadLetterUndecodable();
       return undefined;
@@ -202,7 +203,7 @@ class MemoryConnection implements Connection {
 
   constructor(
     readonly transport: Transport,
-    private readonly engine: MemoryEngine<Uint8Array>,
+    private readonly engine: MemoryEngine<StoredPayload>,
     private readonly codec: Codec,
   ) {}
 
@@ -215,7 +216,7 @@ class MemoryConnection implements Connection {
 
   async publish<T = unknown>(channel: string, message: T): Promise<void> {
     this.assertOpen();
-    this.engine.publish(channel, this.codec.encode(message));
+    this.engine.publish(channel, storePayload(this.codec.encode(message)));
   }
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
@@ -223,7 +224,7 @@ class MemoryConnection implements Connection {
     const unsubscribe = this.engine.subscribe(channel, (bytes) => {
       let message: T;
       try {
-        message = this.codec.decode(bytes) as T;
+        message = this.codec.decode(loadPayload(bytes)) as T;
       } catch {
         return; // a broadcast has no queue to dead-letter to; an undecodable one is dropped
       }

@@ -1,0 +1,1 @@
+export { type RunMasterOptions, runMaster } from './run.js';

@@ -1,0 +1,41 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { TaskResult } from '@taskwire/core';
+
+/** JSON that also carries bigint (as a string) and Map (as entries). */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof Map) return [...v.entries()];
+    if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+    return v;
+  });
+}
+
+/** Writes one JSON result per line, in completion order, to a file or stdout (`-`). */
+export class ResultWriter {
+  private readonly stream: NodeJS.WritableStream;
+
+  constructor(target: string) {
+    this.stream = target === '-' ? process.stdout : createWriteStream(target);
+  }
+
+  /** Write one result line; resolves when the stream can take more (backpressure). */
+  async write(result: TaskResult): Promise<void> {
+    const line = toJson({
+      input: result.payload,
+      ok: result.ok,
+      ...(result.ok ? { value: result.value } : { error: result.error }),
+      attempt: result.attempt,
+      worker: result.worker,
+    });
+    if (!this.stream.write(`${line}\n`)) await new Promise((resolve) => this.stream.once('drain', resolve));
+  }
+
+  /** Flush and close (stdout stays open). */
+  async close(): Promise<void> {
+    if (this.stream === process.stdout) return;
+    await new Promise<void>((resolve, reject) => {
+      (this.stream as WriteStream).end((error?: Error | null) => (error ? reject(error) : resolve()));
+    });
+  }
+}

@@ -1,0 +1,49 @@
+import { Presets, SingleBar } from 'cli-progress';
+
+/** What the master shows while a job runs. */
+export interface ProgressView {
+  submitted(payload: unknown): void;
+  finished(done: number, failed: number): void;
+  stop(): void;
+}
+
+/** A progress bar on stderr with tasks/s and ETA (periodic lines when stderr is not a TTY). */
+export function progressBar(total: number | undefined): ProgressView {
+  const bar = new SingleBar(
+    {
+      stream: process.stderr,
+      format: total
+        ? ' {bar} {percentage}% | {value}/{total} tasks | {rate} tasks/s | ETA {eta_formatted} | failed {failed}'
+        : ' {value} tasks | {rate} tasks/s | failed {failed}',
+      noTTYOutput: true,
+      notTTYSchedule: 2000,
+      etaBuffer: 1000,
+      fps: 5,
+      hideCursor: true,
+    },
+    Presets.shades_classic,
+  );
+  const started = Date.now();
+  bar.start(total ?? 0, 0, { rate: 0, failed: 0 });
+  return {
+    submitted() {},
+    finished(done, failed) {
+      const seconds = (Date.now() - started) / 1000;
+      bar.update(done + failed, { rate: seconds > 0 ? Math.round((done + failed) / seconds) : 0, failed });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
+
+/** The seed's lines: `put task 733` on submit (results are printed by the caller). */
+export function seedLines(): ProgressView {
+  return {
+    submitted(payload) {
+      console.log(`put task ${JSON.stringify(payload)}`);
+    },
+    finished() {},
+    stop() {},
+  };
+}

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import {
+  ConfigError,
+  type Connection,
+  type HostedServer,
+  Master,
+  redactUrl,
+  type TaskResult,
+} from '@taskwire/core';
+import { type CommonFlags, connect, loadTransport, settingsFrom } from 'taskwire-worker';
+import { type InputError, randomIntegers, readPayloads } from './input.js';
+import { LocalWorkers } from './local-workers.js';
+import { ResultWriter, toJson } from './output.js';
+import { type ProgressView, progressBar, seedLines } from './progress.js';
+
+/** Options of {@link runMaster} (the `taskwire-master` flags). */
+export interface RunMasterOptions extends CommonFlags {
+  /** Demo size when there is no input. @default 10 */
+  tasks?: number;
+  /** One JSON payload per line; `-` = stdin. */
+  input?: string;
+  /** One JSON result per line; `-` = stdout. */
+  output?: string;
+  /** Local worker processes to start. @default 0 */
+  workers?: number;
+  /** Handler for local workers. @default 'square' */
+  handler?: string;
+  /** Concurrency of each local worker. */
+  concurrency?: number;
+  /** Embedded TCP manager address. @default 127.0.0.1:5555 */
+  host?: string;
+  port?: number;
+  /** Serve the queues (TCP manager) in this process. @default true */
+  serve?: boolean;
+  /** Tasks outstanding at once. @default 1000 */
+  window?: number;
+  /** Attempts per task. @default 3 */
+  maxAttempts?: number;
+  /** Force the progress bar (true) or the seed's lines (false). */
+  progress?: boolean;
+}
+
+/** Seed-style lines up to this many demo tasks when stderr is not a terminal. */
+const SEED_LINES_MAX = 100;
+
+async function readAuthkey(flags: { authkey?: string; authkeyFile?: string }): Promise<string | undefined> {
+  if (flags.authkey) return flags.authkey;
+  if (!flags.authkeyFile) return undefined;
+  try {
+    return (await readFile(flags.authkeyFile, 'utf8')).replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new ConfigError(
+      `cannot read authkey file ${flags.authkeyFile}: ${(error as NodeJS.ErrnoException).code}`,
+    );
+  }
+}
+
+function hostPort(url: string | undefined, options: RunMasterOptions): { host: string; port: number } {
+  let fromUrl: URL | undefined;
+  try {
+    fromUrl = url ? new URL(url) : undefined;
+  } catch {
+    throw new ConfigError(`malformed URL "${redactUrl(url ?? '')}": expected tcp://host:port`);
+  }
+  const port = options.port ?? (fromUrl?.port ? Number(fromUrl.port) : 5555);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid port ${port}`);
+  return { host: options.host ?? fromUrl?.hostname ?? '127.0.0.1', port };
+}
+
+/**
+ * Run a whole job: serve the queues (TCP manager) or connect to the backend, optionally start
+ * local workers, submit the demo or the input, write results, print a summary. Resolves with the
+ * exit code: 0 only when every task succeeded.
+ */
+export async function runMaster(options: RunMasterOptions): Promise<number> {
+  const settings = await settingsFrom(options);
+  const transport = await loadTransport(settings);
+  const workersWanted = options.workers ?? 0;
+  let connection: Connection;
+  let server: HostedServer | undefined;
+  let workerUrl = settings.url;
+  const workerEnv: NodeJS.ProcessEnv = {};
+
+  if (transport.serve && options.serve !== false) {
+    // The master is the TCP manager: it hosts the queues and reaches them without a socket.
+    let authkey = await readAuthkey(settings).then((key) => key ?? process.env.TASKWIRE_AUTHKEY);
+    if (!authkey) {
+      if (workersWanted === 0) {
+        throw new ConfigError(
+          'the TCP manager needs an authkey for remote workers: pass --authkey, --authkey-file or set TASKWIRE_AUTHKEY',
+        );
+      }
+      authkey = randomBytes(24).toString('base64url'); // only our own child workers need it
+    }
+    const { host, port } = hostPort(settings.url, options);
+    server = await transport.serve({ host, port, authkey });
+    connection = await server.connect();
+    workerUrl = server.url;
+    workerEnv.TASKWIRE_AUTHKEY = authkey;
+  } else {
+    connection = await connect(transport, settings);
+    const authkey = await readAuthkey(settings);
+    if (authkey) workerEnv.TASKWIRE_AUTHKEY = authkey;
+  }
+
+  const master = await Master.start({
+    connection,
+    queue: settings.queue,
+    maxAttempts: options.maxAttempts ?? 3,
+  });
+  let workers: LocalWorkers | undefined;
+  let workersGone: (() => void) | undefined;
+  const allWorkersGone = new Promise<never>((_, reject) => {
+    workersGone = () => reject(new Error('every local worker exited before the job finished'));
+  });
+  allWorkersGone.catch(() => undefined);
+  if (workersWanted > 0) {
+    if (transport.name === 'memory') {
+      throw new ConfigError(
+        '--workers needs a transport other processes can reach (memory:// is in-process)',
+      );
+    }
+    workers = new LocalWorkers({
+      count: workersWanted,
+      args: [
+        '--transport',
+        transport.name === settings.transport ? transport.name : settings.transport,
+        ...(workerUrl ? ['--url', workerUrl] : []),
+        '--queue',
+        settings.queue,
+        '--handler',
+        options.handler ?? 'square',
+        ...(options.concurrency ? ['--concurrency', String(options.concurrency)] : []),
+      ],
+      env: workerEnv,
+      onUnexpectedExit: (index, code, signal) => {
+        console.error(`taskwire-master: local worker ${index + 1} exited (${signal ?? `code ${code}`})`);
+        if (workers?.alive === 0) workersGone?.();
+      },
+    });
+    workers.start();
+  }
+
+  const inputErrors: InputError[] = [];
+  const source = options.input
+    ? readPayloads(options.input, (error) => {
+        inputErrors.push(error);
+        console.error(
+          `taskwire-master: input line ${error.line}: not valid JSON (${error.message}); skipped`,
+        );
+      })
+    : randomIntegers(options.tasks ?? 10);
+  const demo = !options.input;
+  const total = demo ? (options.tasks ?? 10) : undefined;
+  const useSeedLines =
+    options.progress === false ||
+    (options.progress === undefined &&
+      demo &&
+      options.output !== '-' &&
+      total! <= SEED_LINES_MAX &&
+      !process.stderr.isTTY);
+  const view: ProgressView = useSeedLines ? seedLines() : progressBar(total);
+  const writer = options.output ? new ResultWriter(options.output) : undefined;
+  master.on('submitted', (task) => view.submitted(task.payload));
+
+  const started = Date.now();
+  let done = 0;
+  let failed = 0;
+  try {
+    const run = (async () => {
+      for await (const result of master.map(source, { window: options.window ?? 1000 })) {
+        if (result.ok) done++;
+        else failed++;
+        view.finished(done, failed);
+        if (writer) await writer.write(result);
+        if (useSeedLines) console.log(describe(result, options.handler ?? 'square'));
+      }
+    })();
+    await Promise.race([run, allWorkersGone]);
+  } finally {
+    view.stop();
+    await writer?.close();
+    await master.close();
+    await workers?.stop();
+    await connection.close();
+    await server?.close();
+  }
+
+  const elapsed = (Date.now() - started) / 1000;
+  const failedTotal = failed + inputErrors.length;
+  console.error(
+    `taskwire-master: done ${done}, failed ${failedTotal}${inputErrors.length ? ` (${inputErrors.length} bad input lines)` : ''}, elapsed ${elapsed.toFixed(2)}s, ${Math.round((done + failed) / Math.max(elapsed, 0.001))} tasks/s`,
+  );
+  return failedTotal === 0 ? 0 : 1;
+}
+
+function describe(result: TaskResult, handler: string): string {
+  if (!result.ok) return `failed ${toJson(result.payload)}: ${result.error?.name}: ${result.error?.message}`;
+  if (handler === 'square') return `result ${result.payload} * ${result.payload} = ${toJson(result.value)}`;
+  return `result ${toJson(result.payload)} -> ${toJson(result.value)}`;
+}

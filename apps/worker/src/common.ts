@@ -1,0 +1,91 @@
+import {
+  ConfigError,
+  type Connection,
+  DEFAULT_URLS,
+  redactUrl,
+  resolveSettings,
+  resolveTransport,
+  TaskwireError,
+  type TaskwireSettings,
+  type Transport,
+} from '@taskwire/core';
+import { type Command, Option } from 'commander';
+
+/** Flags every taskwire CLI shares. */
+export interface CommonFlags {
+  transport?: string;
+  url?: string;
+  authkey?: string;
+  authkeyFile?: string;
+  queue?: string;
+  config?: string;
+}
+
+/** Add the shared flags (transport, url, authkey, queue, config) to a commander program. */
+export function addCommonOptions(program: Command): Command {
+  return program
+    .addOption(
+      new Option(
+        '--transport <spec>',
+        'tcp (default), memory, redis, rabbitmq, a URL whose scheme names one, or a package / file exporting a transport',
+      ),
+    )
+    .option('--url <url>', `backend address (defaults: ${Object.values(DEFAULT_URLS).join(', ')})`)
+    .option('--authkey <key>', 'TCP manager shared secret (or TASKWIRE_AUTHKEY)')
+    .option('--authkey-file <path>', 'file holding the authkey')
+    .option('--queue <name>', 'task queue name (default: tasks)')
+    .option('--config <path>', 'JSON config file (default: ./taskwire.config.json if present)');
+}
+
+/** Settings from flags > environment > config file > defaults. */
+export async function settingsFrom(flags: CommonFlags): Promise<TaskwireSettings> {
+  const { settings } = await resolveSettings({
+    flags: {
+      transport: flags.transport,
+      url: flags.url,
+      authkey: flags.authkey,
+      authkeyFile: flags.authkeyFile,
+      queue: flags.queue,
+    },
+    env: process.env,
+    configFile: flags.config,
+  });
+  return settings;
+}
+
+/** Resolve the transport, importing packages from this application's dependencies. */
+export function loadTransport(settings: TaskwireSettings): Promise<Transport> {
+  return resolveTransport(settings.transport, { importModule: (specifier) => import(specifier) });
+}
+
+/** Connect with the settings; any failure becomes a one-line ConfigError naming the (redacted) URL. */
+export async function connect(transport: Transport, settings: TaskwireSettings): Promise<Connection> {
+  const url = settings.url;
+  try {
+    return await transport.connect({ url, authkey: settings.authkey, authkeyFile: settings.authkeyFile });
+  } catch (error) {
+    if (TaskwireError.isInstance(error)) throw error;
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError(`cannot reach ${transport.name} at ${redactUrl(url ?? '(default)')}: ${reason}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Print `error` as one line (no stack trace unless TASKWIRE_DEBUG is set) and exit: 2 for
+ * configuration and authentication problems, 1 for anything else.
+ */
+export function exitWithError(program: string, error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`${program}: error: ${redactSecrets(message.split('\n')[0] ?? message)}`);
+  if (process.env.TASKWIRE_DEBUG && error instanceof Error) console.error(error.stack);
+  const code =
+    TaskwireError.isInstance(error) && ['TASKWIRE_CONFIG', 'TASKWIRE_AUTH'].includes(error.code) ? 2 : 1;
+  process.exit(code);
+}
+
+/** Redact passwords of every URL inside a message. */
+export function redactSecrets(message: string): string {
+  return message.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, (url) => redactUrl(url));
+}

@@ -1,0 +1,11 @@
+export {
+  addCommonOptions,
+  type CommonFlags,
+  connect,
+  exitWithError,
+  loadTransport,
+  redactSecrets,
+  settingsFrom,
+} from './common.js';
+export { BUILTIN_HANDLERS, loadHandler } from './handlers.js';
+export { type RunWorkerOptions, runWorker } from './run.js';

@@ -1,0 +1,57 @@
+import { Worker } from '@taskwire/core';
+import { type CommonFlags, connect, loadTransport, settingsFrom } from './common.js';
+import { loadHandler } from './handlers.js';
+
+/** Options of {@link runWorker} (the `taskwire-worker` flags). */
+export interface RunWorkerOptions extends CommonFlags {
+  /** Handler name or module. @default 'square' */
+  handler?: string;
+  /** Tasks at once. @default 16 */
+  concurrency?: number;
+  /** Exit 0 after this many seconds without a task. */
+  idleExit?: number;
+  /** Worker name in results. */
+  name?: string;
+}
+
+/**
+ * Run a worker until a signal (graceful: finish in-flight, exit 0) or `idleExit` seconds without
+ * work. Resolves with the exit code.
+ */
+export async function runWorker(options: RunWorkerOptions): Promise<number> {
+  const settings = await settingsFrom(options);
+  const handler = await loadHandler(options.handler ?? 'square');
+  const transport = await loadTransport(settings);
+  const connection = await connect(transport, settings);
+  const worker = await Worker.start({
+    connection,
+    handler,
+    queue: settings.queue,
+    concurrency: options.concurrency ?? 16,
+    name: options.name,
+  });
+  worker.on('error', (error) => console.error(`taskwire-worker: ${error.message}`));
+
+  return new Promise<number>((resolve) => {
+    let idleTimer: NodeJS.Timeout | undefined;
+    const finish = async (code: number) => {
+      clearInterval(idleTimer);
+      await worker.stop();
+      await connection.close();
+      resolve(code);
+    };
+    worker.handleSignals((code) => {
+      if (code === 0) void finish(0);
+      else process.exit(code);
+    });
+    if (options.idleExit !== undefined) {
+      const limitMs = options.idleExit * 1000;
+      idleTimer = setInterval(
+        () => {
+          if (worker.idleMs >= limitMs) void finish(0);
+        },
+        Math.min(1000, Math.max(50, limitMs / 4)),
+      );
+    }
+  });
+}

@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { ConfigError } from './errors.js';
+
+/** How an application picks and reaches its backend. */
+export interface TaskwireSettings {
+  /** A transport name, URL, package or file path. @default 'tcp' */
+  transport: string;
+  /** Where the backend is; defaults per transport (see {@link DEFAULT_URLS}). */
+  url: string | undefined;
+  /** Shared secret of the TCP manager. */
+  authkey: string | undefined;
+  /** File holding the authkey. */
+  authkeyFile: string | undefined;
+  /** Task queue name. @default 'tasks' */
+  queue: string;
+}
+
+/** Where a setting's value came from. */
+export type SettingOrigin = 'flag' | 'env' | 'config' | 'default';
+
+/** Inputs of {@link resolveSettings}. */
+export interface SettingsSources {
+  /** Values from command-line flags (undefined = not given). */
+  flags?: Partial<TaskwireSettings>;
+  /** Environment, usually `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Explicit config file (`--config`); otherwise `taskwire.config.json` in `cwd` if present. */
+  configFile?: string;
+  /** Directory to look for `taskwire.config.json` in. @default process.cwd() */
+  cwd?: string;
+}
+
+/** Default backend address of each built-in transport. */
+export const DEFAULT_URLS: Readonly<Record<string, string>> = {
+  tcp: 'tcp://127.0.0.1:5555',
+  redis: 'redis://127.0.0.1:6379',
+  rabbitmq: 'amqp://127.0.0.1:5672',
+  memory: 'memory://',
+};
+
+const ENV_KEYS: Record<keyof TaskwireSettings, string> = {
+  transport: 'TASKWIRE_TRANSPORT',
+  url: 'TASKWIRE_URL',
+  authkey: 'TASKWIRE_AUTHKEY',
+  authkeyFile: 'TASKWIRE_AUTHKEY_FILE',
+  queue: 'TASKWIRE_QUEUE',
+};
+
+const KEYS = Object.keys(ENV_KEYS) as (keyof TaskwireSettings)[];
+
+async function readConfigFile(path: string, explicit: boolean): Promise<Partial<TaskwireSettings>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if (!explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!KEYS.includes(key as keyof TaskwireSettings)) {
+      throw new ConfigError(`config file ${path}: unknown key "${key}" (known keys: ${KEYS.join(', ')})`);
+    }
+    if (typeof value !== 'string') throw new ConfigError(`config file ${path}: "${key}" must be a string`);
+  }
+  return parsed as Partial<TaskwireSettings>;
+}
+
+function schemeOf(value: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+}
+
+const SCHEME_TRANSPORTS: Record<string, string> = {
+  tcp: 'tcp',
+  tcps: 'tcp',
+  redis: 'redis',
+  rediss: 'redis',
+  amqp: 'rabbitmq',
+  amqps: 'rabbitmq',
+  memory: 'memory',
+};
+
+/**
+ * Resolve settings with the precedence flag > environment > config file > default. A transport
+ * given as a URL also sets `url`; a `url` alone picks the transport its scheme names.
+ */
+export async function resolveSettings(
+  sources: SettingsSources = {},
+): Promise<{ settings: TaskwireSettings; origin: Record<keyof TaskwireSettings, SettingOrigin> }> {
+  const env = sources.env ?? {};
+  const explicitFile = sources.configFile;
+  const file = await readConfigFile(
+    resolvePath(sources.cwd ?? process.cwd(), explicitFile ?? 'taskwire.config.json'),
+    explicitFile !== undefined,
+  );
+  const settings = {} as Record<keyof TaskwireSettings, string | undefined>;
+  const origin = {} as Record<keyof TaskwireSettings, SettingOrigin>;
+  for (const key of KEYS) {
+    const fromFlag = sources.flags?.[key];
+    const fromEnv = env[ENV_KEYS[key]];
+    if (fromFlag !== undefined && fromFlag !== '') [settings[key], origin[key]] = [fromFlag, 'flag'];
+    else if (fromEnv !== undefined && fromEnv !== '') [settings[key], origin[key]] = [fromEnv, 'env'];
+    else if (file[key] !== undefined) [settings[key], origin[key]] = [file[key], 'config'];
+    else origin[key] = 'default';
+  }
+
+  let transport = settings.transport;
+  let url = settings.url;
+  if (transport && schemeOf(transport) && SCHEME_TRANSPORTS[schemeOf(transport)!]) {
+    // `--transport redis://host` is shorthand for `--transport redis --url redis://host`.
+    url ??= transport;
+    transport = SCHEME_TRANSPORTS[schemeOf(transport)!];
+  }
+  if (!transport && url) {
+    const scheme = schemeOf(url);
+    if (!scheme) throw new ConfigError(`malformed URL "${url}": expected <scheme>://host[:port]`);
+    transport = SCHEME_TRANSPORTS[scheme];
+    if (!transport) {
+      throw new ConfigError(
+        `unknown URL scheme "${scheme}://"; known: ${Object.keys(SCHEME_TRANSPORTS).join(', ')}`,
+      );
+    }
+    origin.transport = origin.url;
+  }
+  transport ??= 'tcp';
+  url ??= DEFAULT_URLS[transport];
+  return {
+    settings: {
+      transport,
+      url,
+      authkey: settings.authkey,
+      authkeyFile: settings.authkeyFile,
+      queue: settings.queue ?? 'tasks',
+    },
+    origin,
+  };
+}
