@@ -218,20 +218,29 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
   private send(content: Buffer, properties: Options.Publish, options: PutOptions): Promise<void> {
     const delayMs = Math.round(options.delayMs ?? 0);
     if (!(delayMs >= 0)) return Promise.reject(new TypeError('delayMs must be ≥ 0'));
-    const startedAt = Date.now();
+    // Only a put with a timeout needs its start time (read once per put, not on the hot path).
+    const startedAt = options.timeoutMs === undefined ? 0 : Date.now();
     const publisher = this.context.publisher;
     this.pendingPuts++;
     const sent =
       delayMs > 0
         ? this.delayQueue(delayMs).then((key) => publisher.publish('', key, content, properties))
         : publisher.publish('', this.name, content, properties);
-    return sent
-      .then((outcome) => {
-        if (outcome === 'nack') return this.waitForRoom(content, properties, options, startedAt);
-      })
-      .finally(() => {
-        if (--this.pendingPuts === 0) this.putsSettled?.();
-      });
+    // One reaction per put on the confirmed path; the full-queue path is the slow one.
+    return sent.then(
+      (outcome) => {
+        if (outcome === 'ack') return this.putDone();
+        return this.waitForRoom(content, properties, options, startedAt).finally(() => this.putDone());
+      },
+      (error: unknown) => {
+        this.putDone();
+        throw error;
+      },
+    );
+  }
+
+  private putDone(): void {
+    if (--this.pendingPuts === 0) this.putsSettled?.();
   }
 
   private async waitForRoom(
