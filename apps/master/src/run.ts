@@ -98,6 +98,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     connection = await server.connect();
     workerUrl = server.url;
     workerEnv.TASKWIRE_AUTHKEY = authkey;
+    console.error(`taskwire-master: serving ${server.url} (workers: taskwire-worker --url ${server.url})`);
   } else {
     connection = await connect(transport, settings);
     const authkey = await readAuthkey(settings);

@@ -1,0 +1,35 @@
+import { randomBytes } from 'node:crypto';
+import { freePort, uniqueName } from './helpers.js';
+
+/** How the e2e scenarios reach one transport. */
+export interface Backend {
+  name: string;
+  /** Flags for the master (before the scenario's own). */
+  masterArgs: string[];
+  /** Flags for each worker. */
+  workerArgs: string[];
+  /** Text the master prints once workers can connect (TCP manager), if any. */
+  readyLine?: RegExp;
+  /** Remove whatever the run left on the broker. */
+  cleanup(): Promise<void>;
+}
+
+/** The embedded TCP manager on a free port with a random authkey. */
+export async function tcpBackend(): Promise<Backend> {
+  const port = await freePort();
+  const authkey = randomBytes(16).toString('hex');
+  return {
+    name: 'tcp',
+    masterArgs: ['--port', String(port), '--authkey', authkey],
+    workerArgs: ['--url', `tcp://127.0.0.1:${port}`, '--authkey', authkey],
+    readyLine: /serving tcp:\/\//,
+    cleanup: async () => undefined,
+  };
+}
+
+/** A broker-backed transport with a unique queue name for this run. */
+export function brokerBackend(name: string, url: string, cleanup: (queue: string) => Promise<void>): Backend {
+  const queue = uniqueName(name);
+  const common = ['--transport', name, '--url', url, '--queue', queue];
+  return { name, masterArgs: common, workerArgs: common, cleanup: () => cleanup(queue) };
+}

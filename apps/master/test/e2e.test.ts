@@ -1,0 +1,118 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Backend, tcpBackend } from './backends.js';
+import {
+  FLAKY_HANDLER,
+  inputFile,
+  MASTER_CLI,
+  type Running,
+  readResults,
+  start,
+  WORKER_CLI,
+  waitFor,
+} from './helpers.js';
+
+const SLOW_HANDLER = new URL('./fixtures/slow-square.mjs', import.meta.url).pathname;
+const running: Running[] = [];
+
+afterEach(() => {
+  for (const process of running.splice(0)) process.child.kill('SIGKILL');
+});
+
+function track(process: Running): Running {
+  running.push(process);
+  return process;
+}
+
+const lineCount = (path: string) => {
+  try {
+    return readResults(path).length;
+  } catch {
+    return 0;
+  }
+};
+
+/** Start the master on `backend`, wait until workers can reach it, start two workers. */
+async function startJob(
+  backend: Backend,
+  input: string,
+  output: string,
+  handler: string,
+  extra: string[] = [],
+) {
+  const master = track(
+    start(MASTER_CLI, [
+      ...backend.masterArgs,
+      '--input',
+      input,
+      '--output',
+      output,
+      '--max-attempts',
+      '3',
+      ...extra,
+    ]),
+  );
+  if (backend.readyLine)
+    await waitFor(() => backend.readyLine!.test(master.stderr()), 10_000, 'the master to listen');
+  const workers = [1, 2].map(() =>
+    track(start(WORKER_CLI, [...backend.workerArgs, '--handler', handler, '--concurrency', '4'])),
+  );
+  return { master, workers };
+}
+
+/** Scenarios every transport must pass with the real CLIs. */
+export function endToEnd(makeBackend: () => Promise<Backend>) {
+  let backend: Backend;
+
+  it('2 workers complete 2,000 tasks though one is SIGKILLed mid-run; every result once; failures reported', async () => {
+    backend = await makeBackend();
+    try {
+      const { input, output } = inputFile(2000);
+      const { master, workers } = await startJob(backend, input, output, FLAKY_HANDLER);
+      await waitFor(() => lineCount(output) >= 300, 30_000, '300 results');
+      workers[0]!.child.kill('SIGKILL');
+      const { code } = await master.exit;
+      expect(code, master.stderr()).toBe(1); // multiples of 97 fail every attempt
+      const results = readResults(output);
+      expect(results).toHaveLength(2000);
+      expect(new Set(results.map((r) => r.input)).size).toBe(2000);
+      for (const result of results) {
+        if (result.input % 97 === 0) {
+          expect(result).toMatchObject({
+            ok: false,
+            error: { name: 'RangeError', message: `refusing ${result.input}` },
+          });
+        } else {
+          expect(result).toMatchObject({ ok: true, value: result.input * result.input });
+        }
+      }
+      expect(master.stderr()).toMatch(/done 1980, failed 20/);
+    } finally {
+      await backend.cleanup();
+    }
+  }, 90_000);
+
+  it('SIGTERM makes a worker finish its in-flight tasks and exit 0; nothing is lost', async () => {
+    backend = await makeBackend();
+    try {
+      const { input, output } = inputFile(2000);
+      const { master, workers } = await startJob(backend, input, output, SLOW_HANDLER);
+      await waitFor(() => lineCount(output) >= 300, 30_000, '300 results');
+      workers[0]!.child.kill('SIGTERM');
+      const worker = await workers[0]!.exit;
+      expect(worker, workers[0]!.stderr()).toEqual({ code: 0, signal: null });
+      expect(workers[0]!.stderr()).toBe('');
+      const { code } = await master.exit;
+      expect(code, master.stderr()).toBe(0);
+      const results = readResults(output);
+      expect(results).toHaveLength(2000);
+      expect(new Set(results.map((r) => r.input)).size).toBe(2000);
+      expect(results.every((r) => r.ok && r.value === r.input * r.input)).toBe(true);
+    } finally {
+      await backend.cleanup();
+    }
+  }, 90_000);
+}
+
+describe('end to end on the embedded TCP manager', () => {
+  endToEnd(tcpBackend);
+});
