@@ -58,6 +58,17 @@ export function queueArguments(name: string, options: ResolvedQueueOptions): Rec
   return args;
 }
 
+/**
+ * The delay actually used for `delayMs`: rounded up to two significant digits (at most 10% late,
+ * never early). Every distinct delay costs a TTL queue, and jittered retry backoffs would
+ * otherwise create one queue per retry.
+ */
+export function delayBucket(delayMs: number): number {
+  if (delayMs <= 100) return Math.max(1, Math.ceil(delayMs));
+  const step = 10 ** (Math.floor(Math.log10(delayMs)) - 1);
+  return Math.ceil(delayMs / step) * step;
+}
+
 /** Name of the TTL queue that holds items of `name` delayed by `delayMs`. */
 export function delayQueueName(name: string, delayMs: number): string {
   return `${name}.delay.${delayMs}`;

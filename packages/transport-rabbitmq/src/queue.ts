@@ -18,6 +18,7 @@ import {
   ATTEMPT_HEADER,
   DELAY_QUEUE_IDLE_MS,
   deadLetterTarget,
+  delayBucket,
   delayQueueArguments,
   delayQueueName,
   type ResolvedQueueOptions,
@@ -266,7 +267,8 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
   }
 
   /** Declare (or refresh) the TTL queue for `delayMs`; returns its name. */
-  private async delayQueue(delayMs: number): Promise<string> {
+  private async delayQueue(requestedMs: number): Promise<string> {
+    const delayMs = delayBucket(requestedMs);
     const known = this.delayQueues.get(delayMs);
     // Redeclare well before x-expires could delete a queue that still holds items.
     if (known && Date.now() - known.declaredAt < DELAY_QUEUE_IDLE_MS / 2) return known.name;

@@ -87,3 +87,20 @@ describe('rabbitmq options and errors', () => {
     await durable.close();
   });
 });
+
+describe('delay buckets', () => {
+  it('round delays up to two significant digits so jittered retries share TTL queues', async () => {
+    const { delayBucket } = await import('../src/arguments.js');
+    expect(delayBucket(0.4)).toBe(1);
+    expect(delayBucket(37)).toBe(37);
+    expect(delayBucket(101)).toBe(110);
+    expect(delayBucket(1234)).toBe(1300);
+    expect(delayBucket(29_999)).toBe(30_000);
+    const buckets = new Set(Array.from({ length: 1000 }, (_, i) => delayBucket(100 + i * 29.9)));
+    expect(buckets.size).toBeLessThan(200);
+    for (let ms = 1; ms < 100_000; ms = Math.ceil(ms * 1.37)) {
+      expect(delayBucket(ms)).toBeGreaterThanOrEqual(ms);
+      expect(delayBucket(ms)).toBeLessThanOrEqual(Math.ceil(ms * 1.1));
+    }
+  });
+});
