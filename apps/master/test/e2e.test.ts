@@ -116,3 +116,7 @@ export function endToEnd(makeBackend: () => Promise<Backend>) {
 describe('end to end on the embedded TCP manager', () => {
   endToEnd(tcpBackend);
 });
+
+describe('end to end on RabbitMQ', () => {
+  endToEnd(async () => (await import('./brokers.js')).rabbitmqBackend());
+});

@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+import { type Backend, brokerBackend } from './backends.js';
+
+const run = promisify(execFile);
+
+export const REDIS_URL = process.env.TASKWIRE_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const AMQP_URL = process.env.TASKWIRE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** Redis, with every key of the run's queues removed afterwards. */
+export function redisBackend(): Promise<Backend> {
+  return Promise.resolve(
+    brokerBackend('redis', REDIS_URL, async (queue) => {
+      const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await redis.connect();
+        let cursor = '0';
+        for (let i = 0; i < 10_000; i++) {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `*${queue}*`, 'COUNT', 1000);
+          if (keys.length > 0) await redis.unlink(...keys);
+          cursor = next;
+          if (cursor === '0') break;
+        }
+      } finally {
+        redis.disconnect();
+      }
+    }),
+  );
+}
+
+/** RabbitMQ, with every queue and exchange the run declared deleted afterwards. */
+export function rabbitmqBackend(): Promise<Backend> {
+  return Promise.resolve(
+    brokerBackend('rabbitmq', AMQP_URL, async (queue) => {
+      const list = async (what: 'queues' | 'exchanges') => {
+        const { stdout } = await run('rabbitmqctl', ['-q', `list_${what}`, 'name', '--no-table-headers'], {
+          timeout: 30_000,
+        });
+        return stdout.split('\n').filter((name) => name.includes(queue));
+      };
+      const [queues, exchanges] = await Promise.all([list('queues'), list('exchanges')]);
+      const connection = await amqp.connect(AMQP_URL);
+      try {
+        const channel = await connection.createChannel();
+        for (const name of queues) await channel.deleteQueue(name);
+        for (const name of exchanges) await channel.deleteExchange(name);
+        await channel.close();
+      } finally {
+        await connection.close();
+      }
+    }),
+  );
+}
