@@ -9,7 +9,7 @@ import { serve } from './server.js';
 const { values } = parseArgs({
   options: {
     host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string', default: '7354' },
+    port: { type: 'string', default: '5555' },
     'authkey-file': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },

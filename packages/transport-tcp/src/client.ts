@@ -39,7 +39,7 @@ import { type ClientConsumer, TcpQueue } from './queue.js';
 export interface TcpConnectOptions extends ConnectOptions, AuthkeySource {
   /**
    * `tcp://host:port`, or `tcps://host:port` for TLS.
-   * @default 'tcp://127.0.0.1:7354'
+   * @default 'tcp://127.0.0.1:5555'
    */
   url?: string;
   /** TLS options for `tcps://`, e.g. `{ ca }` to trust a private certificate. */

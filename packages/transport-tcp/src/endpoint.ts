@@ -7,7 +7,7 @@ export interface Endpoint {
   readonly port: number;
   /** `tcps://`: TLS. */
   readonly secure: boolean;
-  /** The URL for messages, e.g. `tcp://127.0.0.1:7354` (never carries a secret). */
+  /** The URL for messages, e.g. `tcp://127.0.0.1:5555` (never carries a secret). */
   readonly label: string;
 }
 

@@ -47,7 +47,7 @@ export const BATCH_MAX_ITEMS = 4096;
 export const BATCH_MAX_BYTES = 1024 * 1024;
 
 /** Default TCP port of `serve()` and of a URL without one. */
-export const DEFAULT_PORT = 7354;
+export const DEFAULT_PORT = 5555;
 
 /** Request operations (client → server). */
 export const Op = {

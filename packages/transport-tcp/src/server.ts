@@ -22,7 +22,7 @@ export interface ServeOptions extends AuthkeySource {
   host?: string;
   /**
    * Port to listen on; 0 picks a free one (read it back from {@link TcpServer.address}).
-   * @default 7354
+   * @default 5555
    */
   port?: number;
   /** Serve `tcps://`: Node TLS server options, at least `cert` and `key`. */
