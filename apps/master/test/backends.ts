@@ -33,3 +33,26 @@ export function brokerBackend(name: string, url: string, cleanup: (queue: string
   const common = ['--transport', name, '--url', url, '--queue', queue];
   return { name, masterArgs: common, workerArgs: common, cleanup: () => cleanup(queue) };
 }
+
+/**
+ * A third-party transport loaded by `spec` (a file path or package name) that wraps the TCP
+ * manager: the master hosts it on a free port, workers reach it with the same flags.
+ */
+export async function customTransportBackend(spec: string): Promise<Backend> {
+  const port = await freePort();
+  const common = [
+    '--transport',
+    spec,
+    '--url',
+    `tcp://127.0.0.1:${port}`,
+    '--authkey',
+    randomBytes(16).toString('hex'),
+  ];
+  return {
+    name: spec,
+    masterArgs: common,
+    workerArgs: common,
+    readyLine: /serving tcp:\/\//,
+    cleanup: async () => undefined,
+  };
+}

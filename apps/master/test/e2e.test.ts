@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Backend, tcpBackend } from './backends.js';
+import { type Backend, customTransportBackend, tcpBackend } from './backends.js';
 import {
+  CUSTOM_TRANSPORT,
+  exitWithin,
   FLAKY_HANDLER,
   inputFile,
   MASTER_CLI,
@@ -119,4 +121,27 @@ describe('end to end on the embedded TCP manager', () => {
 
 describe('end to end on RabbitMQ', () => {
   endToEnd(async () => (await import('./brokers.js')).rabbitmqBackend());
+});
+
+describe('a custom transport loaded from a file path', () => {
+  // The same job twice: the built file by absolute path, and the package by name (a devDependency
+  // of both CLIs, as a user would install it next to them).
+  const specs = [
+    ['a file path', CUSTOM_TRANSPORT],
+    ['a package name', 'taskwire-transport-namespaced'],
+  ] as const;
+  for (const [label, spec] of specs) {
+    it(`--transport <${label}>: the master hosts namespaced queues; 2 workers complete 500 tasks, each once`, async () => {
+      const backend = await customTransportBackend(spec);
+      const { input, output } = inputFile(500);
+      const { master } = await startJob(backend, input, output, SLOW_HANDLER);
+      const { code } = await exitWithin(master, 30_000, 'the master');
+      expect(code, master.stderr()).toBe(0);
+      expect(master.stderr()).toMatch(/done 500, failed 0/);
+      const results = readResults(output);
+      expect(results).toHaveLength(500);
+      expect(new Set(results.map((r) => r.input)).size).toBe(500);
+      expect(results.every((r) => r.ok && r.value === r.input * r.input)).toBe(true);
+    }, 60_000);
+  }
 });

@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 export const MASTER_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const WORKER_CLI = fileURLToPath(new URL('../../worker/dist/cli.js', import.meta.url));
 export const FLAKY_HANDLER = fileURLToPath(new URL('./fixtures/flaky-square.mjs', import.meta.url));
+/** The built example third-party transport (examples/custom-transport), loaded by file path. */
+export const CUSTOM_TRANSPORT = fileURLToPath(
+  new URL('../../../examples/custom-transport/dist/index.js', import.meta.url),
+);
 
 /** A started CLI process with its output collected. */
 export interface Running {
@@ -48,6 +52,22 @@ export async function run(cli: string, args: string[], env: NodeJS.ProcessEnv = 
   const { code } = await running.exit;
   clearTimeout(timer);
   return { code, stdout: running.stdout(), stderr: running.stderr() };
+}
+
+/** Wait for `running` to exit, killing it (SIGKILL) and failing after `timeoutMs`. */
+export async function exitWithin(running: Running, timeoutMs: number, what: string) {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      running.child.kill('SIGKILL');
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} to exit`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([running.exit, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A port nobody listens on right now. */

@@ -1,0 +1,103 @@
+import type {
+  BroadcastHandler,
+  Connection,
+  ConsumeOptions,
+  ConsumerHandle,
+  Delivery,
+  DeliveryHandler,
+  DistributedQueue,
+  GetOptions,
+  PutOptions,
+  QueueOptions,
+  Subscription,
+  Transport,
+} from '@taskwire/core';
+
+/** Separator between the namespace and a queue or channel name (`tenant-a:tasks`). */
+export const SEPARATOR = ':';
+
+/** The name `name` has on the inner backend. */
+export function namespacedName(namespace: string, name: string): string {
+  return `${namespace}${SEPARATOR}${name}`;
+}
+
+/**
+ * A queue handle that shows the caller the name they asked for while every operation goes to the
+ * inner queue `<namespace>:<name>`. Deliveries are the inner ones, untouched.
+ */
+export class NamespacedQueue<T> implements DistributedQueue<T> {
+  constructor(
+    /** The name the caller declared, without the namespace. */
+    readonly name: string,
+    private readonly inner: DistributedQueue<T>,
+  ) {}
+
+  put(item: T, options?: PutOptions): Promise<void> {
+    return this.inner.put(item, options);
+  }
+
+  putMany(items: Iterable<T>, options?: PutOptions): Promise<void> {
+    return this.inner.putMany(items, options);
+  }
+
+  get(options?: GetOptions): Promise<Delivery<T>> {
+    return this.inner.get(options);
+  }
+
+  consume(handler: DeliveryHandler<T>, options?: ConsumeOptions): Promise<ConsumerHandle> {
+    return this.inner.consume(handler, options);
+  }
+
+  size(): Promise<number> {
+    return this.inner.size();
+  }
+
+  purge(): Promise<number> {
+    return this.inner.purge();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** A connection whose queues and broadcast channels all live under one namespace. */
+export class NamespacedConnection implements Connection {
+  constructor(
+    readonly transport: Transport,
+    private readonly inner: Connection,
+    private readonly namespace: string,
+  ) {}
+
+  async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
+    // The dead-letter queue is a queue name too: it must stay inside the tenant's namespace.
+    const deadLetter = options?.deadLetter;
+    const innerOptions = isName(deadLetter)
+      ? { ...options, deadLetter: namespacedName(this.namespace, deadLetter) }
+      : options;
+    const queue = await this.inner.queue<T>(this.prefixed(name, 'queue name'), innerOptions);
+    return new NamespacedQueue(name, queue);
+  }
+
+  async publish<T = unknown>(channel: string, message: T): Promise<void> {
+    return this.inner.publish(this.prefixed(channel, 'channel'), message);
+  }
+
+  async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
+    return this.inner.subscribe(this.prefixed(channel, 'channel'), handler);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  private prefixed(name: string, what: string): string {
+    // Checked here because `<namespace>:` would pass the inner transport's own check.
+    if (!isName(name)) throw new TypeError(`${what} must be a non-empty string`);
+    return namespacedName(this.namespace, name);
+  }
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && value !== '';
+}
