@@ -82,7 +82,10 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   let workerUrl = settings.url;
   const workerEnv: NodeJS.ProcessEnv = {};
 
-  if (transport.serve && options.serve !== false) {
+  // Host the queues only for a TCP-manager address: a transport that can serve (the TCP manager,
+  // or a third-party wrapper around it) pointed at a broker URL just connects.
+  const tcpAddress = settings.url === undefined || /^tcps?:\/\//i.test(settings.url);
+  if (transport.serve && tcpAddress && options.serve !== false) {
     // The master is the TCP manager: it hosts the queues and reaches them without a socket.
     let authkey = await readAuthkey(settings).then((key) => key ?? process.env.TASKWIRE_AUTHKEY);
     if (!authkey) {

@@ -28,6 +28,7 @@ const program = addCommonOptions(
     'square',
   )
   .option('--concurrency <n>', 'tasks run at once', positiveInt, 16)
+  .option('--prefetch <n>', 'tasks fetched ahead of the running ones (lower it for long tasks)', positiveInt)
   .option('--idle-exit <seconds>', 'exit 0 when no task came for this long', seconds)
   .option('--name <name>', 'worker name reported in results')
   .showHelpAfterError('(run with --help for usage)');

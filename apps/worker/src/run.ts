@@ -8,6 +8,8 @@ export interface RunWorkerOptions extends CommonFlags {
   handler?: string;
   /** Tasks at once. @default 16 */
   concurrency?: number;
+  /** Deliveries held ahead of the running tasks (see `WorkerOptions.prefetch`). */
+  prefetch?: number;
   /** Exit 0 after this many seconds without a task. */
   idleExit?: number;
   /** Worker name in results. */
@@ -28,6 +30,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     handler,
     queue: settings.queue,
     concurrency: options.concurrency ?? 16,
+    prefetch: options.prefetch,
     name: options.name,
   });
   worker.on('error', (error) => console.error(`taskwire-worker: ${error.message}`));

@@ -70,7 +70,8 @@ function tagMaps(value: unknown): unknown {
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
   let copy: Record<string, unknown> | undefined;
-  for (const key of Object.keys(value)) {
+  // for…in without allocating a key array: plain objects have no enumerable inherited keys.
+  for (const key in value) {
     const child = (value as Record<string, unknown>)[key];
     const tagged = tagMaps(child);
     if (tagged !== child) {

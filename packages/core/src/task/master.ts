@@ -127,7 +127,11 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** Submit one task; resolves with its result (failed results resolve too, with `ok: false`). */
   async submit<R = unknown, P = unknown>(payload: P, options: SubmitOptions = {}): Promise<TaskResult<R, P>> {
-    const [result] = await this.submitBatch([payload], options);
+    let resolve!: (result: TaskResult) => void;
+    const result = new Promise<TaskResult>((r) => {
+      resolve = r;
+    });
+    await this.submitBatch([payload], options, resolve);
     return (await result) as TaskResult<R, P>;
   }
 
@@ -170,7 +174,7 @@ export class Master extends EventEmitter<MasterEvents> {
           }
           if (batch.length > 0) {
             inFlight += batch.length;
-            for (const promise of await this.submitBatch(batch, options)) promise.then(onResult);
+            await this.submitBatch(batch, options, onResult);
           }
         }
         while (completed.length > 0) {
@@ -178,6 +182,7 @@ export class Master extends EventEmitter<MasterEvents> {
           yield completed.shift()!;
         }
         if (exhausted && inFlight === 0) return;
+        if (!exhausted && inFlight < window) continue; // room again: refill before waiting
         await new Promise<void>((resolve) => {
           wake = resolve;
           if (completed.length > 0) resolve();
@@ -213,16 +218,18 @@ export class Master extends EventEmitter<MasterEvents> {
     };
   }
 
-  /** Put a batch of tasks in one call; returns one result promise per task. */
-  private async submitBatch<P>(payloads: P[], options: SubmitOptions): Promise<Promise<TaskResult>[]> {
+  /** Put a batch of tasks in one call; `onResult` is called once per task with its result. */
+  private async submitBatch<P>(
+    payloads: P[],
+    options: SubmitOptions,
+    onResult: (result: TaskResult) => void,
+  ) {
     if (!this.consumer) throw new Error('call start() before submitting tasks');
     const envelopes = payloads.map((payload) => this.envelope(payload, options));
-    const results = envelopes.map(
-      (task, i) =>
-        new Promise<TaskResult>((resolve) => {
-          this.pending.set(task.id, { resolve, payload: payloads[i] });
-        }),
-    );
+    // One shared callback per batch rather than a promise per task: map() runs millions of tasks.
+    for (let i = 0; i < envelopes.length; i++) {
+      this.pending.set(envelopes[i]!.id, { resolve: onResult, payload: payloads[i] });
+    }
     try {
       if (envelopes.length === 1) await this.tasks.put(envelopes[0]!, { priority: options.priority });
       else await this.tasks.putMany(envelopes, { priority: options.priority });
@@ -232,20 +239,19 @@ export class Master extends EventEmitter<MasterEvents> {
     }
     if (!this.firstSubmitAt) this.firstSubmitAt = Date.now();
     this.counters.submitted += envelopes.length;
-    for (const task of envelopes) this.emit('submitted', task);
-    return results;
+    if (this.listenerCount('submitted') > 0) for (const task of envelopes) this.emit('submitted', task);
   }
 
   private settle(result: TaskResult): void {
     const pending = this.pending.get(result.taskId);
     if (!pending) return; // a duplicate of a result already delivered
     this.pending.delete(result.taskId);
-    const withPayload = { ...result, payload: pending.payload };
+    result.payload = pending.payload;
     if (result.ok) this.counters.done++;
     else this.counters.failed++;
-    this.emit(result.ok ? 'done' : 'failed', withPayload);
-    this.emit('progress', this.progress);
-    pending.resolve(withPayload);
+    this.emit(result.ok ? 'done' : 'failed', result);
+    if (this.listenerCount('progress') > 0) this.emit('progress', this.progress);
+    pending.resolve(result);
   }
 }
 

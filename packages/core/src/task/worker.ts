@@ -85,6 +85,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly backoff: BackoffOptions;
   private readonly queueOptions: QueueOptions;
   private readonly running = new Set<Promise<void>>();
+  private readonly settling = new Set<Promise<void>>();
   private readonly waiting: Delivery<unknown>[] = [];
   private tasks!: DistributedQueue<unknown>;
   private sender!: ResultSender;
@@ -117,7 +118,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Milliseconds since a task last arrived or finished. */
   get idleMs(): number {
-    return this.running.size > 0 || this.waiting.length > 0 ? 0 : Date.now() - this.lastActivity;
+    const busy = this.running.size > 0 || this.waiting.length > 0 || this.settling.size > 0;
+    return busy ? 0 : Date.now() - this.lastActivity;
   }
 
   /** Declare the task queue and start consuming (and listening for broadcasts where supported). */
@@ -143,7 +145,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.consumer?.cancel();
       await this.subscription?.unsubscribe();
       for (const delivery of this.waiting.splice(0)) await delivery.nack({ requeue: true });
-      while (this.running.size > 0) await Promise.allSettled([...this.running]);
+      while (this.running.size > 0 || this.settling.size > 0) {
+        await Promise.allSettled([...this.running, ...this.settling]);
+      }
       await this.sender?.flush();
     })();
     return this.stopping;
@@ -183,16 +187,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private pump(): void {
     while (this.running.size < this.concurrency && this.waiting.length > 0) {
       const delivery = this.waiting.shift()!;
-      const run: Promise<void> = this.process(delivery)
+      // A concurrency slot is held only while the handler runs. Sending the result and acking
+      // (a round trip) happen outside it, or each slot would idle for one round trip per task.
+      const run: Promise<void> = this.execute(delivery)
+        .then((settle) => this.track(settle()))
         .catch((error: Error) => this.report(error))
         .finally(() => {
           this.running.delete(run);
           this.lastActivity = Date.now();
           this.pump();
-          if (this.running.size === 0 && this.waiting.length === 0) this.emit('idle');
+          this.emitIdleIfDone();
         });
       this.running.add(run);
     }
+  }
+
+  private track(settling: Promise<void>): void {
+    const tracked: Promise<void> = settling
+      .catch((error: Error) => this.report(error))
+      .finally(() => {
+        this.settling.delete(tracked);
+        this.emitIdleIfDone();
+      });
+    this.settling.add(tracked);
+  }
+
+  private emitIdleIfDone(): void {
+    if (this.running.size === 0 && this.waiting.length === 0 && this.settling.size === 0) this.emit('idle');
   }
 
   private handlerFor(kind: string): TaskHandler | undefined {
@@ -200,13 +221,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return Object.hasOwn(this.handlers, kind) ? this.handlers[kind] : undefined;
   }
 
-  private async process(delivery: Delivery<unknown>): Promise<void> {
+  /** Run the handler; resolves with what remains to do (send the result, settle the delivery). */
+  private async execute(delivery: Delivery<unknown>): Promise<() => Promise<void>> {
     const task = delivery.body;
     if (!isTaskEnvelope(task)) {
       // Not a task at all: retrying cannot help, so dead-letter it.
       this.emit('poison', delivery);
-      await delivery.nack({ requeue: false });
-      return;
+      return () => delivery.nack({ requeue: false });
     }
     const attempt = delivery.attempt;
     const startedAt = Date.now();
@@ -234,24 +255,42 @@ export class Worker extends EventEmitter<WorkerEvents> {
         outcome = { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
       }
     }
-    const base = { taskId: task.id, worker: this.name, attempt, startedAt, finishedAt: Date.now() };
+    const finishedAt = Date.now();
     if (outcome.ok) {
-      const result: TaskResult = { ...base, ok: true, value: outcome.value };
-      await this.sender.send(task.replyTo, result);
-      await delivery.ack();
-      this.emit('completed', result);
-      return;
+      const result: TaskResult = {
+        taskId: task.id,
+        ok: true,
+        value: outcome.value,
+        worker: this.name,
+        attempt,
+        startedAt,
+        finishedAt,
+      };
+      return async () => {
+        await this.sender.send(task.replyTo, result);
+        await delivery.ack();
+        this.emit('completed', result);
+      };
     }
     if (handler && attempt < task.maxAttempts) {
       const delayMs = backoffDelay(attempt, this.backoff);
       this.emit('retrying', task, attempt, delayMs, outcome.error);
-      await delivery.nack({ requeue: true, delayMs });
-      return;
+      return () => delivery.nack({ requeue: true, delayMs });
     }
-    const result: TaskResult = { ...base, ok: false, error: errorInfo(outcome.error) };
-    await this.sender.send(task.replyTo, result);
-    await delivery.nack({ requeue: false });
-    this.emit('failed', result);
+    const result: TaskResult = {
+      taskId: task.id,
+      ok: false,
+      error: errorInfo(outcome.error),
+      worker: this.name,
+      attempt,
+      startedAt,
+      finishedAt,
+    };
+    return async () => {
+      await this.sender.send(task.replyTo, result);
+      await delivery.nack({ requeue: false });
+      this.emit('failed', result);
+    };
   }
 
   private async runBroadcast(task: TaskEnvelope): Promise<void> {
