@@ -255,41 +255,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
         outcome = { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
       }
     }
-    const finishedAt = Date.now();
-    if (outcome.ok) {
-      const result: TaskResult = {
-        taskId: task.id,
-        ok: true,
-        value: outcome.value,
-        worker: this.name,
-        attempt,
-        startedAt,
-        finishedAt,
-      };
-      return async () => {
-        await this.sender.send(task.replyTo, result);
-        await delivery.ack();
-        this.emit('completed', result);
-      };
-    }
-    if (handler && attempt < task.maxAttempts) {
+    if (!outcome.ok && handler && attempt < task.maxAttempts) {
       const delayMs = backoffDelay(attempt, this.backoff);
       this.emit('retrying', task, attempt, delayMs, outcome.error);
       return () => delivery.nack({ requeue: true, delayMs });
     }
     const result: TaskResult = {
       taskId: task.id,
-      ok: false,
-      error: errorInfo(outcome.error),
+      ok: outcome.ok,
+      ...(outcome.ok ? { value: outcome.value } : { error: errorInfo(outcome.error) }),
       worker: this.name,
       attempt,
       startedAt,
-      finishedAt,
+      finishedAt: Date.now(),
     };
     return async () => {
       await this.sender.send(task.replyTo, result);
-      await delivery.nack({ requeue: false });
-      this.emit('failed', result);
+      // A final failure goes to the dead-letter queue once its master has the failed result.
+      if (result.ok) await delivery.ack();
+      else await delivery.nack({ requeue: false });
+      this.emit(result.ok ? 'completed' : 'failed', result);
     };
   }
 
