@@ -25,18 +25,20 @@ function isPath(spec: string): boolean {
  * function or an object mapping task kinds to handlers.
  */
 export async function loadHandler(spec: string): Promise<TaskHandler | Record<string, TaskHandler>> {
-  const builtin = BUILTIN_HANDLERS[spec];
+  const builtin = Object.hasOwn(BUILTIN_HANDLERS, spec) ? BUILTIN_HANDLERS[spec] : undefined;
   if (builtin) return builtin;
-  if (!isPath(spec) && !spec.includes('/') && !spec.startsWith('@')) {
-    throw new ConfigError(
-      `unknown handler "${spec}"; built-in handlers: ${Object.keys(BUILTIN_HANDLERS).join(', ')} (or a module path)`,
-    );
-  }
   const specifier = isPath(spec) ? pathToFileURL(resolvePath(spec)).href : spec;
   let mod: { default?: unknown };
   try {
     mod = (await import(specifier)) as { default?: unknown };
   } catch (error) {
+    const notFound = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+    if (notFound && !isPath(spec) && !spec.includes('/')) {
+      // A bare word that is neither built in nor installed is most likely a typo.
+      throw new ConfigError(
+        `unknown handler "${spec}"; built-in handlers: ${Object.keys(BUILTIN_HANDLERS).join(', ')} (or a module path or package name)`,
+      );
+    }
     throw new ConfigError(`cannot load handler "${spec}": ${(error as Error).message.split('\n')[0]}`);
   }
   const handler = mod.default;
