@@ -12,6 +12,7 @@ import type {
   Subscription,
   Transport,
 } from '@taskwire/core';
+import { UnsupportedError } from '@taskwire/core';
 
 /** Separator between the namespace and a queue or channel name (`tenant-a:tasks`). */
 export const SEPARATOR = ':';
@@ -58,6 +59,11 @@ export class NamespacedQueue<T> implements DistributedQueue<T> {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  async delete(): Promise<void> {
+    if (!this.inner.delete) throw new UnsupportedError('the inner transport cannot delete queues');
+    await this.inner.delete();
   }
 }
 

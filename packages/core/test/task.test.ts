@@ -3,6 +3,7 @@ import {
   type Connection,
   createMemoryTransport,
   Master,
+  memoryEngine,
   type TaskEnvelope,
   type TaskResult,
   Worker,
@@ -21,7 +22,7 @@ async function backend() {
     open.push(connection);
     return connection;
   };
-  return { connect };
+  return { connect, url };
 }
 
 async function startWorker(
@@ -55,6 +56,17 @@ describe('Master and Worker', () => {
     expect(result).toMatchObject({ ok: true, value: 537289, attempt: 1, payload: 733 });
     expect(result.worker).toMatch(/:\d+$/);
     expect(result.finishedAt).toBeGreaterThanOrEqual(result.startedAt);
+  });
+
+  it("close() deletes the master's result queue so a finished job leaves nothing behind", async () => {
+    const { connect, url } = await backend();
+    await startWorker(await connect(), {});
+    const master = await Master.start({ connection: await connect() });
+    expect(await master.submit(2)).toMatchObject({ value: 4 });
+    const engine = memoryEngine(new URL(url).hostname);
+    expect(engine.queueNames()).toContain(master.resultQueueName);
+    await master.close();
+    expect(engine.queueNames()).not.toContain(master.resultQueueName);
   });
 
   it('map streams a lazy input with at most `window` tasks outstanding', async () => {

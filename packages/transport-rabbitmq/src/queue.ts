@@ -21,6 +21,7 @@ import {
   delayBucket,
   delayQueueArguments,
   delayQueueName,
+  optionsExchangeName,
   type ResolvedQueueOptions,
 } from './arguments.js';
 import { Consumer } from './consumer.js';
@@ -169,6 +170,18 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
 
   async close(): Promise<void> {
     (await this.shutdown())();
+  }
+
+  /** Close, then delete the queue, the delay queues this handle used and its options marker. */
+  async delete(): Promise<void> {
+    this.assertOpen();
+    const delayQueues = [...this.delayQueues.values()].map((delay) => delay.name);
+    await this.close();
+    const { link } = this.context;
+    for (const name of [this.name, ...delayQueues]) {
+      await link.withChannel((channel) => channel.deleteQueue(name));
+    }
+    await link.withChannel((channel) => channel.deleteExchange(optionsExchangeName(this.name)));
   }
 
   /**

@@ -66,6 +66,7 @@ export const Op = {
   SUBSCRIBE: 13,
   UNSUBSCRIBE: 14,
   GOODBYE: 15,
+  DELETE_QUEUE: 16,
 } as const;
 
 /** Server pushes (request id 0). */

@@ -182,6 +182,12 @@ export class TcpQueue<T> implements DistributedQueue<T> {
     await this.connection.request([0, Op.CLOSE_QUEUE, this.handle]).catch(ignoreClosed);
   }
 
+  async delete(): Promise<void> {
+    if (this.closed) throw this.closedError();
+    await this.connection.request([0, Op.DELETE_QUEUE, this.handle]);
+    await this.close();
+  }
+
   /** Turn a received item into a delivery, or dead-letter it when it cannot be decoded. */
   toDelivery(
     epoch: number,

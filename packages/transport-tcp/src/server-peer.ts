@@ -298,6 +298,11 @@ export class Peer {
         this.handles.delete(handleId);
         return undefined;
       }
+      case Op.DELETE_QUEUE: {
+        const { queue } = this.handleOf(message[2]);
+        this.context.engine.deleteQueue(queue.name);
+        return undefined;
+      }
       case Op.PUBLISH:
         return this.context.engine.publish(
           asString(message[2], 'channel'),

@@ -118,7 +118,7 @@ class MemoryQueue<T> implements DistributedQueue<T> {
   private readonly consumers = new Set<ConsumerHandle>();
 
   constructor(
-    engine: MemoryEngine<StoredPayload>,
+    private readonly engine: MemoryEngine<StoredPayload>,
     private readonly queue: EngineQueue<StoredPayload>,
     private readonly codec: Codec,
   ) {
@@ -182,6 +182,11 @@ class MemoryQueue<T> implements DistributedQueue<T> {
     // queue are rejected with ConnectionClosedError by the session close below.
     for (const consumer of this.consumers) await consumer.cancel();
     this.session.close();
+  }
+
+  async delete(): Promise<void> {
+    await this.close();
+    this.engine.deleteQueue(this.name);
   }
 
   private toDelivery(taken: Taken<StoredPayload>): EngineDelivery<T> | undefined {

@@ -199,11 +199,16 @@ export class Master extends EventEmitter<MasterEvents> {
     await this.connection.publish(broadcastChannelOf(this.queueName), this.envelope(payload, options));
   }
 
-  /** Stop consuming results. Outstanding submits stay unresolved; the connection stays open. */
+  /**
+   * Stop consuming results and delete this master's result queue (where the transport can), so
+   * finished jobs leave nothing behind on a shared broker. Outstanding submits stay unresolved;
+   * the connection stays open.
+   */
   async close(): Promise<void> {
     await this.consumer?.cancel();
     this.consumer = undefined;
-    await this.results?.close();
+    if (this.results?.delete) await this.results.delete();
+    else await this.results?.close();
     await this.tasks?.close();
   }
 
