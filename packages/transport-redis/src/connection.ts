@@ -58,8 +58,6 @@ export interface RedisConnectOptions {
   maxPayloadBytes?: number;
 }
 
-const connectionCounter = 0;
-
 /** A connection to Redis: one pipelined command client, blocking clients on demand, a subscriber. */
 export class RedisConnection implements Connection {
   private readonly queues = new Set<RedisQueue<any>>();
