@@ -152,6 +152,7 @@ export async function main(args: string[]): Promise<void> {
   } finally {
     await deleteKeys(url, base);
   }
+  const peakRss = rss.stop();
   if (options.only !== undefined) return;
   const taskwire = median(times.taskwire);
   const bullmq = median(times.bullmq);
@@ -168,6 +169,6 @@ export async function main(args: string[]): Promise<void> {
     },
   ]);
   console.log(
-    `taskwire / BullMQ throughput: ${(bullmq / taskwire).toFixed(2)}×  (master peak RSS ${rss.stop().toFixed(0)} MiB)`,
+    `taskwire / BullMQ throughput: ${(bullmq / taskwire).toFixed(2)}×  (master peak RSS ${peakRss.toFixed(0)} MiB)`,
   );
 }

@@ -3,7 +3,9 @@ import type { Delivery, NackOptions } from '@taskwire/core';
 /** One item as the take script returned it. */
 export interface Taken {
   readonly id: string;
-  /** Deliveries so far, this one included; with `id` it names this delivery on the server. */
+  /** `id|attempt`: the server's name of this delivery. */
+  readonly field: string;
+  /** Deliveries so far, this one included. */
   readonly attempt: number;
   /** The msgpack payload, kept for dead-lettering without re-encoding. */
   readonly payload: Buffer;

@@ -5,24 +5,24 @@
 export interface QueueKeys {
   /** HASH: the queue's declared options (`order`, `maxsize`, `vt`, `dl`). */
   readonly meta: string;
-  /** LIST of ids (fifo, lifo) or ZSET of ids scored by priority and sequence (priority). */
+  /**
+   * LIST (fifo, lifo) or ZSET scored by priority and sequence (priority) of envelopes
+   * `id|attempt|score|payload`: `attempt` counts deliveries so far, `score` is empty in lists.
+   */
   readonly ready: string;
-  /** ZSET of ids scored by the time they become ready. */
+  /** ZSET of envelopes scored by the time they become ready. */
   readonly delayed: string;
-  /** HASH id → msgpack payload. */
-  readonly data: string;
-  /** HASH id → deliveries so far. */
-  readonly attempts: string;
-  /** HASH id → lease of the consumer holding it (in flight). */
-  readonly owners: string;
-  /** ZSET of in-flight ids scored by visibility deadline (only when `visibilityTimeoutMs` > 0). */
+  /**
+   * HASH of deliveries in flight: field `id|attempt` (this delivery) → `lease|envelope`, where
+   * `lease` names the consumer holding it.
+   */
+  readonly inflight: string;
+  /** ZSET of in-flight fields scored by visibility deadline (only when `visibilityTimeoutMs` > 0). */
   readonly deadlines: string;
   /** ZSET of consumer leases scored by expiry; refreshed by heartbeats. */
   readonly leases: string;
   /** STRING counter ordering equal priorities. */
   readonly seq: string;
-  /** HASH id → priority score (priority queues). */
-  readonly scores: string;
   /** LIST of wake-up tokens a blocked get waits on (BLPOP). */
   readonly wake: string;
   /** LIST of room tokens a put blocked on a full queue waits on (BLPOP). */
@@ -38,13 +38,10 @@ export function queueKeys(prefix: string, name: string): QueueKeys {
     meta: `${base}:meta`,
     ready: `${base}:ready`,
     delayed: `${base}:delayed`,
-    data: `${base}:data`,
-    attempts: `${base}:attempts`,
-    owners: `${base}:owners`,
+    inflight: `${base}:inflight`,
     deadlines: `${base}:deadlines`,
     leases: `${base}:leases`,
     seq: `${base}:seq`,
-    scores: `${base}:scores`,
     wake: `${base}:wake`,
     room: `${base}:room`,
   };

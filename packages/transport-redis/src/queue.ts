@@ -39,18 +39,36 @@ export interface QueueContext {
 }
 
 interface PutEntry {
-  readonly id: string;
   readonly priority: number;
   readonly delayMs: number;
-  readonly payload: Buffer;
+  /** `id|0||payload`: the stored form (the put script fills in a priority queue's score). */
+  readonly envelope: Buffer;
 }
 
-/** Items (and bytes) per put or ack script call. */
+/** Items (and bytes) per put, take or ack call (Lua's unpack() limits the count). */
 const BATCH_ITEMS = 1000;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
-const toBuffer = (bytes: Uint8Array) =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const SEPARATOR = 0x7c; // '|'
+const PRIORITY_UNIT = 2 ** 44;
+
+function envelope(id: string, payload: Uint8Array): Buffer {
+  const header = Buffer.from(`${id}|0||`);
+  return Buffer.concat([header, payload], header.length + payload.length);
+}
+
+/** Split a stored envelope `id|attempt|score|payload`. */
+function parseEnvelope(stored: Buffer): { id: string; priority: number; payload: Buffer } {
+  const a = stored.indexOf(SEPARATOR);
+  const b = stored.indexOf(SEPARATOR, a + 1);
+  const c = stored.indexOf(SEPARATOR, b + 1);
+  const score = stored.toString('latin1', b + 1, c);
+  return {
+    id: stored.toString('latin1', 0, a),
+    priority: score === '' ? 0 : 255 - Math.floor(Number(score) / PRIORITY_UNIT),
+    payload: stored.subarray(c + 1),
+  };
+}
 
 /**
  * One handle on a Redis-backed queue. Its deliveries are recorded against a lease that a heartbeat
@@ -80,7 +98,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     this.putBatcher = new Batcher((entries) => this.store(entries, false).then(() => undefined), {
       maxItems: BATCH_ITEMS,
       maxBytes: BATCH_BYTES,
-      bytes: (entry) => entry.payload.length,
+      bytes: (entry) => entry.envelope.length,
     });
     this.ackBatcher = new Batcher((items) => this.ackNow(items), {
       maxItems: BATCH_ITEMS,
@@ -128,7 +146,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       let end = start;
       let bytes = 0;
       while (end < entries.length && end - start < BATCH_ITEMS && bytes < BATCH_BYTES) {
-        bytes += entries[end++]!.payload.length;
+        bytes += entries[end++]!.envelope.length;
       }
       // Sent back to back on one connection: Redis stores the chunks in order.
       sends.push(this.store(entries.slice(start, end), false));
@@ -211,6 +229,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, [lease])));
   }
 
+  /** Close this handle and remove the queue (every key, its declaration included). */
+  async delete(): Promise<void> {
+    await this.close();
+    await this.ctx.client.unlink(...this.keys.all);
+  }
+
   /** @internal The connection came back: take under a new lease; the old one lapses. */
   renewLease(): void {
     this.leases.push(this.ctx.nextLease());
@@ -225,7 +249,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   async nack(taken: Taken, options: NackOptions): Promise<void> {
     if (options.requeue ?? true) {
       const delayMs = Math.max(0, Math.ceil(options.delayMs ?? 0));
-      await this.send(scripts.nack, [taken.id, taken.attempt, delayMs, '0']);
+      await this.send(scripts.nack, [taken.field, delayMs, '0']);
     } else {
       await this.deadLetter(taken, false);
     }
@@ -236,14 +260,14 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     const delayMs = options.delayMs ?? 0;
     if (!(delayMs >= 0) || !Number.isFinite(delayMs))
       throw new TypeError('delayMs must be a finite number ≥ 0');
-    const payload = toBuffer(this.ctx.codec.encode(item));
-    return { id: this.ctx.nextId(), priority, delayMs: Math.ceil(delayMs), payload };
+    const payload = this.ctx.codec.encode(item);
+    return { priority, delayMs: Math.ceil(delayMs), envelope: envelope(this.ctx.nextId(), payload) };
   }
 
   /** Run the put script; resolves false when a bounded queue had no room. */
   private async store(entries: PutEntry[], checkFull: boolean, keys = this.keys): Promise<boolean> {
     const args: (string | number | Buffer)[] = [checkFull ? '1' : '0', entries.length];
-    for (const entry of entries) args.push(entry.id, entry.priority, entry.delayMs, entry.payload);
+    for (const entry of entries) args.push(entry.delayMs, entry.priority, entry.envelope);
     return Number(await scripts.put.run(this.ctx.client, keys.all, args)) === 1;
   }
 
@@ -261,18 +285,16 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   }
 
   private async take(max: number): Promise<TakeResult> {
-    const reply = (await this.send(scripts.take, [this.lease, max, this.ctx.leaseTtlMs])) as (
+    const count = Math.min(max, BATCH_ITEMS);
+    const reply = (await this.send(scripts.take, [this.lease, count, this.ctx.leaseTtlMs])) as (
       | Buffer
       | number
     )[];
     const items: Taken[] = [];
-    for (let i = 1; i + 3 < reply.length; i += 4) {
-      items.push({
-        id: String(reply[i]),
-        attempt: Number(reply[i + 1]),
-        payload: reply[i + 2] as Buffer,
-        priority: Number(reply[i + 3]),
-      });
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      const attempt = Number(reply[i + 1]);
+      const { id, priority, payload } = parseEnvelope(reply[i] as Buffer);
+      items.push({ id, field: `${id}|${attempt}`, attempt, payload, priority });
     }
     return { items, wait: Number(reply[0]) };
   }
@@ -302,23 +324,28 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private async deadLetter(taken: Taken, undecodable: boolean): Promise<void> {
     const target = this.options.deadLetter ?? (undecodable ? `${this.name}.dead` : undefined);
     if (target !== undefined) {
-      const entry = { id: taken.id, priority: taken.priority, delayMs: 0, payload: taken.payload };
+      const entry = { priority: taken.priority, delayMs: 0, envelope: envelope(taken.id, taken.payload) };
       await this.store([entry], false, queueKeys(this.ctx.prefix, target));
     }
     await this.ack(taken);
   }
 
+  /** Acks need no script: deleting the delivery's field is the whole settlement. */
   private async ackNow(items: Taken[]): Promise<void> {
-    const args: (string | number)[] = [];
-    for (const taken of items) args.push(taken.id, taken.attempt);
-    await this.send(scripts.ack, args);
+    const fields = items.map((taken) => taken.field);
+    try {
+      await Promise.all([
+        this.ctx.client.hdel(this.keys.inflight, ...fields),
+        this.options.visibilityTimeoutMs > 0 ? this.ctx.client.zrem(this.keys.deadlines, ...fields) : 0,
+      ]);
+    } catch (error) {
+      throw this.closed ? this.closedError() : error;
+    }
   }
 
   private async giveBack(items: Taken[]): Promise<void> {
     // Each goes to the front, so return them last-first to keep their order.
-    await Promise.all(
-      items.reverse().map((taken) => this.send(scripts.nack, [taken.id, taken.attempt, 0, '1'])),
-    );
+    await Promise.all(items.reverse().map((taken) => this.send(scripts.nack, [taken.field, 0, '1'])));
   }
 
   private send(script: (typeof scripts)[keyof typeof scripts], args: (string | number | Buffer)[]) {

@@ -10,11 +10,10 @@ export type RedisClient = Redis | Cluster;
  * clocks of the clients.
  */
 const PRELUDE = `
-local meta, ready, delayed, data, attempts, owners, deadlines, leases, seq, scores, wake, room =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local meta, ready, delayed, inflight, deadlines, leases, seq, wake, room =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local SIGNAL_CAP = 64
 local SIGNAL_TTL = 60000
-local PRIORITY_UNIT = 17592186044416 -- 2^44: the sequence below it keeps equal priorities FIFO
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -39,15 +38,23 @@ local function ready_count(order)
   return redis.call('LLEN', ready)
 end
 
+-- The score field of an envelope id|attempt|score|payload.
+local function score_of(envelope)
+  local a = string.find(envelope, '|', 1, true)
+  local b = string.find(envelope, '|', a + 1, true)
+  local c = string.find(envelope, '|', b + 1, true)
+  return string.sub(envelope, b + 1, c - 1)
+end
+
 -- A returned item is served next: front of a fifo list, top of a lifo stack, its original score
--- in a priority set.
-local function push_ready(order, id, returned)
+-- in a priority set. A new or due item goes to the back (fifo) or top (lifo).
+local function push_ready(order, envelope, returned)
   if order == 'priority' then
-    redis.call('ZADD', ready, redis.call('HGET', scores, id), id)
+    redis.call('ZADD', ready, score_of(envelope), envelope)
   elseif order == 'lifo' or returned then
-    redis.call('LPUSH', ready, id)
+    redis.call('LPUSH', ready, envelope)
   else
-    redis.call('RPUSH', ready, id)
+    redis.call('RPUSH', ready, envelope)
   end
 end
 
@@ -63,18 +70,39 @@ local function signal(list, n)
   redis.call('PEXPIRE', list, SIGNAL_TTL)
 end
 
-local function requeue(order, ids)
+-- Take delivery \`field\` (id|attempt) out of flight and put its item back, served next or (with
+-- due_at) delayed. \`undo\` uncounts a delivery that never reached a handler. Returns 1 if held.
+local function unhold(order, field, due_at, undo)
+  local value = redis.call('HGET', inflight, field)
+  redis.call('ZREM', deadlines, field)
+  if not value then return 0 end
+  redis.call('HDEL', inflight, field)
+  -- value = lease|id|attempt|score|payload; the envelope gets this delivery's attempt count.
+  local a = string.find(value, '|', 1, true)
+  local b = string.find(value, '|', a + 1, true)
+  local c = string.find(value, '|', b + 1, true)
+  if undo then
+    local sep = string.find(field, '|', 1, true)
+    field = string.sub(field, 1, sep) .. (tonumber(string.sub(field, sep + 1)) - 1)
+  end
+  local envelope = field .. string.sub(value, c)
+  if due_at then
+    redis.call('ZADD', delayed, fmt(due_at), envelope)
+  else
+    push_ready(order, envelope, true)
+  end
+  return 1
+end
+
+local function unhold_all(order, fields)
   -- Backwards, so that the first of several returned items ends up first at the front.
   local n = 0
-  for i = #ids, 1, -1 do
-    local id = ids[i]
-    redis.call('ZREM', deadlines, id)
-    if redis.call('HDEL', owners, id) == 1 then
-      push_ready(order, id, true)
-      n = n + 1
-    end
-  end
+  for i = #fields, 1, -1 do n = n + unhold(order, fields[i], nil, false) end
   return n
+end
+
+local function lease_of(value)
+  return string.sub(value, 1, string.find(value, '|', 1, true) - 1)
 end
 
 -- Return in-flight items whose visibility deadline passed or whose consumer's lease expired.
@@ -85,19 +113,19 @@ local function reclaim(order, now)
     local gone = {}
     for _, lease in ipairs(dead) do gone[lease] = true end
     redis.call('ZREM', leases, unpack(dead))
-    local owned = redis.call('HGETALL', owners)
-    for i = 1, #owned, 2 do
-      if gone[owned[i + 1]] then back[#back + 1] = owned[i] end
+    local held = redis.call('HGETALL', inflight)
+    for i = 1, #held, 2 do
+      if gone[lease_of(held[i + 1])] then back[#back + 1] = held[i] end
     end
   end
-  return requeue(order, back)
+  return unhold_all(order, back)
 end
 
 local function release_due(order, now)
   local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', fmt(now), 'LIMIT', 0, 1000)
   if #due > 0 then
     redis.call('ZREM', delayed, unpack(due))
-    for _, id in ipairs(due) do push_ready(order, id, false) end
+    for _, envelope in ipairs(due) do push_ready(order, envelope, false) end
   end
   return #due
 end
@@ -132,7 +160,10 @@ end
 return { 'ok', existing[1], existing[2], existing[3], existing[4] }
 `;
 
-/** ARGV = checkFull (1|0), count, then per item: id, priority, delayMs, payload. 1 = stored, 0 = full. */
+/**
+ * ARGV = checkFull (1|0), count, then per item: delayMs, priority, envelope \`id|0||payload\`.
+ * Returns 1 = stored, 0 = full (nothing stored).
+ */
 const PUT = `
 local order, maxsize = options()
 local n = tonumber(ARGV[2])
@@ -143,31 +174,38 @@ end
 local base = 0
 if order == 'priority' then base = redis.call('INCRBY', seq, n) - n end
 local now
-local readied, later = 0, 0
+local now_ready, later = {}, 0
 for i = 0, n - 1 do
-  local id, delay = ARGV[3 + i * 4], tonumber(ARGV[5 + i * 4])
-  redis.call('HSET', data, id, ARGV[6 + i * 4])
+  local delay, envelope = tonumber(ARGV[3 + i * 3]), ARGV[5 + i * 3]
   if order == 'priority' then
-    local priority = tonumber(ARGV[4 + i * 4])
-    redis.call('HSET', scores, id, fmt((255 - priority) * PRIORITY_UNIT + base + i + 1))
+    -- (255 - priority) * 2^44 + sequence: larger priorities first, FIFO among equals.
+    local score = fmt((255 - tonumber(ARGV[4 + i * 3])) * 17592186044416 + base + i + 1)
+    local a = string.find(envelope, '|', 1, true)
+    local b = string.find(envelope, '|', a + 1, true)
+    envelope = string.sub(envelope, 1, b) .. score .. string.sub(envelope, b + 1)
   end
   if delay > 0 then
     now = now or now_ms()
-    redis.call('ZADD', delayed, fmt(now + delay), id)
+    redis.call('ZADD', delayed, fmt(now + delay), envelope)
     later = 1
+  elseif order == 'priority' then
+    push_ready(order, envelope, false)
+    now_ready[#now_ready + 1] = true
   else
-    push_ready(order, id, false)
-    readied = readied + 1
+    now_ready[#now_ready + 1] = envelope
   end
 end
+if #now_ready > 0 and order ~= 'priority' then
+  redis.call(order == 'lifo' and 'LPUSH' or 'RPUSH', ready, unpack(now_ready))
+end
 -- A delayed put also wakes a waiter, so it can shorten its wait to the new due time.
-signal(wake, readied + later)
+signal(wake, #now_ready + later)
 return 1
 `;
 
 /**
- * ARGV = lease, max items, lease TTL ms. Returns { wait, id, attempt, payload, priority, … }:
- * wait is 0 when something was taken, else ms until the next timed event (-1 = none).
+ * ARGV = lease, max items (≤ 1000), lease TTL ms. Returns { wait, envelope, attempt, … }: wait
+ * is 0 when something was taken, else ms until the next timed event (-1 = none).
  */
 const TAKE = `
 local order, maxsize, vt = options()
@@ -176,77 +214,53 @@ local now = now_ms()
 redis.call('ZADD', leases, fmt(now + ttl), lease)
 reclaim(order, now)
 release_due(order, now)
-local ids = {}
+local taken
 if order == 'priority' then
   local popped = redis.call('ZPOPMIN', ready, n)
-  for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+  taken = {}
+  for i = 1, #popped, 2 do taken[#taken + 1] = popped[i] end
 else
-  ids = redis.call('LPOP', ready, n) or {}
+  taken = redis.call('LPOP', ready, n) or {}
 end
 local out = { 0 }
-local deadline = nil
-if vt > 0 then deadline = fmt(now + vt) end
-for _, id in ipairs(ids) do
-  local payload = redis.call('HGET', data, id)
-  if payload then
-    local attempt = redis.call('HINCRBY', attempts, id, 1)
-    redis.call('HSET', owners, id, lease)
-    if deadline then redis.call('ZADD', deadlines, deadline, id) end
-    local priority = 0
-    if order == 'priority' then
-      priority = 255 - math.floor(tonumber(redis.call('HGET', scores, id)) / PRIORITY_UNIT)
-    end
-    out[#out + 1] = id
-    out[#out + 1] = attempt
-    out[#out + 1] = payload
-    out[#out + 1] = priority
-  end
-end
-if #ids > 0 then
-  if maxsize > 0 then signal(room, #ids) end
-  -- Relay: more is waiting, so wake the next blocked taker too.
-  if ready_count(order) > 0 then signal(wake, 1) end
-else
+if #taken == 0 then
   redis.call('DEL', wake)
   out[1] = next_event(now)
+  return out
 end
+local held, timed = {}, {}
+local deadline = vt > 0 and fmt(now + vt)
+for _, envelope in ipairs(taken) do
+  local a = string.find(envelope, '|', 1, true)
+  local b = string.find(envelope, '|', a + 1, true)
+  local attempt = tonumber(string.sub(envelope, a + 1, b - 1)) + 1
+  local field = string.sub(envelope, 1, a) .. attempt
+  held[#held + 1] = field
+  held[#held + 1] = lease .. '|' .. envelope
+  if deadline then
+    timed[#timed + 1] = deadline
+    timed[#timed + 1] = field
+  end
+  out[#out + 1] = envelope
+  out[#out + 1] = attempt
+end
+redis.call('HSET', inflight, unpack(held))
+if deadline then redis.call('ZADD', deadlines, unpack(timed)) end
+if maxsize > 0 then signal(room, #taken) end
+-- Relay: more is waiting, so wake the next blocked taker too.
+if ready_count(order) > 0 then signal(wake, 1) end
 return out
 `;
 
-/** ARGV = id, attempt, id, attempt, …; settles only deliveries still held. Returns how many. */
-const ACK = `
-local acked = 0
-for i = 1, #ARGV, 2 do
-  local id = ARGV[i]
-  if redis.call('HGET', attempts, id) == ARGV[i + 1] and redis.call('HDEL', owners, id) == 1 then
-    redis.call('HDEL', data, id)
-    redis.call('HDEL', attempts, id)
-    redis.call('HDEL', scores, id)
-    redis.call('ZREM', deadlines, id)
-    acked = acked + 1
-  end
-end
-return acked
-`;
-
-/**
- * ARGV = id, attempt, delayMs, undo (1 = the delivery never reached a handler: do not count it).
- * Requeues a held delivery to be served next (or after the delay). Returns 1, or 0 if not held.
- */
+/** ARGV = field (id|attempt), delayMs, undo (1|0). Requeues a held delivery; 1, or 0 if not held. */
 const NACK = `
 local order = options()
-local id = ARGV[1]
-if redis.call('HGET', attempts, id) ~= ARGV[2] or redis.call('HDEL', owners, id) == 0 then return 0 end
-redis.call('ZREM', deadlines, id)
-if ARGV[4] == '1' then redis.call('HINCRBY', attempts, id, -1) end
-local delay = tonumber(ARGV[3])
-if delay > 0 then
-  redis.call('ZADD', delayed, fmt(now_ms() + delay), id)
-else
-  push_ready(order, id, true)
-end
-signal(wake, 1)
-return 1
+local delay = tonumber(ARGV[2])
+local due_at = nil
+if delay > 0 then due_at = now_ms() + delay end
+local n = unhold(order, ARGV[1], due_at, ARGV[3] == '1')
+signal(wake, n)
+return n
 `;
 
 /** ARGV = lease, lease TTL ms. Refreshes the lease and returns expired deliveries. */
@@ -262,12 +276,12 @@ return n
 /** ARGV = lease. Requeues every delivery the lease holds and drops the lease. */
 const RELEASE = `
 local order = options()
-local owned = redis.call('HGETALL', owners)
-local held = {}
-for i = 1, #owned, 2 do
-  if owned[i + 1] == ARGV[1] then held[#held + 1] = owned[i] end
+local held = redis.call('HGETALL', inflight)
+local mine = {}
+for i = 1, #held, 2 do
+  if lease_of(held[i + 1]) == ARGV[1] then mine[#mine + 1] = held[i] end
 end
-local n = requeue(order, held)
+local n = unhold_all(order, mine)
 redis.call('ZREM', leases, ARGV[1])
 signal(wake, n)
 return n
@@ -282,18 +296,8 @@ return ready_count(order) + redis.call('ZCARD', delayed)
 /** Removes every ready and delayed item; returns how many. */
 const PURGE = `
 local order, maxsize = options()
-local ids
-if order == 'priority' then ids = redis.call('ZRANGE', ready, 0, -1) else ids = redis.call('LRANGE', ready, 0, -1) end
-local later = redis.call('ZRANGE', delayed, 0, -1)
-for _, list in ipairs({ ids, later }) do
-  for _, id in ipairs(list) do
-    redis.call('HDEL', data, id)
-    redis.call('HDEL', attempts, id)
-    redis.call('HDEL', scores, id)
-  end
-end
+local n = ready_count(order) + redis.call('ZCARD', delayed)
 redis.call('DEL', ready, delayed)
-local n = #ids + #later
 if maxsize > 0 then signal(room, n) end
 return n
 `;
@@ -333,7 +337,6 @@ export const scripts = {
   declare: new LuaScript(DECLARE),
   put: new LuaScript(PRELUDE + PUT),
   take: new LuaScript(PRELUDE + TAKE),
-  ack: new LuaScript(PRELUDE + ACK),
   nack: new LuaScript(PRELUDE + NACK),
   heartbeat: new LuaScript(PRELUDE + HEARTBEAT),
   release: new LuaScript(PRELUDE + RELEASE),

@@ -122,8 +122,8 @@ describe('redis transport under faults', () => {
     const name = 'poison';
     const keys = queueKeys(prefix, name);
     const queue = await (await connect()).queue<string>(name);
-    await admin.hset(keys.data, 'poison-1', Buffer.from([0xc1]));
-    await admin.rpush(keys.ready, 'poison-1');
+    // A stored envelope (id|attempt|score|payload) whose payload is not msgpack.
+    await admin.rpush(keys.ready, Buffer.concat([Buffer.from('poison-1|0||'), Buffer.from([0xc1])]));
     await queue.put('good');
     const got: string[] = [];
     await queue.consume(async (delivery) => {
@@ -133,8 +133,9 @@ describe('redis transport under faults', () => {
     await until(() => got.length === 1, 5000, 'the good item');
     expect(got).toEqual(['good']);
     const dead = queueKeys(prefix, `${name}.dead`);
-    expect(await admin.lrange(dead.ready, 0, -1)).toEqual(['poison-1']);
-    expect(await admin.hgetBuffer(dead.data, 'poison-1')).toEqual(Buffer.from([0xc1]));
+    expect(await admin.lrangeBuffer(dead.ready, 0, -1)).toEqual([
+      Buffer.concat([Buffer.from('poison-1|0||'), Buffer.from([0xc1])]),
+    ]);
     expect(await queue.size()).toBe(0);
   });
 
