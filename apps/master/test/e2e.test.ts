@@ -145,3 +145,7 @@ describe('a custom transport loaded from a file path', () => {
     }, 60_000);
   }
 });
+
+describe('end to end on Redis', () => {
+  endToEnd(async () => (await import('./brokers.js')).redisBackend());
+});

@@ -17,7 +17,7 @@ import { broadcastChannel, queueKeys } from './keys.js';
 import { RedisQueue } from './queue.js';
 import { declareQueue } from './queue-options.js';
 import type { RedisClient } from './scripts.js';
-import { DEFAULT_REDIS_URL, parseRedisUrl } from './url.js';
+import { DEFAULT_REDIS_URL, parseRedisUrl, redisUrlSettings } from './url.js';
 
 /** Options of the Redis transport's `connect()` (and defaults of `createRedisTransport()`). */
 export interface RedisConnectOptions {
@@ -92,7 +92,8 @@ export class RedisConnection implements Connection {
 
   /** Connect (failing fast when Redis is unreachable) and return the connection. */
   static async open(transport: Transport, options: RedisConnectOptions): Promise<RedisConnection> {
-    const prefix = options.prefix ?? 'taskwire';
+    const fromUrl = options.client || !options.url ? {} : redisUrlSettings(options.url);
+    const prefix = options.prefix ?? fromUrl.prefix ?? 'taskwire';
     const codec = createCodec({ maxPayloadBytes: options.maxPayloadBytes });
     const connectionName = options.connectionName;
     let client: RedisClient;
@@ -133,7 +134,7 @@ export class RedisConnection implements Connection {
       owns,
       codec,
       prefix,
-      options.leaseTtlMs ?? 30_000,
+      options.leaseTtlMs ?? fromUrl.leaseTtlMs ?? 30_000,
       options.maxBlockMs ?? 5000,
       connectionName,
     );

@@ -33,3 +33,34 @@ export function parseRedisUrl(url: string): RedisOptions {
   if (parsed.protocol === 'rediss:') options.tls = { servername: host };
   return options;
 }
+
+/** taskwire options a Redis URL may carry as query parameters (`?prefix=jobs&leaseTtlMs=5000`). */
+export interface RedisUrlSettings {
+  prefix?: string;
+  leaseTtlMs?: number;
+}
+
+/**
+ * Read `prefix` and `leaseTtlMs` from a URL's query, so a CLI flag like `--url` can set them.
+ * Any other parameter is a `ConfigError`: a typo must not be silently ignored.
+ */
+export function redisUrlSettings(url: string): RedisUrlSettings {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return {};
+  }
+  const settings: RedisUrlSettings = {};
+  for (const [key, value] of params) {
+    if (key === 'prefix' && value !== '') settings.prefix = value;
+    else if (key === 'leaseTtlMs' && /^\d+$/.test(value) && Number(value) > 0)
+      settings.leaseTtlMs = Number(value);
+    else {
+      throw new ConfigError(
+        `invalid Redis URL "${redactUrl(url)}": unknown or bad query parameter "${key}" (known: prefix, leaseTtlMs)`,
+      );
+    }
+  }
+  return settings;
+}

@@ -146,6 +146,22 @@ describe('redis transport under faults', () => {
     expect(error.message).not.toContain('\n');
   });
 
+  it('prefix and leaseTtlMs can come from the URL query; an unknown parameter is a ConfigError', async () => {
+    const urlPrefix = `${prefix}-url`;
+    const connection = await transport.connect({ url: `${REDIS_URL}?prefix=${urlPrefix}&leaseTtlMs=1000` });
+    try {
+      const queue = await connection.queue<number>('from-url');
+      await queue.put(1);
+      expect(await admin.exists(queueKeys(urlPrefix, 'from-url').ready)).toBe(1);
+      await queue.delete!();
+    } finally {
+      await connection.close();
+    }
+    const error = await transport.connect({ url: `${REDIS_URL}?prefx=oops` }).catch((e) => e);
+    expect(ConfigError.isInstance(error)).toBe(true);
+    expect(error.message).toMatch(/unknown or bad query parameter "prefx"/);
+  });
+
   it('an unreachable Redis fails connect at once with the redacted URL', async () => {
     const started = Date.now();
     const error = await transport.connect({ url: 'redis://:s3cret@127.0.0.1:1/0' }).catch((e) => e);
