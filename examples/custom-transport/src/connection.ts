@@ -12,7 +12,6 @@ import type {
   Subscription,
   Transport,
 } from '@taskwire/core';
-import { UnsupportedError } from '@taskwire/core';
 
 /** Separator between the namespace and a queue or channel name (`tenant-a:tasks`). */
 export const SEPARATOR = ':';
@@ -61,9 +60,8 @@ export class NamespacedQueue<T> implements DistributedQueue<T> {
     return this.inner.close();
   }
 
-  async delete(): Promise<void> {
-    if (!this.inner.delete) throw new UnsupportedError('the inner transport cannot delete queues');
-    await this.inner.delete();
+  delete(): Promise<void> {
+    return this.inner.delete();
   }
 }
 

@@ -108,11 +108,10 @@ export interface DistributedQueue<T = unknown> {
   /** Stop gets and consumers on this handle, wait for pending puts. */
   close(): Promise<void>;
   /**
-   * Close this handle and remove the queue and its items from the backend. Optional: transports
-   * that can delete implement it (every built-in one does). A later put or declaration recreates
-   * the queue; other handles to it should not be used afterwards.
+   * Close this handle and remove the queue and its items from the backend. A later declaration
+   * recreates it; other handles to it should not be used afterwards.
    */
-  delete?(): Promise<void>;
+  delete(): Promise<void>;
 }
 
 /** What a transport can do. Fixed at construction. */

@@ -153,7 +153,7 @@ describe('redis transport under faults', () => {
       const queue = await connection.queue<number>('from-url');
       await queue.put(1);
       expect(await admin.exists(queueKeys(urlPrefix, 'from-url').ready)).toBe(1);
-      await queue.delete!();
+      await queue.delete();
     } finally {
       await connection.close();
     }

@@ -207,8 +207,7 @@ export class Master extends EventEmitter<MasterEvents> {
   async close(): Promise<void> {
     await this.consumer?.cancel();
     this.consumer = undefined;
-    if (this.results?.delete) await this.results.delete();
-    else await this.results?.close();
+    await this.results?.delete();
     await this.tasks?.close();
   }
 
