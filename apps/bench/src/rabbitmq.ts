@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createRabbitMQTransport } from '@taskwire/transport-rabbitmq';
 import amqp from 'amqplib';
 import { Packr } from 'msgpackr';
-import { exited, forkScript, median, parseArgs, printTable, rate } from './util.js';
+import { median, parseArgs, printTable, rate, startWorker, stopWorker, timeRoundTrip } from './util.js';
 
 type Mode = 'durable' | 'transient';
 type Implementation = 'taskwire' | 'amqplib';
@@ -25,23 +25,8 @@ async function taskwireMaster(run: Run): Promise<number> {
   try {
     const tasks = await connection.queue<{ n: number }>(run.tasksQueue);
     const results = await connection.queue<{ n: number; r: number }>(run.resultsQueue);
-    const worker = await startWorker('rabbitmq-worker.js', run);
-    let received = 0;
-    let finish: () => void = () => undefined;
-    const done = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    const started = performance.now();
-    await results.consume(
-      (delivery) => {
-        void delivery.ack();
-        if (++received === run.tasks) finish();
-      },
-      { prefetch: 100 },
-    );
-    await tasks.putMany(Array.from({ length: run.tasks }, (_, n) => ({ n })));
-    await done;
-    const elapsed = performance.now() - started;
+    const worker = await startWorker('rabbitmq-worker.js', workerArgs(run));
+    const elapsed = await timeRoundTrip(tasks, results, run.tasks, 100);
     await stopWorker(worker);
     return elapsed;
   } finally {
@@ -57,7 +42,7 @@ async function amqplibMaster(run: Run): Promise<number> {
     const channel = await connection.createConfirmChannel();
     await channel.assertQueue(run.tasksQueue, { durable });
     await channel.assertQueue(run.resultsQueue, { durable });
-    const worker = await startWorker('amqplib-worker.js', run);
+    const worker = await startWorker('amqplib-worker.js', workerArgs(run));
     const consumer = await connection.createChannel();
     await consumer.prefetch(100);
     let received = 0;
@@ -95,21 +80,9 @@ async function amqplibMaster(run: Run): Promise<number> {
   }
 }
 
-async function startWorker(script: string, run: Run) {
-  const worker = forkScript(script, [run.url, run.tasksQueue, run.resultsQueue, run.mode]);
-  const [message] = await Promise.race([
-    once(worker, 'message'),
-    once(worker, 'exit').then(() => {
-      throw new Error(`${script} exited before it was ready`);
-    }),
-  ]);
-  if (message !== 'ready') throw new Error(`${script} said ${String(message)}`);
-  return worker;
-}
-
-async function stopWorker(worker: ReturnType<typeof forkScript>): Promise<void> {
-  worker.send('stop');
-  await exited(worker);
+/** What a bench worker needs: where, which queues, which mode. */
+function workerArgs(run: Run): string[] {
+  return [run.url, run.tasksQueue, run.resultsQueue, run.mode];
 }
 
 async function deleteQueues(url: string, names: string[]): Promise<void> {

@@ -1,9 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { createRedisTransport } from '@taskwire/transport-redis';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { exited, forkScript, median, parseArgs, printTable, rate, trackPeakRss } from './util.js';
+import {
+  median,
+  parseArgs,
+  printTable,
+  rate,
+  startWorker,
+  stopWorker,
+  timeRoundTrip,
+  trackPeakRss,
+} from './util.js';
 
 /**
  * `pnpm bench redis [--tasks 100000] [--runs 3] [--url redis://127.0.0.1:6379] [--prefetch 500] [--only taskwire|bullmq]`
@@ -34,22 +42,7 @@ async function taskwireRun(run: Run): Promise<number> {
       'results',
       String(run.prefetch),
     ]);
-    let received = 0;
-    let finish: () => void = () => undefined;
-    const done = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    const started = performance.now();
-    await results.consume(
-      (delivery) => {
-        void delivery.ack();
-        if (++received === run.tasks) finish();
-      },
-      { prefetch: 1000 },
-    );
-    await tasks.putMany(Array.from({ length: run.tasks }, (_, n) => ({ n })));
-    await done;
-    const elapsed = performance.now() - started;
+    const elapsed = await timeRoundTrip(tasks, results, run.tasks, 1000);
     await stopWorker(worker);
     return elapsed;
   } finally {
@@ -89,23 +82,6 @@ async function bullmqRun(run: Run): Promise<number> {
     await queue.close();
     connection.disconnect();
   }
-}
-
-async function startWorker(script: string, args: string[]) {
-  const worker = forkScript(script, args);
-  const [message] = await Promise.race([
-    once(worker, 'message'),
-    once(worker, 'exit').then(() => {
-      throw new Error(`${script} exited before it was ready`);
-    }),
-  ]);
-  if (message !== 'ready') throw new Error(`${script} said ${String(message)}`);
-  return worker;
-}
-
-async function stopWorker(worker: ReturnType<typeof forkScript>): Promise<void> {
-  worker.send('stop');
-  await exited(worker);
 }
 
 /** Delete every key whose name contains `prefix` (taskwire's `{prefix:…}` and BullMQ's `prefix:…`). */

@@ -1,5 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { DistributedQueue } from '@taskwire/core';
 
 /** Median of a non-empty list. */
 export function median(values: number[]): number {
@@ -67,4 +69,51 @@ export function trackPeakRss(): { stop(): number } {
 export function printTable(title: string, rows: Record<string, string | number>[]): void {
   console.log(`\n${title}`);
   console.table(rows);
+}
+
+/** Fork a bench worker script and wait for its 'ready' message. */
+export async function startWorker(script: string, args: string[]): Promise<ChildProcess> {
+  const worker = forkScript(script, args);
+  const [message] = await Promise.race([
+    once(worker, 'message'),
+    once(worker, 'exit').then(() => {
+      throw new Error(`${script} exited before it was ready`);
+    }),
+  ]);
+  if (message !== 'ready') throw new Error(`${script} said ${String(message)}`);
+  return worker;
+}
+
+/** Ask a bench worker to stop and wait for it to exit. */
+export async function stopWorker(worker: ChildProcess): Promise<void> {
+  worker.send('stop');
+  await exited(worker);
+}
+
+/**
+ * The taskwire master side of the transport benches: consume results, put `count` tiny tasks in
+ * one batch, and resolve with the milliseconds until every result was read back and acked.
+ */
+export async function timeRoundTrip(
+  tasks: DistributedQueue<{ n: number }>,
+  results: DistributedQueue<unknown>,
+  count: number,
+  prefetch: number,
+): Promise<number> {
+  let received = 0;
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const started = performance.now();
+  await results.consume(
+    (delivery) => {
+      void delivery.ack();
+      if (++received === count) finish();
+    },
+    { prefetch },
+  );
+  await tasks.putMany(Array.from({ length: count }, (_, n) => ({ n })));
+  await done;
+  return performance.now() - started;
 }
