@@ -146,6 +146,9 @@ export class Master extends EventEmitter<MasterEvents> {
   ): AsyncGenerator<TaskResult<R, P>> {
     const window = options.window ?? 1000;
     if (!Number.isInteger(window) || window < 1) throw new TypeError('window must be an integer ≥ 1');
+    // Refill only once a quarter of the window is free: a few large batches instead of a trickle
+    // of tiny ones (each batch is a round trip and a burst of frames on every transport).
+    const refillAt = window - Math.max(1, Math.floor(window / 4));
     const iterator = toAsyncIterator(input);
     const completed: TaskResult<R, P>[] = [];
     let wake: (() => void) | undefined;
@@ -162,7 +165,7 @@ export class Master extends EventEmitter<MasterEvents> {
     try {
       for (;;) {
         // Refill the window in one batch: one round trip for many tasks.
-        if (!exhausted && inFlight < window) {
+        if (!exhausted && inFlight <= refillAt) {
           const batch: P[] = [];
           while (batch.length < window - inFlight) {
             const next = await iterator.next();
@@ -182,7 +185,7 @@ export class Master extends EventEmitter<MasterEvents> {
           yield completed.shift()!;
         }
         if (exhausted && inFlight === 0) return;
-        if (!exhausted && inFlight < window) continue; // room again: refill before waiting
+        if (!exhausted && inFlight <= refillAt) continue; // room again: refill before waiting
         await new Promise<void>((resolve) => {
           wake = resolve;
           if (completed.length > 0) resolve();

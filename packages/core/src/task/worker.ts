@@ -44,7 +44,11 @@ export interface WorkerOptions {
   queueOptions?: QueueOptions;
   /** Tasks run at once. @default 16 */
   concurrency?: number;
-  /** Deliveries fetched ahead of the running ones. @default max(concurrency × 2, 64) */
+  /**
+   * Unsettled deliveries held at once (running, waiting, and awaiting their result's round trip).
+   * Large enough to cover a round trip keeps fast tasks streaming; lower it for long tasks so
+   * one worker does not hoard work others could run. @default max(concurrency × 4, 256)
+   */
   prefetch?: number;
   /** Delay between attempts. */
   backoff?: BackoffOptions;
@@ -104,7 +108,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new TypeError('concurrency must be an integer ≥ 1');
     }
-    this.prefetch = options.prefetch ?? Math.max(this.concurrency * 2, 64);
+    this.prefetch = options.prefetch ?? Math.max(this.concurrency * 4, 256);
     this.backoff = options.backoff ?? {};
     this.name = options.name ?? `${hostname()}:${process.pid}`;
   }
