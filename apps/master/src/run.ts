@@ -9,6 +9,7 @@ import {
   type TaskResult,
 } from '@taskwire/core';
 import { type CommonFlags, connect, loadTransport, settingsFrom } from 'taskwire-worker';
+import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { LocalWorkers } from './local-workers.js';
 import { ResultWriter, toJson } from './output.js';
@@ -119,12 +120,18 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     workersGone = () => reject(new Error('every local worker exited before the job finished'));
   });
   allWorkersGone.catch(() => undefined);
-  if (workersWanted > 0) {
-    if (transport.name === 'memory') {
-      throw new ConfigError(
-        '--workers needs a transport other processes can reach (memory:// is in-process)',
-      );
-    }
+  let inProcessWorkers: InProcessWorkers | undefined;
+  if (workersWanted > 0 && transport.name === 'memory') {
+    inProcessWorkers = new InProcessWorkers({
+      count: workersWanted,
+      transport,
+      url: settings.url,
+      queue: settings.queue,
+      handler: options.handler ?? 'square',
+      concurrency: options.concurrency,
+    });
+    await inProcessWorkers.start();
+  } else if (workersWanted > 0) {
     workers = new LocalWorkers({
       count: workersWanted,
       args: [
@@ -187,6 +194,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     await writer?.close();
     await master.close();
     await workers?.stop();
+    await inProcessWorkers?.stop();
     await connection.close();
     await server?.close();
   }

@@ -149,3 +149,33 @@ describe('a custom transport loaded from a file path', () => {
 describe('end to end on Redis', () => {
   endToEnd(async () => (await import('./brokers.js')).redisBackend());
 });
+
+describe('end to end on memory:// (workers in the master process)', () => {
+  it('--workers 2 completes 2,000 tasks; failures come back after maxAttempts', async () => {
+    const { input, output } = inputFile(2000);
+    const master = track(
+      start(MASTER_CLI, [
+        '--transport',
+        'memory',
+        '--workers',
+        '2',
+        '--handler',
+        FLAKY_HANDLER,
+        '--max-attempts',
+        '2',
+        '--input',
+        input,
+        '--output',
+        output,
+      ]),
+    );
+    const { code } = await master.exit;
+    expect(code, master.stderr()).toBe(1);
+    const results = readResults(output);
+    expect(results).toHaveLength(2000);
+    expect(new Set(results.map((r) => r.input)).size).toBe(2000);
+    expect(results.filter((r) => !r.ok).map((r) => r.input)).toEqual(expect.arrayContaining([97, 194, 1940]));
+    expect(results.every((r) => (r.input % 97 === 0 ? !r.ok : r.ok && r.value === r.input ** 2))).toBe(true);
+    expect(master.stderr()).toMatch(/done 1980, failed 20/);
+  }, 60_000);
+});
