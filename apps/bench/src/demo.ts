@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { broadcastChannelOf, deadLetterQueueOf, resolveTransport } from '@taskwire/core';
+import amqplib from 'amqplib';
 import { median, parseArgs, printTable } from './util.js';
 
 /** Peak resident set (VmHWM) of a process in MiB, or 0 once it is gone. */
@@ -33,21 +35,34 @@ interface DemoRun {
   workerMiB: number;
 }
 
+/** Remove what a run left on a broker: the task queue, its dead-letter queue, RabbitMQ's exchanges. */
+async function cleanup(transport: string, url: string | undefined, queue: string): Promise<void> {
+  if (!url) return; // the TCP manager's queues died with the master
+  const resolved = await resolveTransport(transport, { importModule: (specifier) => import(specifier) });
+  const connection = await resolved.connect({ url });
+  try {
+    for (const name of [queue, deadLetterQueueOf(queue)]) await (await connection.queue(name)).delete();
+  } finally {
+    await connection.close();
+  }
+  if (transport === 'rabbitmq') {
+    const amqp = await amqplib.connect(url);
+    const channel = await amqp.createChannel();
+    await channel.deleteExchange(`taskwire.broadcast.${broadcastChannelOf(queue)}`);
+    await amqp.close();
+  }
+}
+
 /** One `taskwire-master --workers 2 --tasks N` run, sampling the processes' peak RSS. */
-async function runDemo(master: string, tasks: number, transportArgs: string[]): Promise<DemoRun> {
+async function runDemo(
+  master: string,
+  tasks: number,
+  transportArgs: string[],
+  queue: string,
+): Promise<DemoRun> {
   const child = spawn(
     process.execPath,
-    [
-      master,
-      '--workers',
-      '2',
-      '--tasks',
-      String(tasks),
-      '--progress',
-      '--queue',
-      `bench-demo-${Date.now()}`,
-      ...transportArgs,
-    ],
+    [master, '--workers', '2', '--tasks', String(tasks), '--progress', '--queue', queue, ...transportArgs],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -86,17 +101,22 @@ export async function main(args: string[]): Promise<void> {
   const master = createRequire(import.meta.url)
     .resolve('taskwire-master/package.json')
     .replace(/package\.json$/, 'dist/cli.js');
-  const transportArgs: Record<string, string[]> = {
-    tcp: ['--port', '0'],
-    redis: ['--transport', 'redis://127.0.0.1:6379'],
-    rabbitmq: ['--transport', 'amqp://guest:guest@127.0.0.1:5672'],
+  const urls: Record<string, string | undefined> = {
+    tcp: undefined,
+    redis: 'redis://127.0.0.1:6379',
+    rabbitmq: 'amqp://guest:guest@127.0.0.1:5672',
   };
   const results = new Map<string, DemoRun[]>(transports.map((t) => [t, []]));
   for (let run = 0; run < runs; run++) {
     for (const transport of transports) {
-      results
-        .get(transport)!
-        .push(await runDemo(master, tasks, transportArgs[transport] ?? ['--transport', transport]));
+      const queue = `bench-demo-${Date.now().toString(36)}`;
+      const url = urls[transport];
+      const args = url ? ['--transport', url] : ['--port', '0'];
+      try {
+        results.get(transport)!.push(await runDemo(master, tasks, args, queue));
+      } finally {
+        await cleanup(transport, url, queue);
+      }
     }
   }
   printTable(

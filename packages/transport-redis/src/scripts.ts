@@ -23,11 +23,12 @@ end
 -- Lua would print large numbers in exponent form; scores must stay exact.
 local function fmt(n) return string.format('%.0f', n) end
 
-local function options()
+local function options(declare)
   local o = redis.call('HMGET', meta, 'order', 'maxsize', 'vt')
   if not o[1] then
-    -- A queue first touched by dead-lettering is declared with the defaults.
-    redis.call('HSET', meta, 'order', 'fifo', 'maxsize', '0', 'vt', '0', 'dl', '')
+    -- A queue first touched by a put (dead-lettering) is declared with the defaults; anything
+    -- else (a heartbeat or release after delete()) must not bring a deleted queue back.
+    if declare then redis.call('HSET', meta, 'order', 'fifo', 'maxsize', '0', 'vt', '0', 'dl', '') end
     return 'fifo', 0, 0
   end
   return o[1], tonumber(o[2]), tonumber(o[3])
@@ -165,7 +166,7 @@ return { 'ok', existing[1], existing[2], existing[3], existing[4] }
  * Returns 1 = stored, 0 = full (nothing stored).
  */
 const PUT = `
-local order, maxsize = options()
+local order, maxsize = options(true)
 local n = tonumber(ARGV[2])
 if ARGV[1] == '1' and maxsize > 0 and ready_count(order) + redis.call('ZCARD', delayed) + n > maxsize then
   redis.call('DEL', room)

@@ -146,6 +146,19 @@ describe('redis transport under faults', () => {
     expect(error.message).not.toContain('\n');
   });
 
+  it('a deleted queue stays deleted when another handle to it closes', async () => {
+    const name = 'deleted-stays';
+    const owner = await (await connect()).queue<number>(name);
+    const otherConnection = await connect();
+    const other = await otherConnection.queue<number>(name);
+    await owner.put(1);
+    await owner.delete();
+    await otherConnection.close(); // its handle releases its lease: that must not redeclare the queue
+    const keys = await admin.keys(`{${prefix}:${name}}*`);
+    expect(keys).toEqual([]);
+    expect(other.name).toBe(name);
+  });
+
   it('prefix and leaseTtlMs can come from the URL query; an unknown parameter is a ConfigError', async () => {
     const urlPrefix = `${prefix}-url`;
     const connection = await transport.connect({ url: `${REDIS_URL}?prefix=${urlPrefix}&leaseTtlMs=1000` });
