@@ -1,0 +1,109 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { runConformanceSuite } from '@taskwire/conformance';
+import { Cluster } from 'ioredis';
+import { afterAll } from 'vitest';
+import { createRedisTransport } from '../src/index.js';
+
+// A private three-node Redis Cluster on loopback ports: proof that every multi-key operation of a
+// queue stays in one hash slot ({prefix:queue}) and that nothing assumes a single server.
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'taskwire-redis-cluster-'));
+const nodes: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function startCluster(): Promise<number[]> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  for (const port of ports) {
+    nodes.push(
+      spawn(
+        'redis-server',
+        [
+          '--bind',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+        ],
+        { stdio: 'ignore' },
+      ),
+    );
+  }
+  for (const port of ports) {
+    await waitFor(
+      async () => (await run('redis-cli', ['-p', String(port), 'ping'])).stdout.includes('PONG'),
+      10_000,
+      `node ${port}`,
+    );
+  }
+  await run(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ],
+    {
+      timeout: 20_000,
+    },
+  );
+  await waitFor(
+    async () =>
+      (await run('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'])).stdout.includes(
+        'cluster_state:ok',
+      ),
+    20_000,
+    'cluster_state:ok',
+  );
+  return ports;
+}
+
+const ports = await startCluster();
+const cluster = new Cluster(
+  ports.map((port) => ({ host: '127.0.0.1', port })),
+  { redisOptions: { maxRetriesPerRequest: null }, enableAutoPipelining: true },
+);
+const transport = createRedisTransport();
+
+afterAll(async () => {
+  cluster.disconnect();
+  for (const node of nodes) node.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+runConformanceSuite({
+  name: 'redis cluster',
+  connect: (options) => transport.connect({ client: cluster, prefix: 'cluster', ...options }),
+  capabilities: transport.capabilities,
+});
