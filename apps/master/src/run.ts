@@ -137,14 +137,14 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       args: [
         '--transport',
         transport.name === settings.transport ? transport.name : settings.transport,
-        ...(workerUrl ? ['--url', workerUrl] : []),
         '--queue',
         settings.queue,
         '--handler',
         options.handler ?? 'square',
         ...(options.concurrency ? ['--concurrency', String(options.concurrency)] : []),
       ],
-      env: workerEnv,
+      // The URL may carry a password: environment, not argv (which `ps` shows to every user).
+      env: workerUrl ? { ...workerEnv, TASKWIRE_URL: workerUrl } : workerEnv,
       onUnexpectedExit: (index, code, signal) => {
         console.error(`taskwire-master: local worker ${index + 1} exited (${signal ?? `code ${code}`})`);
         if (workers?.alive === 0) workersGone?.();
