@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Connection, ConsumerHandle, DistributedQueue, QueueOptions } from '../types.js';
 import { isTaskResult, type TaskEnvelope, type TaskResult } from './envelope.js';
@@ -82,6 +82,8 @@ export class Master extends EventEmitter<MasterEvents> {
   private consumer: ConsumerHandle | undefined;
   private readonly counters = { submitted: 0, done: 0, failed: 0 };
   private firstSubmitAt = 0;
+  private readonly idPrefix: string;
+  private taskCounter = 0;
 
   constructor(options: MasterOptions) {
     super();
@@ -91,6 +93,9 @@ export class Master extends EventEmitter<MasterEvents> {
     this.kind = options.kind ?? 'default';
     this.maxAttempts = options.maxAttempts ?? 3;
     this.resultQueueName = options.resultQueue ?? `${this.queueName}.results.${randomUUID().slice(0, 12)}`;
+    // Task ids: a random per-master prefix and a counter. Unique across masters sharing a backend,
+    // and a third of a UUID's bytes on every task and result.
+    this.idPrefix = `${randomBytes(6).toString('base64url')}.`;
   }
 
   /** Create a master and start listening for results. */
@@ -216,7 +221,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   private envelope<P>(payload: P, options: SubmitOptions): TaskEnvelope<P> {
     return {
-      id: randomUUID(),
+      id: this.idPrefix + (++this.taskCounter).toString(36),
       kind: options.kind ?? this.kind,
       payload,
       maxAttempts: options.maxAttempts ?? this.maxAttempts,
