@@ -27,6 +27,8 @@ const program = addCommonOptions(
   .option('--concurrency <n>', 'concurrency of each local worker', integer(1))
   .option('--host <host>', 'embedded TCP manager interface (default 127.0.0.1)')
   .option('--port <port>', 'embedded TCP manager port (default 5555)', integer(0))
+  .option('--tls-cert <file>', 'serve tcps:// with this certificate (PEM)')
+  .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
   .option('--no-serve', 'connect to a standalone TCP manager instead of hosting the queues')
   .option('--window <n>', 'tasks outstanding at once', integer(1), 1000)
   .option('--max-attempts <n>', 'attempts per task before it fails', integer(1), 3)

@@ -8,7 +8,7 @@ import {
   redactUrl,
   type TaskResult,
 } from '@taskwire/core';
-import { type CommonFlags, connect, loadTransport, settingsFrom } from 'taskwire-worker';
+import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from 'taskwire-worker';
 import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { LocalWorkers } from './local-workers.js';
@@ -32,6 +32,9 @@ export interface RunMasterOptions extends CommonFlags {
   /** Embedded TCP manager address. @default 127.0.0.1:5555 */
   host?: string;
   port?: number;
+  /** Embedded TCP manager over TLS (`tcps://`): certificate and key files. */
+  tlsCert?: string;
+  tlsKey?: string;
   /** Serve the queues (TCP manager) in this process. @default true */
   serve?: boolean;
   /** Tasks outstanding at once. @default 1000 */
@@ -55,6 +58,18 @@ async function readAuthkey(flags: { authkey?: string; authkeyFile?: string }): P
       `cannot read authkey file ${flags.authkeyFile}: ${(error as NodeJS.ErrnoException).code}`,
     );
   }
+}
+
+async function tlsServerOptions(
+  options: RunMasterOptions,
+): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!options.tlsCert && !options.tlsKey) return undefined;
+  if (!options.tlsCert || !options.tlsKey) throw new ConfigError('TLS needs both --tls-cert and --tls-key');
+  const read = async (path: string) =>
+    readFile(path).catch((error: NodeJS.ErrnoException) => {
+      throw new ConfigError(`cannot read ${path}: ${error.code}`);
+    });
+  return { cert: await read(options.tlsCert), key: await read(options.tlsKey) };
 }
 
 function hostPort(url: string | undefined, options: RunMasterOptions): { host: string; port: number } {
@@ -98,13 +113,17 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       authkey = randomBytes(24).toString('base64url'); // only our own child workers need it
     }
     const { host, port } = hostPort(settings.url, options);
-    server = await transport.serve({ host, port, authkey });
+    const tls = await tlsServerOptions(options);
+    server = await transport.serve({ host, port, authkey, ...(tls ? { tls } : {}) });
+    // Local workers trust the master's own certificate (self-signed or issued).
+    if (tls && options.tlsCert) workerEnv.TASKWIRE_TLS_CA = options.tlsCert;
     connection = await server.connect();
     workerUrl = server.url;
     workerEnv.TASKWIRE_AUTHKEY = authkey;
     console.error(`taskwire-master: serving ${server.url} (workers: taskwire-worker --url ${server.url})`);
   } else {
-    connection = await connect(transport, settings);
+    connection = await connect(transport, settings, await tlsClientOptions(options));
+    if (options.tlsCa) workerEnv.TASKWIRE_TLS_CA = options.tlsCa;
     const authkey = await readAuthkey(settings);
     if (authkey) workerEnv.TASKWIRE_AUTHKEY = authkey;
   }

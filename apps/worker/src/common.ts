@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import {
   ConfigError,
   type Connection,
@@ -17,6 +18,7 @@ export interface CommonFlags {
   url?: string;
   authkey?: string;
   authkeyFile?: string;
+  tlsCa?: string;
   queue?: string;
   config?: string;
 }
@@ -33,6 +35,7 @@ export function addCommonOptions(program: Command): Command {
     .option('--url <url>', `backend address (defaults: ${Object.values(DEFAULT_URLS).join(', ')})`)
     .option('--authkey <key>', 'TCP manager shared secret (or TASKWIRE_AUTHKEY)')
     .option('--authkey-file <path>', 'file holding the authkey')
+    .option('--tls-ca <file>', 'tcps://: trust this CA (or self-signed) certificate (or TASKWIRE_TLS_CA)')
     .option('--queue <name>', 'task queue name (default: tasks)')
     .option('--config <path>', 'JSON config file (default: ./taskwire.config.json if present)');
 }
@@ -58,11 +61,31 @@ export function loadTransport(settings: TaskwireSettings): Promise<Transport> {
   return resolveTransport(settings.transport, { importModule: (specifier) => import(specifier) });
 }
 
+/** TLS options for a `tcps://` client: the CA from `--tls-ca` or `TASKWIRE_TLS_CA`, if any. */
+export async function tlsClientOptions(flags: CommonFlags): Promise<{ ca: Buffer } | undefined> {
+  const path = flags.tlsCa ?? process.env.TASKWIRE_TLS_CA;
+  if (!path) return undefined;
+  try {
+    return { ca: await readFile(path) };
+  } catch (error) {
+    throw new ConfigError(`cannot read the TLS CA file ${path}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+}
+
 /** Connect with the settings; any failure becomes a one-line ConfigError naming the (redacted) URL. */
-export async function connect(transport: Transport, settings: TaskwireSettings): Promise<Connection> {
+export async function connect(
+  transport: Transport,
+  settings: TaskwireSettings,
+  tls?: { ca: Buffer },
+): Promise<Connection> {
   const url = settings.url;
   try {
-    return await transport.connect({ url, authkey: settings.authkey, authkeyFile: settings.authkeyFile });
+    return await transport.connect({
+      url,
+      authkey: settings.authkey,
+      authkeyFile: settings.authkeyFile,
+      ...(tls ? { tls } : {}),
+    });
   } catch (error) {
     if (TaskwireError.isInstance(error)) throw error;
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;

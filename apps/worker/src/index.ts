@@ -6,6 +6,7 @@ export {
   loadTransport,
   redactSecrets,
   settingsFrom,
+  tlsClientOptions,
 } from './common.js';
 export { BUILTIN_HANDLERS, loadHandler } from './handlers.js';
 export { type RunWorkerOptions, runWorker } from './run.js';

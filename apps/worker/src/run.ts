@@ -1,5 +1,5 @@
 import { Worker } from '@taskwire/core';
-import { type CommonFlags, connect, loadTransport, settingsFrom } from './common.js';
+import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from './common.js';
 import { loadHandler } from './handlers.js';
 
 /** Options of {@link runWorker} (the `taskwire-worker` flags). */
@@ -24,7 +24,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   const settings = await settingsFrom(options);
   const handler = await loadHandler(options.handler ?? 'square');
   const transport = await loadTransport(settings);
-  const connection = await connect(transport, settings);
+  const connection = await connect(transport, settings, await tlsClientOptions(options));
   const worker = await Worker.start({
     connection,
     handler,
