@@ -9,6 +9,7 @@ export {
   type EngineQueueOptions,
   EngineSession,
   MemoryEngine,
+  resolveQueueOptions,
   type Taken,
 } from './memory/engine.js';
 export { loadPayload, type StoredPayload, storedPayloadBytes, storePayload } from './memory/payload.js';

@@ -1,4 +1,4 @@
-import { ConfigError, type QueueOptions, type QueueOrder } from '@taskwire/core';
+import { ConfigError, type QueueOptions, type QueueOrder, resolveQueueOptions } from '@taskwire/core';
 import { type RedisClient, scripts } from './scripts.js';
 
 /** A queue's options as stored in its meta hash (every field present). */
@@ -10,20 +10,8 @@ export interface StoredQueueOptions {
 }
 
 function normalise(options: QueueOptions): [string, string, string, string] {
-  const order = options.order ?? 'fifo';
-  if (order !== 'fifo' && order !== 'lifo' && order !== 'priority') {
-    throw new TypeError(`order must be 'fifo', 'lifo' or 'priority', got ${String(order)}`);
-  }
-  const maxsize = options.maxsize ?? 0;
-  if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError('maxsize must be an integer ≥ 0');
-  const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 0;
-  if (!(visibilityTimeoutMs >= 0) || !Number.isFinite(visibilityTimeoutMs)) {
-    throw new TypeError('visibilityTimeoutMs must be a finite number ≥ 0');
-  }
-  if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || !options.deadLetter)) {
-    throw new TypeError('deadLetter must be a queue name');
-  }
-  return [order, String(maxsize), String(Math.ceil(visibilityTimeoutMs)), options.deadLetter ?? ''];
+  const { order, maxsize, visibilityTimeoutMs, deadLetter } = resolveQueueOptions(options);
+  return [order, String(maxsize), String(Math.ceil(visibilityTimeoutMs)), deadLetter ?? ''];
 }
 
 const FIELDS = ['order', 'maxsize', 'visibilityTimeoutMs', 'deadLetter'] as const;

@@ -1,6 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,20 +7,13 @@ import { runConformanceSuite } from '@taskwire/conformance';
 import { Cluster } from 'ioredis';
 import { afterAll } from 'vitest';
 import { createRedisTransport } from '../src/index.js';
+import { freePort } from './redis.js';
 
 // A private three-node Redis Cluster on loopback ports: proof that every multi-key operation of a
 // queue stays in one hash slot ({prefix:queue}) and that nothing assumes a single server.
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'taskwire-redis-cluster-'));
 const nodes: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { prefixPattern } from '../src/keys.js';
 
@@ -35,4 +36,13 @@ export async function deleteKeys(client: Redis, prefix: string): Promise<number>
     if (cursor === '0') break;
   }
   return deleted;
+}
+
+/** A loopback port nobody listens on right now (for private redis-server instances). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

@@ -6,19 +6,12 @@ import { join } from 'node:path';
 import type { Connection, Delivery } from '@taskwire/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisTransport } from '../src/index.js';
+import { freePort } from './redis.js';
 
 // A private redis-server on its own loopback port, so restarting it disturbs nobody else.
 const dir = mkdtempSync(join(tmpdir(), 'taskwire-redis-restart-'));
 let server: ChildProcess | undefined;
 const open: Connection[] = [];
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function startRedis(port: number): Promise<void> {
   server = spawn(

@@ -143,7 +143,11 @@ export class EngineSession {
 
 const PRIORITY_MAX = 255;
 
-function normalise(options: QueueOptions = {}): EngineQueueOptions {
+/**
+ * Validate queue options and fill in the defaults. Shared by transports so every backend refuses
+ * the same bad input with the same `TypeError`.
+ */
+export function resolveQueueOptions(options: QueueOptions = {}): EngineQueueOptions {
   const order = options.order ?? 'fifo';
   if (order !== 'fifo' && order !== 'lifo' && order !== 'priority') {
     throw new TypeError(`order must be 'fifo', 'lifo' or 'priority', got ${String(order)}`);
@@ -151,8 +155,10 @@ function normalise(options: QueueOptions = {}): EngineQueueOptions {
   const maxsize = options.maxsize ?? 0;
   if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError('maxsize must be an integer ≥ 0');
   const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 0;
-  if (!(visibilityTimeoutMs >= 0)) throw new TypeError('visibilityTimeoutMs must be ≥ 0');
-  if (options.deadLetter !== undefined && typeof options.deadLetter !== 'string') {
+  if (!(visibilityTimeoutMs >= 0) || !Number.isFinite(visibilityTimeoutMs)) {
+    throw new TypeError('visibilityTimeoutMs must be a finite number ≥ 0');
+  }
+  if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || !options.deadLetter)) {
     throw new TypeError('deadLetter must be a queue name');
   }
   return { order, maxsize, visibilityTimeoutMs, deadLetter: options.deadLetter };
@@ -578,7 +584,7 @@ export class MemoryEngine<V> {
   declare(name: string, options?: QueueOptions): EngineQueue<V> {
     if (typeof name !== 'string' || name.length === 0)
       throw new TypeError('queue name must be a non-empty string');
-    const wanted = normalise(options);
+    const wanted = resolveQueueOptions(options);
     const existing = this.queues.get(name);
     if (!existing) {
       const queue = new EngineQueue(this, name, wanted);
