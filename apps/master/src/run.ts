@@ -155,7 +155,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       count: workersWanted,
       args: [
         '--transport',
-        transport.name === settings.transport ? transport.name : settings.transport,
+        settings.transport,
         '--queue',
         settings.queue,
         '--handler',

@@ -124,3 +124,19 @@ export function createCodec(options: CodecOptions = {}): Codec {
 
 /** The shared codec with the default limit. */
 export const defaultCodec: Codec = createCodec();
+
+/**
+ * Wrap a broadcast handler so it receives decoded messages. A broadcast has no queue to dead-letter
+ * to, so an undecodable message is dropped rather than thrown into the transport's event loop.
+ */
+export function decodingHandler<T>(codec: Codec, handler: (message: T) => void): (bytes: Uint8Array) => void {
+  return (bytes) => {
+    let message: T;
+    try {
+      message = codec.decode(bytes) as T;
+    } catch {
+      return;
+    }
+    handler(message);
+  };
+}

@@ -12,7 +12,7 @@ export {
   resolveQueueOptions,
   type Taken,
 } from './memory/engine.js';
-export { loadPayload, type StoredPayload, storedPayloadBytes, storePayload } from './memory/payload.js';
+export { loadPayload, type StoredPayload, storePayload } from './memory/payload.js';
 export {
   createMemoryTransport,
   DEFAULT_PREFETCH,

@@ -1,4 +1,4 @@
-import type { BroadcastHandler, Codec, Subscription } from '@taskwire/core';
+import { type BroadcastHandler, type Codec, decodingHandler, type Subscription } from '@taskwire/core';
 import { closeQuietly, type Link } from './link.js';
 
 /** The fanout exchange that carries broadcasts on `channel`. */
@@ -38,20 +38,8 @@ export class BroadcastSubscription<T> implements Subscription {
     await channel.assertExchange(exchange, 'fanout', { durable: true });
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
     await channel.bindQueue(queue, exchange, '');
-    await channel.consume(
-      queue,
-      (message) => {
-        if (!message) return;
-        let value: T;
-        try {
-          value = this.codec.decode(message.content) as T;
-        } catch {
-          return; // a broadcast has no queue to dead-letter to; an undecodable one is dropped
-        }
-        this.handler(value);
-      },
-      { noAck: true },
-    );
+    const deliver = decodingHandler(this.codec, this.handler);
+    await channel.consume(queue, (message) => message && deliver(message.content), { noAck: true });
   }
 
   async unsubscribe(): Promise<void> {

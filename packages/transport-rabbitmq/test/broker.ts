@@ -9,6 +9,20 @@ export function runPrefix(): string {
   return `tw-test-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+/** Queue names under one run prefix, remembered for deletion after the file's tests. */
+export function queueNamer(): { name: (label: string) => string; used: string[] } {
+  const prefix = runPrefix();
+  const used: string[] = [];
+  return {
+    name: (label) => {
+      const queue = `${prefix}.${label}`;
+      used.push(queue);
+      return queue;
+    },
+    used,
+  };
+}
+
 /**
  * Fail loudly when the broker is down: in CI a missing broker must fail the suite, never skip it.
  */

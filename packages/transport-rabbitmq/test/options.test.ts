@@ -1,16 +1,10 @@
 import { ConfigError, ConnectionClosedError, UnsupportedError } from '@taskwire/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import transportFactory, { createRabbitMQTransport } from '../src/index.js';
-import { AMQP_URL, assertBroker, deleteQueues, runPrefix } from './broker.js';
+import { AMQP_URL, assertBroker, deleteQueues, queueNamer } from './broker.js';
 
 const transport = createRabbitMQTransport();
-const prefix = runPrefix();
-const used: string[] = [];
-const name = (label: string) => {
-  const queue = `${prefix}.${label}`;
-  used.push(queue);
-  return queue;
-};
+const { name, used } = queueNamer();
 
 beforeAll(assertBroker);
 afterAll(() => deleteQueues(used));

@@ -6,16 +6,10 @@ import type { Delivery } from '@taskwire/core';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRabbitMQTransport } from '../src/index.js';
-import { AMQP_URL, assertBroker, deleteQueues, runPrefix } from './broker.js';
+import { AMQP_URL, assertBroker, deleteQueues, queueNamer } from './broker.js';
 
 const transport = createRabbitMQTransport();
-const prefix = runPrefix();
-const used: string[] = [];
-const name = (label: string) => {
-  const queue = `${prefix}.${label}`;
-  used.push(queue);
-  return queue;
-};
+const { name, used } = queueNamer();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Poll `condition` every 20 ms, failing after `ms`. */

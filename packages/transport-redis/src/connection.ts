@@ -6,6 +6,7 @@ import {
   ConnectionClosedError,
   createCodec,
   type DistributedQueue,
+  decodingHandler,
   type QueueOptions,
   redactUrl,
   type Subscription,
@@ -175,15 +176,7 @@ export class RedisConnection implements Connection {
     this.assertOpen();
     const full = broadcastChannel(this.prefix, channel);
     const subscriber = this.ensureSubscriber();
-    const deliver = (bytes: Buffer) => {
-      let message: T;
-      try {
-        message = this.codec.decode(bytes) as T;
-      } catch {
-        return; // a broadcast has no queue to dead-letter to; an undecodable one is dropped
-      }
-      handler(message);
-    };
+    const deliver = decodingHandler(this.codec, handler);
     let set = this.handlers.get(full);
     if (!set) {
       set = new Set();

@@ -8,6 +8,7 @@ import {
   type ConnectOptions,
   createCodec,
   type DeliveryHandler,
+  decodingHandler,
   type NackOptions,
   type QueueOptions,
   runHandler,
@@ -168,15 +169,7 @@ export class TcpConnection implements Connection {
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
     const id = ++this.nextSubscriptionId;
-    const receive = (bytes: Uint8Array) => {
-      let message: T;
-      try {
-        message = this.codec.decode(bytes) as T;
-      } catch {
-        return; // a broadcast has no queue to dead-letter to; an undecodable one is dropped
-      }
-      handler(message);
-    };
+    const receive = decodingHandler(this.codec, handler);
     await this.request([0, Op.SUBSCRIBE, id, channel]);
     this.subscriptions.set(id, { channel, handler: receive });
     return {

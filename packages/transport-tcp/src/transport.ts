@@ -1,17 +1,9 @@
-import type { Capabilities, Connection, Transport } from '@taskwire/core';
+import { type Capabilities, type Connection, MEMORY_CAPABILITIES, type Transport } from '@taskwire/core';
 import { TcpConnection, type TcpConnectOptions } from './client.js';
 import { type ServeOptions, serve, type TcpServer } from './server.js';
 
-/** Everything but persistence: the queues live in the serving process's memory. */
-export const TCP_CAPABILITIES: Capabilities = Object.freeze({
-  lifo: true,
-  priority: true,
-  maxsize: true,
-  delayed: true,
-  persistent: false,
-  deadLetter: true,
-  broadcast: true,
-});
+/** The hosted engine's: everything but persistence (the queues live in the server's memory). */
+export const TCP_CAPABILITIES: Capabilities = MEMORY_CAPABILITIES;
 
 /** The TCP manager's client side: `tcp://host:port` and `tcps://host:port`. */
 export class TcpTransport implements Transport {

@@ -43,10 +43,6 @@ export class Deque<T> {
     return item;
   }
 
-  peekFront(): T | undefined {
-    return this.count === 0 ? undefined : this.items[this.head];
-  }
-
   /** Remove the first item matching `predicate`; O(n), for rare removals (a cancelled waiter). */
   remove(predicate: (item: T) => boolean): boolean {
     for (let i = 0; i < this.count; i++) {

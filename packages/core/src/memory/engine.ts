@@ -288,12 +288,6 @@ export class EngineQueue<V> {
     return consumer;
   }
 
-  /** Give more room to a consumer (a remote consumer widening its window). */
-  setPrefetch(consumer: EngineConsumer<V>, prefetch: number): void {
-    consumer.prefetch = prefetch;
-    this.dispatch();
-  }
-
   /** @internal */
   removeConsumer(consumer: EngineConsumer<V>): void {
     this.consumers = this.consumers.filter((c) => c !== consumer);

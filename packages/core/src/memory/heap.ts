@@ -49,8 +49,4 @@ export class Heap<T> {
   clear(): void {
     this.items.length = 0;
   }
-
-  *[Symbol.iterator](): IterableIterator<T> {
-    yield* this.items;
-  }
 }

@@ -21,8 +21,3 @@ export function storePayload(bytes: Uint8Array): StoredPayload {
 export function loadPayload(stored: StoredPayload): Uint8Array {
   return typeof stored === 'string' ? Buffer.from(stored, 'latin1') : stored;
 }
-
-/** Size in bytes of a stored payload. */
-export function storedPayloadBytes(stored: StoredPayload): number {
-  return stored.length;
-}

@@ -1,4 +1,4 @@
-import { type Codec, createCodec } from '../codec.js';
+import { type Codec, createCodec, decodingHandler } from '../codec.js';
 import { ConfigError, ConnectionClosedError } from '../errors.js';
 import type {
   BroadcastHandler,
@@ -226,15 +226,8 @@ class MemoryConnection implements Connection {
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
     this.assertOpen();
-    const unsubscribe = this.engine.subscribe(channel, (bytes) => {
-      let message: T;
-      try {
-        message = this.codec.decode(loadPayload(bytes)) as T;
-      } catch {
-        return; // a broadcast has no queue to dead-letter to; an undecodable one is dropped
-      }
-      handler(message);
-    });
+    const deliver = decodingHandler(this.codec, handler);
+    const unsubscribe = this.engine.subscribe(channel, (stored) => deliver(loadPayload(stored)));
     this.subscriptions.add(unsubscribe);
     return {
       unsubscribe: async () => {
