@@ -98,3 +98,22 @@ describe('delay buckets', () => {
     }
   });
 });
+
+describe('socket options', () => {
+  it('turns Nagle off (TCP_NODELAY) on the broker socket by default', async () => {
+    const { Socket } = await import('node:net');
+    const original = Socket.prototype.setNoDelay;
+    const calls: (boolean | undefined)[] = [];
+    Socket.prototype.setNoDelay = function (this: InstanceType<typeof Socket>, noDelay?: boolean) {
+      calls.push(noDelay);
+      return original.call(this, noDelay);
+    };
+    try {
+      const connection = await transport.connect({ url: AMQP_URL });
+      await connection.close();
+    } finally {
+      Socket.prototype.setNoDelay = original;
+    }
+    expect(calls).toContain(true);
+  });
+});
