@@ -55,6 +55,11 @@ export interface NackOptions {
   requeue?: boolean;
   /** With `requeue`, the item becomes visible again only after this delay. @default 0 */
   delayMs?: number;
+  /**
+   * With `requeue`: false gives the item back as never started (a stopping worker returning work it prefetched):
+   * its next delivery keeps this delivery's attempt number. @default true
+   */
+  countAttempt?: boolean;
 }
 
 /** One delivery of one item. Settle it exactly once with `ack()` or `nack()`. */
@@ -63,7 +68,10 @@ export interface Delivery<T> {
   readonly id: string;
   /** The decoded item. */
   readonly body: T;
-  /** 1 on the first delivery, 2 on the first redelivery, and so on. */
+  /**
+   * 1 on the first delivery, 2 on the first redelivery, and so on: every delivery counts, a crash
+   * or a closed connection included, except one given back with `nack({ countAttempt: false })`.
+   */
   readonly attempt: number;
   /** Remove the item for good. */
   ack(): Promise<void>;
