@@ -249,7 +249,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   async nack(taken: Taken, options: NackOptions): Promise<void> {
     if (options.requeue ?? true) {
       const delayMs = Math.max(0, Math.ceil(options.delayMs ?? 0));
-      await this.send(scripts.nack, [taken.field, delayMs, '0']);
+      const undo = options.countAttempt === false ? '1' : '0';
+      await this.send(scripts.nack, [taken.field, delayMs, undo]);
     } else {
       await this.deadLetter(taken, false);
     }
@@ -344,8 +345,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   }
 
   private async giveBack(items: Taken[]): Promise<void> {
-    // Each goes to the front, so return them last-first to keep their order.
-    await Promise.all(items.reverse().map((taken) => this.send(scripts.nack, [taken.field, 0, '1'])));
+    // Never handed to a handler: uncounted. Each goes to the back, so they keep their order.
+    await Promise.all(items.map((taken) => this.send(scripts.nack, [taken.field, 0, '1'])));
   }
 
   private send(script: (typeof scripts)[keyof typeof scripts], args: (string | number | Buffer)[]) {
