@@ -221,6 +221,8 @@ return 1
  * is 0 when something was taken, else ms until the next timed event (-1 = none).
  */
 const TAKE = `
+-- A queue deleted by another connection stays deleted: no lease, no wake list brought back.
+if redis.call('EXISTS', meta) == 0 then return { -1 } end
 local order, maxsize, vt = options()
 local lease, n, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
@@ -276,11 +278,15 @@ signal(wake, n)
 return n
 `;
 
-/** ARGV = lease, lease TTL ms. Refreshes the lease and returns expired deliveries. */
+/**
+ * ARGV = lease, lease TTL ms. Refreshes the lease and returns expired deliveries. Only a lease a
+ * take recorded is refreshed (XX): a lease that lapsed was reaped with its deliveries, and a
+ * deleted queue must not get its leases key back.
+ */
 const HEARTBEAT = `
 local order = options()
 local now = now_ms()
-redis.call('ZADD', leases, fmt(now + tonumber(ARGV[2])), ARGV[1])
+redis.call('ZADD', leases, 'XX', fmt(now + tonumber(ARGV[2])), ARGV[1])
 local n = reclaim(order, now)
 signal(wake, n)
 return n
