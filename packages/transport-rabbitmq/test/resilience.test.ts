@@ -102,7 +102,8 @@ describe('rabbitmq resilience', () => {
       await last.ack();
       expect(attempts).toEqual([1, 2, 3, 4]);
     } finally {
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const child of children)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await connection.close();
     }
   }, 60_000);
