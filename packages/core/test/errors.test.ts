@@ -8,9 +8,9 @@ import {
   FrameTooLargeError,
   QueueEmptyError,
   QueueFullError,
-  TaskwireError,
   ResultEncodingError,
   TaskTimeoutError,
+  TaskwireError,
   UnsupportedError,
   WorkerLostError,
 } from '../src/index.js';

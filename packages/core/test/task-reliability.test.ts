@@ -29,7 +29,10 @@ async function backend() {
   return { connect, engine: memoryEngine(`reliability-${engineCounter}`) };
 }
 
-async function startWorker(connection: Connection, options: Partial<ConstructorParameters<typeof Worker>[0]>) {
+async function startWorker(
+  connection: Connection,
+  options: Partial<ConstructorParameters<typeof Worker>[0]>,
+) {
   const worker = await Worker.start({ connection, handler: (n: number) => n * n, ...options });
   stoppers.push(() => worker.stop());
   return worker;
@@ -89,8 +92,11 @@ describe('a poison task that kills every worker running it', () => {
   it('fails alone: the tasks its workers held are run again and none is failed for it', async () => {
     const { connect } = await backend();
     const master = await Master.start({ connection: await connect(), maxAttempts: 2 });
-    const results = Promise.all(['poison', ...Array.from({ length: 40 }, (_, i) => i)].map((p) => master.submit(p)));
-    // A supervisor that restarts workers as they die, like systemd or Kubernetes would.
+    const results = Promise.all(
+      ['poison', ...Array.from({ length: 40 }, (_, i) => i)].map((p) => master.submit(p)),
+    );
+    // A supervisor that restarts workers as they die, like systemd or Kubernetes would. (A dead worker's
+    // connection is closed: afterEach needs no stop(), which would wait for the poison handler for ever.)
     let crashes = 0;
     for (let restart = 0; restart < 10; restart++) {
       const connection = await connect();
@@ -101,6 +107,7 @@ describe('a poison task that kills every worker running it', () => {
           handler: async (payload: unknown) => {
             if (payload === 'poison') {
               crashes++;
+              await sleep(5);
               await connection.close(); // the whole worker goes away, like process.exit
               resolve();
               return new Promise(() => undefined);
@@ -108,7 +115,7 @@ describe('a poison task that kills every worker running it', () => {
             await sleep(1);
             return payload;
           },
-        }).then((worker) => stoppers.push(() => worker.stop()));
+        });
       });
       const done = results.then(() => undefined);
       await Promise.race([died, done]);

@@ -165,7 +165,9 @@ export class ResultSender {
  */
 function encodingProblem(result: TaskResult, error: unknown): ResultEncodingError | undefined {
   if (FrameTooLargeError.isInstance(error)) {
-    return new ResultEncodingError(`the task's result is too large to send: ${error.message}`, { cause: error });
+    return new ResultEncodingError(`the task's result is too large to send: ${error.message}`, {
+      cause: error,
+    });
   }
   try {
     defaultCodec.encode(result);

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
+import { WorkerLostError } from '../errors.js';
 import type {
   Connection,
   ConsumerHandle,
@@ -8,7 +9,6 @@ import type {
   QueueOptions,
   Subscription,
 } from '../types.js';
-import { WorkerLostError } from '../errors.js';
 import { type AttemptOutcome, AttemptSignal, checkTaskTimeout, runAttempt } from './attempt.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { isTaskEnvelope, type TaskEnvelope, type TaskResult } from './envelope.js';
@@ -110,10 +110,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly waiting: Delivery<unknown>[] = [];
   private tasks!: DistributedQueue<unknown>;
   private sender!: ResultSender;
-  private consumer: ConsumerHandle | undefined;
+  private consumer: Promise<ConsumerHandle> | undefined;
   private subscription: Subscription | undefined;
   private stopping: Promise<void> | undefined;
   private isolating: Promise<void> | undefined;
+  private consuming = false;
   private lastActivity = Date.now();
 
   constructor(options: WorkerOptions) {
@@ -168,8 +169,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await this.consumer?.cancel();
-      this.consumer = undefined;
+      await this.stopConsuming();
       await this.subscription?.unsubscribe();
       await this.releaseWaiting();
       while (this.running.size > 0 || this.settling.size > 0 || this.isolating) {
@@ -203,7 +203,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async consume(): Promise<void> {
-    this.consumer = await this.tasks.consume((delivery) => this.accept(delivery), { prefetch: this.prefetch });
+    // Set before consume() resolves: a backend may deliver while the call is still in progress.
+    this.consuming = true;
+    this.consumer = this.tasks.consume((delivery) => this.accept(delivery), { prefetch: this.prefetch });
+    await this.consumer;
+  }
+
+  private async stopConsuming(): Promise<void> {
+    // A backend may deliver, and so get here, before consume() has handed back its promise.
+    await null;
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await (await consumer)?.cancel();
+    this.consuming = false;
   }
 
   private accept(delivery: Delivery<unknown>): void {
@@ -211,13 +223,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.stopping || this.isolating) {
       // Consumption is being cancelled: hold it, it is given back once the cancel is done. Giving it back now
       // would let the backend push it straight back to this consumer.
-      if (this.consumer) this.waiting.push(delivery);
+      if (this.consuming) this.waiting.push(delivery);
       else void release(delivery).catch((error: Error) => this.report(error));
       return;
     }
     if (delivery.attempt > 1) {
       this.isolating = this.isolate(delivery).finally(() => {
         this.isolating = undefined;
+        if (!this.stopping) void this.consume().catch((error: Error) => this.report(error));
         this.emitIdleIfDone();
       });
       return;
@@ -238,8 +251,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async isolate(suspect: Delivery<unknown>): Promise<void> {
     try {
-      await this.consumer?.cancel();
-      this.consumer = undefined;
+      await this.stopConsuming();
       await this.releaseWaiting();
       while (this.running.size > 0) await Promise.allSettled([...this.running]);
       await (await this.execute(suspect))();
@@ -248,7 +260,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } finally {
       this.lastActivity = Date.now();
     }
-    if (!this.stopping) await this.consume().catch((error: Error) => this.report(error));
   }
 
   private pump(): void {
@@ -313,7 +324,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const handler = this.handlerFor(task.kind);
     if (!handler) {
-      const error = Object.assign(new Error(`no handler for task kind "${task.kind}"`), { name: 'UnknownKindError' });
+      const error = Object.assign(new Error(`no handler for task kind "${task.kind}"`), {
+        name: 'UnknownKindError',
+      });
       return this.finish(delivery, task, { ok: false, error }, attempt, startedAt);
     }
     const signal = new AttemptSignal();
@@ -349,7 +362,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async retry(delivery: Delivery<unknown>, task: TaskEnvelope, attempt: number, delayMs: number) {
     try {
-      await this.tasks.put({ ...task, priorAttempts: attempt }, { delayMs, priority: task.priority, timeoutMs: 0 });
+      await this.tasks.put(
+        { ...task, priorAttempts: attempt },
+        { delayMs, priority: task.priority, timeoutMs: 0 },
+      );
     } catch {
       return delivery.nack({ requeue: true, delayMs });
     }
