@@ -1,12 +1,12 @@
 import { Worker } from '@taskwire/core';
 import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from './common.js';
-import { loadHandler } from './handlers.js';
+import { type IsolationFlags, loadRunnableHandler } from './isolation.js';
 
 /** Options of {@link runWorker} (the `taskwire-worker` flags). */
-export interface RunWorkerOptions extends CommonFlags {
+export interface RunWorkerOptions extends CommonFlags, IsolationFlags {
   /** Handler name or module. @default 'square' */
   handler?: string;
-  /** Tasks at once. @default 16 */
+  /** Tasks at once. @default 16, or the thread count with `isolate: 'threads'` */
   concurrency?: number;
   /** Deliveries held ahead of the running tasks (see `WorkerOptions.prefetch`). */
   prefetch?: number;
@@ -22,17 +22,20 @@ export interface RunWorkerOptions extends CommonFlags {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<number> {
   const settings = await settingsFrom(options);
-  const handler = await loadHandler(options.handler ?? 'square');
+  const runnable = await loadRunnableHandler(options.handler ?? 'square', options);
   const transport = await loadTransport(settings);
   const connection = await connect(transport, settings, await tlsClientOptions(options));
-  const worker = await Worker.start({
+  // A variable, not a literal, so `taskTimeoutMs` compiles before core's WorkerOptions has it.
+  const workerOptions = {
     connection,
-    handler,
+    handler: runnable.handler,
     queue: settings.queue,
-    concurrency: options.concurrency ?? 16,
+    concurrency: options.concurrency ?? runnable.defaultConcurrency,
     prefetch: options.prefetch,
     name: options.name,
-  });
+    taskTimeoutMs: options.taskTimeout,
+  };
+  const worker = await Worker.start(workerOptions);
   worker.on('error', (error) => console.error(`taskwire-worker: ${error.message}`));
 
   return new Promise<number>((resolve) => {
@@ -40,6 +43,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     const finish = async (code: number) => {
       clearInterval(idleTimer);
       await worker.stop();
+      await runnable.close();
       await connection.close();
       resolve(code);
     };

@@ -15,9 +15,7 @@ export interface ThreadTaskContext {
 }
 
 /** What the pool sends a thread. */
-export type ThreadRequest =
-  | { op: 'describe' }
-  | { op: 'run'; payload: unknown; context: ThreadTaskContext };
+export type ThreadRequest = { op: 'describe' } | { op: 'run'; payload: unknown; context: ThreadTaskContext };
 
 /** A handler error as plain data, so its name and stack survive the trip (a clone keeps neither reliably). */
 export interface ThreadErrorInfo {

@@ -41,7 +41,10 @@ function reviveError(info: ThreadErrorInfo): Error {
  * Payloads, results and the module itself must be loadable and structured-cloneable in a thread.
  * Resolves once one thread has loaded the module; a module that fails to load is a `ConfigError`.
  */
-export async function startThreadPool(spec: string, options: ThreadPoolOptions = {}): Promise<ThreadPoolHandler> {
+export async function startThreadPool(
+  spec: string,
+  options: ThreadPoolOptions = {},
+): Promise<ThreadPoolHandler> {
   const threads = options.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads must be an integer ≥ 1');
   const workerData: ThreadData = { handler: spec };
@@ -60,7 +63,9 @@ export async function startThreadPool(spec: string, options: ThreadPoolOptions =
   const described = await pool.run({ op: 'describe' });
   if (!described.ok) {
     await pool.destroy();
-    throw new ConfigError(`cannot load handler "${spec}" in a thread: ${'loadError' in described ? described.loadError : 'unknown error'}`);
+    throw new ConfigError(
+      `cannot load handler "${spec}" in a thread: ${'loadError' in described ? described.loadError : 'unknown error'}`,
+    );
   }
   const kinds = 'kinds' in described ? described.kinds : null;
 

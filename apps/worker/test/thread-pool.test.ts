@@ -73,15 +73,14 @@ describe('startThreadPool', () => {
 
   it('through a Worker: errors thrown in a thread arrive as failed results with their name and message', async () => {
     const { handler } = await pool(HANDLER, 2);
-    const connection = await createMemoryTransport().connect({ url: `memory://iso-${Date.now().toString(36)}` });
+    const connection = await createMemoryTransport().connect({
+      url: `memory://iso-${Date.now().toString(36)}`,
+    });
     const queue = `iso-errors-${Date.now().toString(36)}`;
     const worker = await Worker.start({ connection, handler, queue, concurrency: 2, backoff: { baseMs: 5 } });
     const master = await Master.start({ connection, queue, maxAttempts: 2 });
     try {
-      const results = await Promise.all([
-        master.submit({ fail: 'no good' }),
-        master.submit(9),
-      ]);
+      const results = await Promise.all([master.submit({ fail: 'no good' }), master.submit(9)]);
       expect(results[0]).toMatchObject({
         ok: false,
         attempt: 2,
