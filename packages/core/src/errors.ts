@@ -12,6 +12,9 @@ export const ErrorCodes = {
   FRAME_TOO_LARGE: 'TASKWIRE_FRAME_TOO_LARGE',
   DECODE: 'TASKWIRE_DECODE',
   CONFIG: 'TASKWIRE_CONFIG',
+  WORKER_LOST: 'TASKWIRE_WORKER_LOST',
+  TASK_TIMEOUT: 'TASKWIRE_TASK_TIMEOUT',
+  RESULT_ENCODING: 'TASKWIRE_RESULT_ENCODING',
 } as const;
 
 /** One of the values of {@link ErrorCodes}. */
@@ -129,5 +132,41 @@ export class ConfigError extends TaskwireError {
   }
   static override isInstance(error: unknown): error is ConfigError {
     return hasCode(error, ErrorCodes.CONFIG);
+  }
+}
+
+/**
+ * A task's attempts all ended without a result: the worker running it died (`process.exit`, a signal,
+ * out of memory) or lost its connection while running it, as many times as the task allows.
+ */
+export class WorkerLostError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.WORKER_LOST, message, options);
+    this.name = 'WorkerLostError';
+  }
+  static override isInstance(error: unknown): error is WorkerLostError {
+    return hasCode(error, ErrorCodes.WORKER_LOST);
+  }
+}
+
+/** A task's attempt ran longer than its timeout (`taskTimeoutMs` or the task's `timeoutMs`). */
+export class TaskTimeoutError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.TASK_TIMEOUT, message, options);
+    this.name = 'TaskTimeoutError';
+  }
+  static override isInstance(error: unknown): error is TaskTimeoutError {
+    return hasCode(error, ErrorCodes.TASK_TIMEOUT);
+  }
+}
+
+/** A handler's return value cannot travel as a result (a Symbol, a cyclic object, over the size limit). */
+export class ResultEncodingError extends TaskwireError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.RESULT_ENCODING, message, options);
+    this.name = 'ResultEncodingError';
+  }
+  static override isInstance(error: unknown): error is ResultEncodingError {
+    return hasCode(error, ErrorCodes.RESULT_ENCODING);
   }
 }

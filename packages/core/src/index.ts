@@ -24,14 +24,8 @@ export {
 } from './memory/transport.js';
 export * from './registry.js';
 export { type BackoffOptions, backoffDelay } from './task/backoff.js';
-export {
-  errorInfo,
-  isTaskEnvelope,
-  isTaskResult,
-  type TaskEnvelope,
-  type TaskErrorInfo,
-  type TaskResult,
-} from './task/envelope.js';
+export { isTaskEnvelope, isTaskResult, type TaskEnvelope, type TaskResult } from './task/envelope.js';
+export { errorInfo, type TaskErrorInfo } from './task/error-info.js';
 export {
   type MapOptions,
   Master,

@@ -55,6 +55,11 @@ export interface NackOptions {
   requeue?: boolean;
   /** With `requeue`, the item becomes visible again only after this delay. @default 0 */
   delayMs?: number;
+  /**
+   * With `requeue`: false gives the item back as never started (a stopping worker returning work it prefetched):
+   * its next delivery keeps this delivery's attempt number. @default true
+   */
+  countAttempt?: boolean;
 }
 
 /** One delivery of one item. Settle it exactly once with `ack()` or `nack()`. */

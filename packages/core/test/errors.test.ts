@@ -9,7 +9,10 @@ import {
   QueueEmptyError,
   QueueFullError,
   TaskwireError,
+  ResultEncodingError,
+  TaskTimeoutError,
   UnsupportedError,
+  WorkerLostError,
 } from '../src/index.js';
 
 describe('errors', () => {
@@ -22,6 +25,9 @@ describe('errors', () => {
     [FrameTooLargeError, ErrorCodes.FRAME_TOO_LARGE],
     [DecodeError, ErrorCodes.DECODE],
     [ConfigError, ErrorCodes.CONFIG],
+    [WorkerLostError, ErrorCodes.WORKER_LOST],
+    [TaskTimeoutError, ErrorCodes.TASK_TIMEOUT],
+    [ResultEncodingError, ErrorCodes.RESULT_ENCODING],
   ] as const;
 
   it.each(cases)('%o has a stable code, its own name and isInstance', (ErrorClass, code) => {

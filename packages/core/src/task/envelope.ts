@@ -1,3 +1,5 @@
+import type { TaskErrorInfo } from './error-info.js';
+
 /** What a master puts on the task queue. */
 export interface TaskEnvelope<P = unknown> {
   /** Unique task id; results are matched to tasks by it. */
@@ -12,13 +14,11 @@ export interface TaskEnvelope<P = unknown> {
   replyTo: string;
   /** Milliseconds since the epoch when the task was submitted. */
   createdAt: number;
+  /** Longest one attempt may run, in ms; overrides the worker's `taskTimeoutMs`. */
+  timeoutMs?: number;
 }
 
-/** A handler's failure, as it travels back to the master. */
-export interface TaskErrorInfo {
-  name: string;
-  message: string;
-}
+export type { TaskErrorInfo } from './error-info.js';
 
 /** What a worker puts on the master's result queue. */
 export interface TaskResult<R = unknown, P = unknown> {
@@ -63,10 +63,4 @@ export function isTaskResult(value: unknown): value is TaskResult {
     typeof result.taskId === 'string' &&
     typeof result.ok === 'boolean'
   );
-}
-
-/** Turn anything thrown into `{ name, message }`. */
-export function errorInfo(error: unknown): TaskErrorInfo {
-  if (error instanceof Error) return { name: error.name, message: error.message };
-  return { name: 'Error', message: String(error) };
 }

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Connection, ConsumerHandle, DistributedQueue, QueueOptions } from '../types.js';
+import { checkTaskTimeout } from './attempt.js';
 import { isTaskResult, type TaskEnvelope, type TaskResult } from './envelope.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 
@@ -25,9 +26,14 @@ export interface MasterOptions {
 
 /** Options of one submitted task. */
 export interface SubmitOptions {
+  /** Which handler runs it. @default the master's `kind` */
   kind?: string;
+  /** Attempts before it fails for good. @default the master's `maxAttempts` */
   maxAttempts?: number;
+  /** 0–255 on a priority queue. */
   priority?: number;
+  /** Longest one attempt may run, in ms (1 to 2³¹−1); overrides the worker's `taskTimeoutMs`. */
+  timeoutMs?: number;
 }
 
 /** Options of {@link Master.map}. */
@@ -220,7 +226,7 @@ export class Master extends EventEmitter<MasterEvents> {
   }
 
   private envelope<P>(payload: P, options: SubmitOptions): TaskEnvelope<P> {
-    return {
+    const task: TaskEnvelope<P> = {
       id: this.idPrefix + (++this.taskCounter).toString(36),
       kind: options.kind ?? this.kind,
       payload,
@@ -228,6 +234,8 @@ export class Master extends EventEmitter<MasterEvents> {
       replyTo: this.resultQueueName,
       createdAt: Date.now(),
     };
+    if (options.timeoutMs !== undefined) task.timeoutMs = options.timeoutMs;
+    return task;
   }
 
   /** Put a batch of tasks in one call; `onResult` is called once per task with its result. */
@@ -237,6 +245,7 @@ export class Master extends EventEmitter<MasterEvents> {
     onResult: (result: TaskResult) => void,
   ) {
     if (!this.consumer) throw new Error('call start() before submitting tasks');
+    checkTaskTimeout(options.timeoutMs, 'timeoutMs');
     const envelopes = payloads.map((payload) => this.envelope(payload, options));
     // One shared callback per batch rather than a promise per task: map() runs millions of tasks.
     for (let i = 0; i < envelopes.length; i++) {

@@ -1,39 +1,77 @@
+import { defaultCodec } from '../codec.js';
+import { FrameTooLargeError, ResultEncodingError } from '../errors.js';
 import type { Connection, DistributedQueue } from '../types.js';
 import type { TaskResult } from './envelope.js';
 
-interface Batch {
-  results: TaskResult[];
-  done: Promise<void>;
+/** Options of {@link ResultSender}. */
+export interface ResultSenderOptions {
+  /**
+   * A result queue handle unused this long is closed, so a long-lived worker answering many masters holds no
+   * handle (nor any backend state it keeps alive) for masters that are gone. @default 10000
+   */
+  idleCloseMs?: number;
+}
+
+interface Pending {
+  result: TaskResult;
+  resolve(sent: TaskResult): void;
+  reject(error: unknown): void;
+}
+
+interface OpenQueue {
+  queue: Promise<DistributedQueue<TaskResult>>;
+  lastUsed: number;
+  sending: number;
 }
 
 /**
- * Sends results to masters' result queues, coalescing the results produced in one tick into one
- * `putMany` per queue: a busy worker pays one round trip per batch, not per task.
+ * Sends results to masters' result queues, coalescing the results produced in one tick into one `putMany` per
+ * queue: a busy worker pays one round trip per batch, not per task.
+ *
+ * One bad result never holds back the others: a batch the backend refuses is retried item by item, and a result
+ * that cannot be encoded (a Symbol, a cyclic object, too large) is replaced by a failed result carrying a
+ * {@link ResultEncodingError}, so its master still learns how the task ended.
  */
 export class ResultSender {
-  private readonly queues = new Map<string, Promise<DistributedQueue<TaskResult>>>();
-  private readonly batches = new Map<string, Batch>();
+  private readonly open = new Map<string, OpenQueue>();
+  private readonly batches = new Map<string, Pending[]>();
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly idleCloseMs: number;
+  private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(private readonly connection: Connection) {}
+  constructor(
+    private readonly connection: Connection,
+    options: ResultSenderOptions = {},
+  ) {
+    this.idleCloseMs = options.idleCloseMs ?? 10_000;
+  }
 
-  /** Resolves once the backend accepted `result`. */
-  send(replyTo: string, result: TaskResult): Promise<void> {
-    const open = this.batches.get(replyTo);
-    if (open) {
-      open.results.push(result);
-      return open.done;
-    }
-    const batch: Batch = { results: [result], done: Promise.resolve() };
-    batch.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      this.batches.delete(replyTo);
-      return this.put(replyTo, batch.results);
+  /** Result queue handles open now (for tests and diagnostics). */
+  get openQueues(): number {
+    return this.open.size;
+  }
+
+  /**
+   * Resolves with the result the master will receive once the backend accepted it: `result` itself, or the
+   * failed result that replaced it when it could not be encoded. Rejects when the backend refused it.
+   */
+  send(replyTo: string, result: TaskResult): Promise<TaskResult> {
+    return new Promise<TaskResult>((resolve, reject) => {
+      const pending: Pending = { result, resolve, reject };
+      const batch = this.batches.get(replyTo);
+      if (batch) {
+        batch.push(pending);
+        return;
+      }
+      this.batches.set(replyTo, [pending]);
+      const flushed = new Promise<void>((done) => setImmediate(done)).then(() => {
+        const items = this.batches.get(replyTo)!;
+        this.batches.delete(replyTo);
+        return this.deliver(replyTo, items);
+      });
+      this.inFlight.add(flushed);
+      void flushed.finally(() => this.inFlight.delete(flushed));
     });
-    this.batches.set(replyTo, batch);
-    const tracked = batch.done.catch(() => undefined);
-    this.inFlight.add(tracked);
-    void tracked.finally(() => this.inFlight.delete(tracked));
-    return batch.done;
   }
 
   /** Wait for every result handed to `send` so far. */
@@ -41,15 +79,99 @@ export class ResultSender {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
-  private async put(replyTo: string, results: TaskResult[]): Promise<void> {
-    let queue = this.queues.get(replyTo);
-    if (!queue) {
-      queue = this.connection.queue<TaskResult>(replyTo);
-      this.queues.set(replyTo, queue);
-      queue.catch(() => this.queues.delete(replyTo));
+  /** Flush, then close every result queue handle. */
+  async close(): Promise<void> {
+    await this.flush();
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const handles = [...this.open.values()];
+    this.open.clear();
+    await Promise.allSettled(handles.map(async (entry) => (await entry.queue).close()));
+  }
+
+  private async deliver(replyTo: string, items: Pending[]): Promise<void> {
+    const entry = this.use(replyTo);
+    entry.sending++;
+    try {
+      const queue = await entry.queue;
+      if (items.length > 1) {
+        try {
+          await queue.putMany(items.map((item) => item.result));
+          for (const item of items) item.resolve(item.result);
+          return;
+        } catch {
+          // Retried one by one below: the batch fails as a whole, its items need not.
+        }
+      }
+      for (const item of items) await this.deliverOne(queue, item);
+    } catch (error) {
+      for (const item of items) item.reject(error);
+    } finally {
+      entry.sending--;
+      entry.lastUsed = Date.now();
     }
-    const target = await queue;
-    if (results.length === 1) await target.put(results[0]!);
-    else await target.putMany(results);
+  }
+
+  private async deliverOne(queue: DistributedQueue<TaskResult>, item: Pending): Promise<void> {
+    try {
+      await queue.put(item.result);
+      item.resolve(item.result);
+      return;
+    } catch (refusal) {
+      const problem = encodingProblem(item.result, refusal);
+      if (!problem) return item.reject(refusal);
+      // Name, message and code only: the replacement must fit where the original did not.
+      const { taskId, worker, attempt, startedAt, finishedAt } = item.result;
+      const error = { name: problem.name, message: problem.message, code: problem.code };
+      const replacement: TaskResult = { taskId, ok: false, error, worker, attempt, startedAt, finishedAt };
+      try {
+        await queue.put(replacement);
+        item.resolve(replacement);
+      } catch (secondError) {
+        item.reject(secondError);
+      }
+    }
+  }
+
+  private use(replyTo: string): OpenQueue {
+    let entry = this.open.get(replyTo);
+    if (!entry) {
+      const queue = this.connection.queue<TaskResult>(replyTo);
+      entry = { queue, lastUsed: Date.now(), sending: 0 };
+      this.open.set(replyTo, entry);
+      queue.catch(() => this.open.delete(replyTo));
+      this.sweeper ??= setInterval(() => this.closeIdle(), Math.max(1, this.idleCloseMs / 2)).unref();
+    }
+    return entry;
+  }
+
+  private closeIdle(): void {
+    const now = Date.now();
+    for (const [replyTo, entry] of this.open) {
+      if (entry.sending > 0 || this.batches.has(replyTo) || now - entry.lastUsed < this.idleCloseMs) continue;
+      this.open.delete(replyTo);
+      void entry.queue.then((queue) => queue.close()).catch(() => undefined);
+    }
+    if (this.open.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+}
+
+/**
+ * Why `result` cannot travel, or undefined when the refusal was the backend's. Encoding it here, only after a put
+ * failed, keeps the fast path free of a second encode.
+ */
+function encodingProblem(result: TaskResult, error: unknown): ResultEncodingError | undefined {
+  if (FrameTooLargeError.isInstance(error)) {
+    return new ResultEncodingError(`the task's result is too large to send: ${error.message}`, { cause: error });
+  }
+  try {
+    defaultCodec.encode(result);
+    return undefined;
+  } catch (encodeError) {
+    const reason = encodeError instanceof Error ? encodeError.message : String(encodeError);
+    return new ResultEncodingError(`the task's result cannot be encoded: ${reason}`, { cause: encodeError });
   }
 }

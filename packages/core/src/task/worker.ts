@@ -8,8 +8,11 @@ import type {
   QueueOptions,
   Subscription,
 } from '../types.js';
+import { WorkerLostError } from '../errors.js';
+import { type AttemptOutcome, AttemptSignal, checkTaskTimeout, runAttempt } from './attempt.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { errorInfo, isTaskEnvelope, type TaskEnvelope, type TaskResult } from './envelope.js';
+import { isTaskEnvelope, type TaskEnvelope, type TaskResult } from './envelope.js';
+import { errorInfo } from './error-info.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 import { ResultSender } from './result-sender.js';
 
@@ -27,6 +30,11 @@ export interface TaskContext {
   worker: string;
   /** True when the task came by broadcast (every worker runs it). */
   broadcast: boolean;
+  /**
+   * Aborted when the attempt times out (its `reason` is a `TaskTimeoutError`). A handler that does I/O or long
+   * loops should pass it on or check it, so a timed-out attempt stops working.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** Runs one task. Throw (or reject) to fail the attempt. */
@@ -52,6 +60,13 @@ export interface WorkerOptions {
   prefetch?: number;
   /** Delay between attempts. */
   backoff?: BackoffOptions;
+  /**
+   * Longest one attempt may run, in ms (1 to 2³¹−1); a task's own `timeoutMs` overrides it. A timed-out attempt
+   * counts as failed (retried with backoff) and its `context.signal` is aborted. @default no limit
+   */
+  taskTimeoutMs?: number;
+  /** Close a master's result queue handle after this long unused. @default 10000 */
+  resultQueueIdleMs?: number;
   /** Name reported in results. @default `<hostname>:<pid>` */
   name?: string;
 }
@@ -87,6 +102,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly concurrency: number;
   private readonly prefetch: number;
   private readonly backoff: BackoffOptions;
+  private readonly taskTimeoutMs: number | undefined;
+  private readonly resultQueueIdleMs: number | undefined;
   private readonly queueOptions: QueueOptions;
   private readonly running = new Set<Promise<void>>();
   private readonly settling = new Set<Promise<void>>();
@@ -110,6 +127,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.prefetch = options.prefetch ?? Math.max(this.concurrency * 4, 256);
     this.backoff = options.backoff ?? {};
+    checkTaskTimeout(options.taskTimeoutMs, 'taskTimeoutMs');
+    this.taskTimeoutMs = options.taskTimeoutMs;
+    this.resultQueueIdleMs = options.resultQueueIdleMs;
     this.name = options.name ?? `${hostname()}:${process.pid}`;
   }
 
@@ -129,7 +149,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Declare the task queue and start consuming (and listening for broadcasts where supported). */
   async start(): Promise<void> {
     this.tasks = await this.connection.queue(this.queueName, this.queueOptions);
-    this.sender = new ResultSender(this.connection);
+    this.sender = new ResultSender(this.connection, { idleCloseMs: this.resultQueueIdleMs });
     this.consumer = await this.tasks.consume((delivery) => this.accept(delivery), {
       prefetch: this.prefetch,
     });
@@ -141,18 +161,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * Stop taking tasks, finish the running ones and send their results, and give back (requeue)
-   * tasks fetched but not started. Resolves when nothing is in flight.
+   * Stop taking tasks, finish the running ones and send their results, and give back tasks fetched but not
+   * started without spending one of their attempts. Resolves when nothing is in flight.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.consumer?.cancel();
       await this.subscription?.unsubscribe();
-      for (const delivery of this.waiting.splice(0)) await delivery.nack({ requeue: true });
+      await Promise.allSettled(this.waiting.splice(0).map((delivery) => release(delivery)));
       while (this.running.size > 0 || this.settling.size > 0) {
         await Promise.allSettled([...this.running, ...this.settling]);
       }
-      await this.sender?.flush();
+      await this.sender?.close();
     })();
     return this.stopping;
   }
@@ -181,7 +201,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private accept(delivery: Delivery<unknown>): void {
     this.lastActivity = Date.now();
     if (this.stopping) {
-      void delivery.nack({ requeue: true });
+      void release(delivery).catch((error: Error) => this.report(error));
       return;
     }
     this.waiting.push(delivery);
@@ -235,35 +255,58 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const attempt = delivery.attempt;
     const startedAt = Date.now();
-    const handler = this.handlerFor(task.kind);
-    let outcome: { ok: true; value: unknown } | { ok: false; error: Error };
-    if (!handler) {
-      outcome = {
-        ok: false,
-        error: Object.assign(new Error(`no handler for task kind "${task.kind}"`), {
-          name: 'UnknownKindError',
-        }),
-      };
-    } else {
-      try {
-        const context = {
-          taskId: task.id,
-          kind: task.kind,
-          attempt,
-          maxAttempts: task.maxAttempts,
-          worker: this.name,
-          broadcast: false,
-        };
-        outcome = { ok: true, value: await handler(task.payload, context) };
-      } catch (error) {
-        outcome = { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
-      }
+    if (attempt > task.maxAttempts) {
+      // Every allowed attempt was delivered and none settled: the workers running it died or were cut off
+      // (a handler that exits its process, a signal, out of memory). Never run it again.
+      const ran = attempt - 1;
+      const error = new WorkerLostError(
+        `task ${task.id}: the worker running it was lost on each of its ${ran} attempt${ran === 1 ? '' : 's'} ` +
+          `(maxAttempts ${task.maxAttempts}); it crashed, was killed or lost its connection`,
+      );
+      return this.finish(delivery, task, { ok: false, error }, ran, startedAt);
     }
-    if (!outcome.ok && handler && attempt < task.maxAttempts) {
+    const handler = this.handlerFor(task.kind);
+    if (!handler) {
+      const error = Object.assign(new Error(`no handler for task kind "${task.kind}"`), { name: 'UnknownKindError' });
+      return this.finish(delivery, task, { ok: false, error }, attempt, startedAt);
+    }
+    const signal = new AttemptSignal();
+    const context: TaskContext = {
+      taskId: task.id,
+      kind: task.kind,
+      attempt,
+      maxAttempts: task.maxAttempts,
+      worker: this.name,
+      broadcast: false,
+      get signal() {
+        return signal.signal;
+      },
+    };
+    const outcome = await runAttempt(
+      () => handler(task.payload, context),
+      signal,
+      task.timeoutMs ?? this.taskTimeoutMs,
+      () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
+    );
+    if (!outcome.ok && attempt < task.maxAttempts) {
       const delayMs = backoffDelay(attempt, this.backoff);
       this.emit('retrying', task, attempt, delayMs, outcome.error);
       return () => delivery.nack({ requeue: true, delayMs });
     }
+    return this.finish(delivery, task, outcome, attempt, startedAt);
+  }
+
+  /**
+   * The task's last word: send its result to its master, then ack it (or dead-letter it when it failed). When
+   * the result cannot be sent the delivery goes back to the queue, so no delivery is left unsettled.
+   */
+  private finish(
+    delivery: Delivery<unknown>,
+    task: TaskEnvelope,
+    outcome: AttemptOutcome,
+    attempt: number,
+    startedAt: number,
+  ): () => Promise<void> {
     const result: TaskResult = {
       taskId: task.id,
       ok: outcome.ok,
@@ -274,11 +317,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       finishedAt: Date.now(),
     };
     return async () => {
-      await this.sender.send(task.replyTo, result);
+      let sent: TaskResult;
+      try {
+        sent = await this.sender.send(task.replyTo, result);
+      } catch (error) {
+        // The backend refused the result: run the task again later rather than leave it unsettled.
+        await delivery.nack({ requeue: true, delayMs: backoffDelay(attempt, this.backoff) });
+        throw error;
+      }
       // A final failure goes to the dead-letter queue once its master has the failed result.
-      if (result.ok) await delivery.ack();
+      if (sent.ok) await delivery.ack();
       else await delivery.nack({ requeue: false });
-      this.emit(result.ok ? 'completed' : 'failed', result);
+      this.emit(sent.ok ? 'completed' : 'failed', sent);
     };
   }
 
@@ -289,15 +339,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let result: TaskResult;
     try {
       if (!handler) throw new Error(`no handler for task kind "${task.kind}"`);
-      const context = {
+      const signal = new AttemptSignal();
+      const context: TaskContext = {
         taskId: task.id,
         kind: task.kind,
         attempt: 1,
         maxAttempts: 1,
         worker: this.name,
         broadcast: true,
+        get signal() {
+          return signal.signal;
+        },
       };
-      result = { ...base, ok: true, value: await handler(task.payload, context), finishedAt: Date.now() };
+      const outcome = await runAttempt(
+        () => handler(task.payload, context),
+        signal,
+        task.timeoutMs ?? this.taskTimeoutMs,
+        () => `broadcast task ${task.id}`,
+      );
+      if (!outcome.ok) throw outcome.error;
+      result = { ...base, ok: true, value: outcome.value, finishedAt: Date.now() };
     } catch (error) {
       result = { ...base, ok: false, error: errorInfo(error), finishedAt: Date.now() };
     }
@@ -313,4 +374,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error);
   }
+}
+
+/** Give a delivery back as never started: its next delivery keeps this attempt number. */
+function release(delivery: Delivery<unknown>): Promise<void> {
+  return delivery.nack({ requeue: true, countAttempt: false });
 }

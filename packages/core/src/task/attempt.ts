@@ -1,0 +1,75 @@
+import { TaskTimeoutError } from '../errors.js';
+
+/** The longest task timeout: Node's timers cannot wait longer (2³¹−1 ms, about 24.8 days). */
+export const MAX_TASK_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** How one attempt ended. */
+export type AttemptOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
+
+/**
+ * Refuse a task timeout that is not a whole number of milliseconds between 1 and {@link MAX_TASK_TIMEOUT_MS}.
+ * `undefined` means no timeout.
+ */
+export function checkTaskTimeout(timeoutMs: number | undefined, name: string): void {
+  if (timeoutMs === undefined) return;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TASK_TIMEOUT_MS) {
+    throw new RangeError(`${name} must be an integer from 1 to ${MAX_TASK_TIMEOUT_MS} ms, got ${timeoutMs}`);
+  }
+}
+
+/**
+ * The abort signal of one attempt, created only when a handler reads it or a timeout needs it: most tasks never
+ * touch it, and a controller per task is measurable on the hot path.
+ */
+export class AttemptSignal {
+  private controller: AbortController | undefined;
+
+  /** The signal handed to the handler. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  /** Abort with `reason` (a no-op when nobody ever asked for the signal). */
+  abort(reason: Error): void {
+    this.controller?.abort(reason);
+  }
+}
+
+/**
+ * Run `work` (a handler call) and settle with its outcome, or with a {@link TaskTimeoutError} after `timeoutMs`,
+ * whichever comes first. On timeout the attempt's signal is aborted; a handler that ignores it keeps running in
+ * the background, which is why `--isolate threads` exists.
+ */
+export async function runAttempt(
+  work: () => unknown,
+  signal: AttemptSignal,
+  timeoutMs: number | undefined,
+  describe: () => string,
+): Promise<AttemptOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  // The timer starts before the handler, so time a synchronous handler spends counts against its limit.
+  const timedOut =
+    timeoutMs === undefined
+      ? undefined
+      : new Promise<AttemptOutcome>((resolve) => {
+          timer = setTimeout(() => {
+            const error = new TaskTimeoutError(`${describe()} timed out after ${timeoutMs} ms`);
+            signal.abort(error);
+            resolve({ ok: false, error });
+          }, timeoutMs);
+        });
+  const settled = (async (): Promise<AttemptOutcome> => {
+    try {
+      return { ok: true, value: await work() };
+    } catch (error) {
+      return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
+    }
+  })();
+  if (!timedOut) return settled;
+  try {
+    return await Promise.race([settled, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
