@@ -29,16 +29,14 @@ export class InProcessWorkers {
     this.runnable = await loadRunnableHandler(this.options.handler, isolation);
     for (let i = 0; i < this.options.count; i++) {
       const connection = await this.options.transport.connect({ url: this.options.url });
-      // A variable, not a literal, so `taskTimeoutMs` compiles before core's WorkerOptions has it.
-      const workerOptions = {
+      const worker = await Worker.start({
         connection,
         handler: this.runnable.handler,
         queue: this.options.queue,
         concurrency: this.options.concurrency ?? this.runnable.defaultConcurrency,
         name: `local-${i + 1}:${process.pid}`,
         taskTimeoutMs: isolation.taskTimeout,
-      };
-      const worker = await Worker.start(workerOptions);
+      });
       this.running.push({ worker, connection });
     }
   }

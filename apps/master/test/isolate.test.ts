@@ -57,6 +57,7 @@ describe('--isolate, --threads, --task-timeout flags', () => {
     [['--threads', 'many'], /--threads/],
     [['--task-timeout', '0'], /--task-timeout/],
     [['--task-timeout', '1.5s'], /--task-timeout/],
+    [['--task-timeout', String(2 ** 31)], /--task-timeout/],
   ];
   for (const [args, pattern] of bad) {
     it(`taskwire-worker ${args.join(' ')}: one line, exit 2`, async () => {

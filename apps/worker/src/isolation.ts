@@ -22,11 +22,15 @@ const isolationMode = (value: string): IsolationMode => {
   if (value === 'none' || value === 'threads') return value;
   throw new ConfigError(`--isolate must be none or threads, not "${value}"`);
 };
-const positiveInteger = (flag: string) => (value: string) => {
+const integerUpTo = (flag: string, max: number) => (value: string) => {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new ConfigError(`${flag} must be an integer ≥ 1, not "${value}"`);
+  if (!/^\d+$/.test(value) || n < 1 || n > max) {
+    throw new ConfigError(`${flag} must be an integer from 1 to ${max}, not "${value}"`);
+  }
   return n;
 };
+// Node's timers wait at most 2³¹−1 ms (about 24.8 days); core refuses longer task timeouts.
+const MAX_TASK_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Add `--isolate`, `--threads` and `--task-timeout` to a commander program. */
 export function addIsolationOptions(program: Command): Command {
@@ -39,12 +43,12 @@ export function addIsolationOptions(program: Command): Command {
     .option(
       '--threads <n>',
       '--isolate threads: threads in the pool (default: available cores)',
-      positiveInteger('--threads'),
+      integerUpTo('--threads', 1024),
     )
     .option(
       '--task-timeout <ms>',
       'fail an attempt (retried with backoff) that runs longer than this',
-      positiveInteger('--task-timeout'),
+      integerUpTo('--task-timeout', MAX_TASK_TIMEOUT_MS),
     );
 }
 

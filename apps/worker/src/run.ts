@@ -25,8 +25,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   const runnable = await loadRunnableHandler(options.handler ?? 'square', options);
   const transport = await loadTransport(settings);
   const connection = await connect(transport, settings, await tlsClientOptions(options));
-  // A variable, not a literal, so `taskTimeoutMs` compiles before core's WorkerOptions has it.
-  const workerOptions = {
+  const worker = await Worker.start({
     connection,
     handler: runnable.handler,
     queue: settings.queue,
@@ -34,8 +33,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     prefetch: options.prefetch,
     name: options.name,
     taskTimeoutMs: options.taskTimeout,
-  };
-  const worker = await Worker.start(workerOptions);
+  });
   worker.on('error', (error) => console.error(`taskwire-worker: ${error.message}`));
 
   return new Promise<number>((resolve) => {

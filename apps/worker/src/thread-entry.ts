@@ -1,6 +1,6 @@
 // Runs inside each piscina thread: loads the user's handler module once, then runs the tasks the
 // pool sends. Everything that crosses the thread boundary is plain (structured-cloneable) data.
-import type { TaskHandler } from '@taskwire/core';
+import { errorInfo, type TaskErrorInfo, type TaskHandler } from '@taskwire/core';
 import { workerData } from 'piscina';
 import { loadHandler } from './handlers.js';
 
@@ -17,18 +17,11 @@ export interface ThreadTaskContext {
 /** What the pool sends a thread. */
 export type ThreadRequest = { op: 'describe' } | { op: 'run'; payload: unknown; context: ThreadTaskContext };
 
-/** A handler error as plain data, so its name and stack survive the trip (a clone keeps neither reliably). */
-export interface ThreadErrorInfo {
-  name: string;
-  message: string;
-  stack?: string;
-  code?: string;
-}
-
 /** What a thread sends back. */
 export type ThreadReply =
   | { ok: true; value: unknown }
-  | { ok: false; error: ThreadErrorInfo }
+  /** A handler error as plain data, so its name, stack, code and cause survive the trip. */
+  | { ok: false; error: TaskErrorInfo }
   /** `describe`: the kinds the module exports handlers for (null: one handler for every kind). */
   | { ok: true; kinds: string[] | null }
   | { ok: false; loadError: string };
@@ -49,17 +42,6 @@ const load = () => {
 // code written for the in-process mode may read `context.signal`, so it gets one that never fires.
 const neverAborted = new AbortController().signal;
 
-function errorInfoOf(error: unknown): ThreadErrorInfo {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const code = (error as { code?: unknown }).code;
-  return {
-    name: error.name,
-    message: error.message,
-    ...(error.stack === undefined ? {} : { stack: error.stack }),
-    ...(typeof code === 'string' ? { code } : {}),
-  };
-}
-
 /** piscina's task function. */
 export default async function runInThread(request: ThreadRequest): Promise<ThreadReply> {
   let handlers: TaskHandler | Record<string, TaskHandler>;
@@ -78,6 +60,6 @@ export default async function runInThread(request: ThreadRequest): Promise<Threa
     const taskContext = { ...context, signal: neverAborted };
     return { ok: true, value: await handler(payload, taskContext) };
   } catch (error) {
-    return { ok: false, error: errorInfoOf(error) };
+    return { ok: false, error: errorInfo(error) };
   }
 }

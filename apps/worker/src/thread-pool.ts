@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError, type TaskContext, type TaskHandler } from '@taskwire/core';
+import { ConfigError, type TaskContext, type TaskErrorInfo, type TaskHandler } from '@taskwire/core';
 import { Piscina } from 'piscina';
-import type { ThreadData, ThreadErrorInfo, ThreadReply, ThreadRequest } from './thread-entry.js';
+import type { ThreadData, ThreadReply, ThreadRequest } from './thread-entry.js';
 
 /** Options of {@link startThreadPool}. */
 export interface ThreadPoolOptions {
@@ -22,9 +22,9 @@ export interface ThreadPoolHandler {
   close(): Promise<void>;
 }
 
-/** Rebuild a handler error from its plain form, keeping name, message, stack and code. */
-function reviveError(info: ThreadErrorInfo): Error {
-  const error = new Error(info.message);
+/** Rebuild a handler error from its plain form, keeping name, message, stack, code and cause. */
+function reviveError(info: TaskErrorInfo): Error {
+  const error = new Error(info.message, info.cause ? { cause: reviveError(info.cause) } : undefined);
   error.name = info.name;
   if (info.stack !== undefined) error.stack = info.stack;
   if (info.code !== undefined) Object.assign(error, { code: info.code });
@@ -72,7 +72,7 @@ export async function startThreadPool(
   const run: TaskHandler = async (payload: unknown, context: TaskContext) => {
     // Only the plain fields cross the thread boundary; the signal stays here and tells piscina to
     // terminate the thread when the attempt is abandoned.
-    const { signal } = context as { signal?: AbortSignal };
+    const { signal } = context;
     const request: ThreadRequest = {
       op: 'run',
       payload,
@@ -87,10 +87,10 @@ export async function startThreadPool(
     };
     let reply: ThreadReply;
     try {
-      reply = await pool.run(request, { signal: signal ?? null });
+      reply = await pool.run(request, { signal });
     } catch (error) {
       // piscina's AbortError says less than the reason the worker aborted with (a timeout, a stop).
-      if (signal?.aborted) throw signal.reason;
+      if (signal.aborted) throw signal.reason;
       throw error;
     }
     if (reply.ok) return 'value' in reply ? reply.value : undefined;

@@ -38,12 +38,13 @@ describe('startThreadPool', () => {
     for (const id of ids) expect(id).not.toBe(threadId);
   });
 
-  it('keeps the name, message, stack and code of an error thrown in a thread', async () => {
+  it('keeps the name, message, stack, code and cause of an error thrown in a thread', async () => {
     const run = asFunction((await pool(HANDLER, 1)).handler);
     const error = await Promise.resolve(run({ fail: 'bad input' }, contextFor())).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect(error).toMatchObject({ name: 'ValidationError', message: 'bad input', code: 'E_VALIDATION' });
     expect((error as Error).stack).toContain('thread-handlers.mjs');
+    expect((error as Error).cause).toMatchObject({ name: 'RangeError', message: 'out of range' });
   });
 
   it('an aborted signal terminates the thread running the task; the pool replaces it', async () => {
@@ -71,7 +72,7 @@ describe('startThreadPool', () => {
     expect((error as Error).message).toMatch(/cannot load handler/);
   });
 
-  it('through a Worker: errors thrown in a thread arrive as failed results with their name and message', async () => {
+  it('through a Worker: errors thrown in a thread arrive as failed results with their name, message, stack and code', async () => {
     const { handler } = await pool(HANDLER, 2);
     const connection = await createMemoryTransport().connect({
       url: `memory://iso-${Date.now().toString(36)}`,
@@ -84,7 +85,13 @@ describe('startThreadPool', () => {
       expect(results[0]).toMatchObject({
         ok: false,
         attempt: 2,
-        error: { name: 'ValidationError', message: 'no good' },
+        error: {
+          name: 'ValidationError',
+          message: 'no good',
+          code: 'E_VALIDATION',
+          stack: expect.stringContaining('thread-handlers.mjs'),
+          cause: { name: 'RangeError', message: 'out of range' },
+        },
       });
       expect(results[1]).toMatchObject({ ok: true, value: 81 });
     } finally {
