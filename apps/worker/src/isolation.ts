@@ -69,13 +69,20 @@ export interface RunnableHandler {
   close(): Promise<void>;
 }
 
-/** Load `spec` (see {@link loadHandler}) in this thread or, with `isolate: 'threads'`, in a thread pool. */
-export async function loadRunnableHandler(spec: string, flags: IsolationFlags): Promise<RunnableHandler> {
+/**
+ * Load `spec` (see {@link loadHandler}) in this thread or, with `isolate: 'threads'`, in a thread
+ * pool (`onThreadError`: see `ThreadPoolOptions.onError`).
+ */
+export async function loadRunnableHandler(
+  spec: string,
+  flags: IsolationFlags,
+  onThreadError?: (error: Error) => void,
+): Promise<RunnableHandler> {
   if (flags.threads !== undefined && flags.isolate !== 'threads') {
     throw new ConfigError('--threads needs --isolate threads');
   }
   if (flags.isolate === 'threads') {
-    const pool = await startThreadPool(spec, { threads: flags.threads });
+    const pool = await startThreadPool(spec, { threads: flags.threads, onError: onThreadError });
     // More tasks at once than threads would only queue in the pool, where a task's timeout
     // already runs; one per thread keeps the rest in the broker for other workers.
     return { handler: pool.handler, defaultConcurrency: pool.threads, close: () => pool.close() };

@@ -22,7 +22,9 @@ export interface RunWorkerOptions extends CommonFlags, IsolationFlags {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<number> {
   const settings = await settingsFrom(options);
-  const runnable = await loadRunnableHandler(options.handler ?? 'square', options);
+  const runnable = await loadRunnableHandler(options.handler ?? 'square', options, (error) =>
+    console.error(`taskwire-worker: a handler thread failed outside any task: ${error.message}`),
+  );
   const transport = await loadTransport(settings);
   const connection = await connect(transport, settings, await tlsClientOptions(options));
   const worker = await Worker.start({

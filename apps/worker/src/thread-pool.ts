@@ -7,6 +7,11 @@ import type { ThreadData, ThreadReply, ThreadRequest } from './thread-entry.js';
 export interface ThreadPoolOptions {
   /** Threads in the pool. @default os.availableParallelism() */
   threads?: number;
+  /**
+   * A thread failed outside any task (say a handler's timer threw after it returned); the pool
+   * replaces the thread. @default print a warning
+   */
+  onError?: (error: Error) => void;
 }
 
 /** Handlers that run in a pool of worker threads. */
@@ -59,6 +64,9 @@ export async function startThreadPool(
     atomics: 'async',
     workerData,
   });
+
+  // Without a listener such an error would be an unhandled 'error' event: the whole worker would crash.
+  pool.on('error', options.onError ?? ((error: Error) => process.emitWarning(error)));
 
   const described = await pool.run({ op: 'describe' });
   if (!described.ok) {

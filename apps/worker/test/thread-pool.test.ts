@@ -12,8 +12,8 @@ afterEach(async () => {
   for (const pool of pools.splice(0)) await pool.close();
 });
 
-async function pool(spec: string, threads: number) {
-  const started = await startThreadPool(spec, { threads });
+async function pool(spec: string, threads: number, onError?: (error: Error) => void) {
+  const started = await startThreadPool(spec, { threads, onError });
   pools.push(started);
   return started;
 }
@@ -56,6 +56,16 @@ describe('startThreadPool', () => {
     await expect(spinning).rejects.toBe(reason);
     // The only thread spun for ever: a later task runs only if that thread was replaced.
     expect(await run(5, contextFor())).toBe(25);
+  });
+
+  it('an error a thread throws outside any task is reported, and the pool replaces the thread', async () => {
+    const errors: Error[] = [];
+    const run = asFunction((await pool(HANDLER, 1, (error) => errors.push(error))).handler);
+    expect(await run({ throwLater: 50 }, contextFor())).toBe('scheduled');
+    const deadline = Date.now() + 5000;
+    while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(errors.map((e) => e.message)).toEqual(['thrown outside any task']);
+    expect(await run(6, contextFor())).toBe(36);
   });
 
   it('a module exporting one handler per kind gives one thread-backed handler per kind', async () => {
