@@ -106,6 +106,35 @@ describe('--isolate threads', () => {
     for (const r of squares) expect(r).toMatchObject({ ok: true, value: (r.input as number) ** 2 });
   }, 40_000);
 
+  it('on memory:// the in-process workers run handlers in the thread pool too', async () => {
+    const { input, output } = jobFiles([{ threadId: true }, { threadId: true }, 3]);
+    const master = start(MASTER_CLI, [
+      '--transport',
+      'memory',
+      '--workers',
+      '1',
+      '--handler',
+      THREAD_HANDLER,
+      '--isolate',
+      'threads',
+      '--threads',
+      '1',
+      '--input',
+      input,
+      '--output',
+      output,
+    ]);
+    running.push(master);
+    const { code } = await exitWithin(master, 20_000, 'the master');
+    expect(code, master.stderr()).toBe(0);
+    const values = readLines(output).map((r) => r.value);
+    expect(values).toContain(9);
+    // The master's main thread has id 0; a pool thread has another.
+    const threadIds = values.filter((v) => v !== 9);
+    expect(threadIds).toHaveLength(2);
+    for (const id of threadIds) expect(id).not.toBe(0);
+  });
+
   it('on Redis, handlers blocking longer than the lease run exactly once: heartbeats keep flowing', async () => {
     const queue = isoName('lease');
     // Each task burns 1.5 s of CPU; the lease lapses after 0.6 s without a heartbeat.
