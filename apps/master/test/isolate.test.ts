@@ -67,6 +67,10 @@ describe('--isolate, --threads, --task-timeout flags', () => {
       expectUsageError(await run(MASTER_CLI, ['--transport', 'memory', ...args], {}, 10_000), pattern);
     });
   }
+  it('taskwire-worker --threads without --isolate threads: one line, exit 2', async () => {
+    const result = await run(WORKER_CLI, ['--transport', 'memory', '--threads', '2'], {}, 10_000);
+    expectUsageError(result, /--threads needs --isolate threads/);
+  });
 });
 
 describe('--isolate threads', () => {

@@ -40,8 +40,8 @@ function reviveError(info: TaskErrorInfo): Error {
  * Run the `--handler` module (`spec`: a built-in name, a module path or a package, as
  * {@link loadHandler} takes) in a piscina pool of worker threads. Each thread loads the module once.
  * A CPU-bound handler then blocks a thread, not the worker's event loop (heartbeats, acks and
- * results keep flowing), and uses every core. When a task's `context.signal` aborts (timeout,
- * forced stop) the thread running it is terminated and replaced.
+ * results keep flowing), and uses every core. When a task's `context.signal` aborts (its
+ * timeout) the thread running it is terminated and replaced.
  *
  * Payloads, results and the module itself must be loadable and structured-cloneable in a thread.
  * Resolves once one thread has loaded the module; a module that fails to load is a `ConfigError`.
@@ -97,7 +97,7 @@ export async function startThreadPool(
     try {
       reply = await pool.run(request, { signal });
     } catch (error) {
-      // piscina's AbortError says less than the reason the worker aborted with (a timeout, a stop).
+      // piscina's AbortError says less than the reason the worker aborted with (its TaskTimeoutError).
       if (signal.aborted) throw signal.reason;
       throw error;
     }
