@@ -266,12 +266,32 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         await second.ack();
       });
 
-      test('a redelivered item is served before later items (fifo)', async (ctx) => {
+      test('a requeued item is served after the items already waiting (fifo)', async (ctx) => {
         const queue = await (await ctx.connect()).queue<string>(ctx.name('nack-order'));
         await queue.putMany(['a', 'b', 'c']);
         const a = await queue.get({ timeoutMs: 5000 });
         await a.nack({ requeue: true });
-        expect(await drain(queue, 3)).toEqual(['a', 'b', 'c']);
+        expect(await drain(queue, 3)).toEqual(['b', 'c', 'a']);
+      });
+
+      test('nack with countAttempt: false gives the item back with the same attempt; a plain nack counts one', async (ctx) => {
+        const queue = await (await ctx.connect()).queue<string>(ctx.name('nack-uncounted'));
+        await queue.put('prefetched');
+        const first = await queue.get({ timeoutMs: 5000 });
+        expect(first.attempt).toBe(1);
+        await first.nack({ requeue: true, countAttempt: false });
+        const second = await queue.get({ timeoutMs: 5000 });
+        expect(second.body).toBe('prefetched');
+        expect(second.id).toBe(first.id);
+        expect(second.attempt).toBe(1);
+        await second.nack({ requeue: true });
+        const third = await queue.get({ timeoutMs: 5000 });
+        expect(third.attempt).toBe(2);
+        await third.nack({ requeue: true, countAttempt: false });
+        const fourth = await queue.get({ timeoutMs: 5000 });
+        expect(fourth.attempt).toBe(2);
+        await fourth.ack();
+        await expectRejects(queue.get({ timeoutMs: timing.toleranceMs }), QueueEmptyError);
       });
 
       if (caps.deadLetter) {
@@ -341,6 +361,68 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         const redelivered = received.filter((d) => d.body !== 3);
         expect(redelivered.every((d) => d.attempt === 2)).toBe(true);
       });
+
+      test('every closed connection counts an attempt: 1, 2, 3 across two drops', async (ctx) => {
+        const name = ctx.name('drops');
+        const producer = await (await ctx.connect()).queue<string>(name);
+        await producer.put('poison');
+        const attempts: number[] = [];
+        for (let drop = 0; drop < 2; drop++) {
+          const doomed = await ctx.connect();
+          const delivery = await (await doomed.queue<string>(name)).get({ timeoutMs: 10_000 });
+          attempts.push(delivery.attempt);
+          await doomed.close(); // gone without settling, like a worker that crashed
+        }
+        const last = await producer.get({ timeoutMs: 10_000 });
+        attempts.push(last.attempt);
+        expect(last.body).toBe('poison');
+        await last.ack();
+        expect(attempts).toEqual([1, 2, 3]);
+      });
+
+      test("a closed connection's delivery goes back after the items already waiting", async (ctx) => {
+        const name = ctx.name('crash-order');
+        const producer = await (await ctx.connect()).queue<string>(name);
+        await producer.put('poison');
+        await producer.putMany(['b', 'c']);
+        const doomed = await ctx.connect();
+        const poison = await (await doomed.queue<string>(name)).get({ timeoutMs: 5000 });
+        expect(poison.body).toBe('poison');
+        await doomed.close();
+        // The next worker gets the healthy items first: a poison task cannot stall the queue.
+        const order: [string, number][] = [];
+        for (let i = 0; i < 3; i++) {
+          const delivery = await producer.get({ timeoutMs: 10_000 });
+          order.push([delivery.body, delivery.attempt]);
+          await delivery.ack();
+        }
+        expect(order).toEqual([
+          ['b', 1],
+          ['c', 1],
+          ['poison', 2],
+        ]);
+      });
+
+      if (caps.priority) {
+        test("a closed connection's delivery goes back after waiting items of its priority, before lower ones", async (ctx) => {
+          const name = ctx.name('crash-order-prio');
+          const producer = await (await ctx.connect()).queue<string>(name, { order: 'priority' });
+          await producer.put('high-poison', { priority: 5 });
+          await producer.put('high', { priority: 5 });
+          await producer.put('low', { priority: 1 });
+          const doomed = await ctx.connect();
+          const poison = await (await doomed.queue<string>(name)).get({ timeoutMs: 5000 });
+          expect(poison.body).toBe('high-poison');
+          await doomed.close();
+          const order: string[] = [];
+          for (let i = 0; i < 3; i++) {
+            const delivery = await producer.get({ timeoutMs: 10_000 });
+            order.push(delivery.body);
+            await delivery.ack();
+          }
+          expect(order).toEqual(['high', 'high-poison', 'low']);
+        });
+      }
 
       test('an unacked delivery becomes visible again after the visibility timeout', async (ctx) => {
         const name = ctx.name('visibility');

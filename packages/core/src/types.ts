@@ -68,7 +68,10 @@ export interface Delivery<T> {
   readonly id: string;
   /** The decoded item. */
   readonly body: T;
-  /** 1 on the first delivery, 2 on the first redelivery, and so on. */
+  /**
+   * 1 on the first delivery, 2 on the first redelivery, and so on: every delivery counts, a crash
+   * or a closed connection included, except one given back with `nack({ countAttempt: false })`.
+   */
   readonly attempt: number;
   /** Remove the item for good. */
   ack(): Promise<void>;

@@ -78,10 +78,48 @@ describe('a task whose worker dies while running it', () => {
     });
     const final = await result;
     expect(final).toMatchObject({ ok: false, attempt: 2, error: { name: 'WorkerLostError' } });
-    expect(final.error!.message).toMatch(/lost on each of its 2 attempts/);
+    expect(final.error!.message).toMatch(/given up after 2 attempts \(maxAttempts 2\).*lost 2 times/);
     expect(ran).toBe(0);
     const dead = await (await connect()).queue<TaskEnvelope>('tasks.dead');
     expect((await dead.get({ timeoutMs: 1000 })).body.payload).toBe('poison');
+  });
+});
+
+describe('a poison task that kills every worker running it', () => {
+  it('fails alone: the tasks its workers held are run again and none is failed for it', async () => {
+    const { connect } = await backend();
+    const master = await Master.start({ connection: await connect(), maxAttempts: 2 });
+    const results = Promise.all(['poison', ...Array.from({ length: 40 }, (_, i) => i)].map((p) => master.submit(p)));
+    // A supervisor that restarts workers as they die, like systemd or Kubernetes would.
+    let crashes = 0;
+    for (let restart = 0; restart < 10; restart++) {
+      const connection = await connect();
+      const died = new Promise<void>((resolve) => {
+        void Worker.start({
+          connection,
+          concurrency: 4,
+          handler: async (payload: unknown) => {
+            if (payload === 'poison') {
+              crashes++;
+              await connection.close(); // the whole worker goes away, like process.exit
+              resolve();
+              return new Promise(() => undefined);
+            }
+            await sleep(1);
+            return payload;
+          },
+        }).then((worker) => stoppers.push(() => worker.stop()));
+      });
+      const done = results.then(() => undefined);
+      await Promise.race([died, done]);
+      if (await Promise.race([done.then(() => true), sleep(0).then(() => false)])) break;
+    }
+    const all = await results;
+    const failed = all.filter((r) => !r.ok);
+    expect(failed.map((r) => r.payload)).toEqual(['poison']);
+    expect(failed[0]!.error).toMatchObject({ name: 'WorkerLostError' });
+    expect(crashes).toBe(2);
+    expect(all.filter((r) => r.ok)).toHaveLength(40);
   });
 });
 

@@ -95,7 +95,9 @@ export interface RequeueTarget {
 /** The attempt number of `message`: deliveries recorded in its header, plus this one. */
 export function attemptOf(message: Message): number {
   const recorded = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 0) || 0;
-  // `redelivered` means the broker gave it back once without us rewriting the header.
+  // `redelivered`: the broker gave it back once since the header was written (a delivery whose
+  // channel closed unsettled). Such a message is passed back with the header rewritten before it
+  // reaches a handler, so this flag only ever adds the one delivery the header does not know of.
   return recorded + 1 + (message.fields.redelivered ? 1 : 0);
 }
 
@@ -132,7 +134,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
 
   async nack(options: NackOptions = {}): Promise<void> {
     if (!this.settle()) return;
-    await this.giveBack(options.requeue ?? true, options.delayMs ?? 0);
+    await this.giveBack(options.requeue ?? true, options.delayMs ?? 0, options.countAttempt ?? true);
   }
 
   private settle(): boolean {
@@ -143,24 +145,25 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
   }
 
   private expire(): void {
-    if (this.settle()) void this.giveBack(true, 0).catch(() => undefined);
+    if (this.settle()) void this.giveBack(true, 0, true).catch(() => undefined);
   }
 
-  private async giveBack(requeue: boolean, delayMs: number): Promise<void> {
+  private async giveBack(requeue: boolean, delayMs: number, countAttempt: boolean): Promise<void> {
     if (!this.holder.alive) return;
     if (!requeue) {
       this.holder.reject(this.message, false); // the dead-letter exchange routes it
       return;
     }
-    // A native requeue keeps the item's place (served before later items) and the broker marks it
-    // redelivered, which counts one attempt. Delays, and items already marked redelivered, go back
-    // as a confirmed copy carrying the attempt count in a header, then the original is acked.
-    if (delayMs > 0 || this.message.fields.redelivered) {
-      if (await this.target.publishCopy(this.message, this.attempt, delayMs)) {
-        this.holder.ack(this.message);
-        return;
-      }
+    // RabbitMQ's own requeue only sets the boolean `redelivered`, which cannot count a second
+    // return. So the item goes back as a confirmed copy whose header records the deliveries so far
+    // (this one too unless `countAttempt` is false), to the back of the queue or to its delay
+    // queue, and then the original is acked.
+    const recorded = countAttempt ? this.attempt : this.attempt - 1;
+    if (await this.target.publishCopy(this.message, recorded, delayMs)) {
+      this.holder.ack(this.message);
+      return;
     }
+    // The copy was refused (a full queue): requeue natively; the redelivery is counted then.
     this.holder.reject(this.message, true);
   }
 }

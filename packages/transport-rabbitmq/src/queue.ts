@@ -25,7 +25,7 @@ import {
   type ResolvedQueueOptions,
 } from './arguments.js';
 import { Consumer } from './consumer.js';
-import { Holder, RabbitMQDelivery, type RequeueTarget } from './delivery.js';
+import { attemptOf, Holder, RabbitMQDelivery, type RequeueTarget } from './delivery.js';
 import type { Link } from './link.js';
 import type { Publisher } from './publisher.js';
 
@@ -115,6 +115,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
         );
       }
       if (taken === 'lost') continue; // the channel went with the connection: wait on the next one
+      if (taken.fields.redelivered && (await this.passBack(taken, holder))) continue;
       const delivery = this.toDelivery(taken, holder);
       if (delivery) return delivery;
       skipped++;
@@ -131,8 +132,12 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
       this.name,
       prefetch,
       (message, holder) => {
-        const delivery = this.toDelivery(message, holder);
-        if (delivery) void runHandler(handler, delivery);
+        const handOver = () => {
+          const delivery = this.toDelivery(message, holder);
+          if (delivery) void runHandler(handler, delivery);
+        };
+        if (!message.fields.redelivered) return handOver();
+        void this.passBack(message, holder).then((passed) => passed || handOver());
       },
       (cancelled) => this.consumers.delete(cancelled),
     );
@@ -217,6 +222,24 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
     const routingKey = delayMs > 0 ? await this.delayQueue(delayMs) : this.name;
     const outcome = await this.context.publisher.publish('', routingKey, message.content, properties);
     return outcome === 'ack';
+  }
+
+  /**
+   * Give `message` back without counting this delivery: a confirmed copy whose header records the
+   * deliveries before this one goes to the back of the queue, then the original is acked. A
+   * message the broker redelivered (its channel closed unsettled: a crashed or closed consumer)
+   * always comes through here before any handler sees it, because `redelivered` is a flag and
+   * cannot count a second crash. Resolves false when the broker refused the copy (a full queue):
+   * the caller keeps the original.
+   */
+  private async passBack(message: Message, holder: Holder): Promise<boolean> {
+    try {
+      if (!(await this.publishCopy(message, attemptOf(message) - 1, 0))) return false;
+      holder.ack(message);
+    } catch {
+      holder.reject(message, true); // not copied: the broker keeps it and redelivers it later
+    }
+    return true;
   }
 
   private properties(priority: number): Options.Publish {
@@ -358,10 +381,13 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
         this.name,
         (message) => {
           if (!message) return finish('lost');
-          // Rare: after this get was satisfied its consumer received a second item before the
-          // cancel took effect. Hand it straight back, keeping its place.
-          if (done) return holder.alive && channel.nack(message, false, true);
           holder.received(message);
+          // Rare: after this get was satisfied its consumer received a second item before the
+          // cancel took effect. Hand it straight back, uncounted.
+          if (done) {
+            void this.passBack(message, holder).then((passed) => passed || holder.reject(message, true));
+            return;
+          }
           finish(message);
         },
         { noAck: false },

@@ -1,4 +1,4 @@
-import { execFile, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -65,6 +65,48 @@ describe('rabbitmq resilience', () => {
       await connection.close();
     }
   }, 30_000);
+
+  it('a consumer killed without goodbye three times: the attempts read 1, 2, 3, 4', async () => {
+    const queueName = name('trn-crash-count');
+    const connection = await transport.connect({ url: AMQP_URL });
+    const children: ChildProcess[] = [];
+    try {
+      const queue = await connection.queue<string>(queueName);
+      await queue.put('poison');
+      const attempts: number[] = [];
+      let id: string | undefined;
+      for (let crash = 0; crash < 3; crash++) {
+        // A worker process that takes the task and dies with it (SIGKILL: no AMQP close).
+        const child = fork(
+          fileURLToPath(new URL('./fixtures/holder.mjs', import.meta.url)),
+          [AMQP_URL, queueName, '1', 'consume'],
+          { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+        );
+        children.push(child);
+        const [report] = (await Promise.race([
+          once(child, 'message'),
+          sleep(15_000).then(() => {
+            throw new Error('the holder process did not report');
+          }),
+        ])) as [{ held: { id: string; body: string; attempt: number }[] }];
+        expect(report.held.map((held) => held.body)).toEqual(['poison']);
+        id ??= report.held[0]!.id;
+        expect(report.held[0]!.id).toBe(id);
+        attempts.push(report.held[0]!.attempt);
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+      const last = await queue.get({ timeoutMs: 10_000 });
+      attempts.push(last.attempt);
+      expect(last.id).toBe(id);
+      await last.ack();
+      expect(attempts).toEqual([1, 2, 3, 4]);
+    } finally {
+      for (const child of children)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await connection.close();
+    }
+  }, 60_000);
 
   it('a message that is not valid msgpack is dead-lettered and the consumer keeps going', async () => {
     const queueName = name('poison');

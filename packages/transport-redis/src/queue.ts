@@ -86,7 +86,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private readonly pendingPuts = new Set<Promise<void>>();
   private readonly putBatcher: Batcher<PutEntry>;
   private readonly ackBatcher: Batcher<Taken>;
-  private readonly heartbeat: NodeJS.Timeout;
+  /** Started by the first take: a handle that only puts holds no lease and needs none. */
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: QueueContext,
@@ -105,12 +106,18 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       maxBytes: Number.POSITIVE_INFINITY,
       bytes: () => 0,
     });
+  }
+
+  /** Keep this handle's lease alive from its first take until it closes. */
+  private startHeartbeat(): void {
+    if (this.heartbeat || this.closed) return;
+    const { leaseTtlMs } = this.ctx;
     // The heartbeat doubles as this client's reaper for the queue.
     this.heartbeat = setInterval(
       () => {
-        void this.send(scripts.heartbeat, [this.lease, ctx.leaseTtlMs]).catch(() => undefined);
+        void this.send(scripts.heartbeat, [this.lease, leaseTtlMs]).catch(() => undefined);
       },
-      Math.max(100, Math.floor(ctx.leaseTtlMs / 3)),
+      Math.max(100, Math.floor(leaseTtlMs / 3)),
     );
     this.heartbeat.unref();
   }
@@ -226,6 +233,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.cancel()));
     await Promise.allSettled([...this.pendingPuts]);
     await this.ackBatcher.drain();
+    // A handle that never took holds no lease and no delivery: nothing to release.
+    if (this.heartbeat === undefined) return;
     await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, [lease])));
   }
 
@@ -249,7 +258,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   async nack(taken: Taken, options: NackOptions): Promise<void> {
     if (options.requeue ?? true) {
       const delayMs = Math.max(0, Math.ceil(options.delayMs ?? 0));
-      await this.send(scripts.nack, [taken.field, delayMs, '0']);
+      const undo = options.countAttempt === false ? '1' : '0';
+      await this.send(scripts.nack, [taken.field, delayMs, undo]);
     } else {
       await this.deadLetter(taken, false);
     }
@@ -285,6 +295,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   }
 
   private async take(max: number): Promise<TakeResult> {
+    this.startHeartbeat();
     const count = Math.min(max, BATCH_ITEMS);
     const reply = (await this.send(scripts.take, [this.lease, count, this.ctx.leaseTtlMs])) as (
       | Buffer
@@ -344,8 +355,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   }
 
   private async giveBack(items: Taken[]): Promise<void> {
-    // Each goes to the front, so return them last-first to keep their order.
-    await Promise.all(items.reverse().map((taken) => this.send(scripts.nack, [taken.field, 0, '1'])));
+    // Never handed to a handler: uncounted. Each goes to the back, so they keep their order.
+    await Promise.all(items.map((taken) => this.send(scripts.nack, [taken.field, 0, '1'])));
   }
 
   private send(script: (typeof scripts)[keyof typeof scripts], args: (string | number | Buffer)[]) {

@@ -47,12 +47,24 @@ local function score_of(envelope)
   return string.sub(envelope, b + 1, c - 1)
 end
 
--- A returned item is served next: front of a fifo list, top of a lifo stack, its original score
--- in a priority set. A new or due item goes to the back (fifo) or top (lifo).
+-- A returned item's envelope with a new score: after every item of its priority stored so far.
+local function resequenced(envelope)
+  local a = string.find(envelope, '|', 1, true)
+  local b = string.find(envelope, '|', a + 1, true)
+  local c = string.find(envelope, '|', b + 1, true)
+  local band = math.floor(tonumber(string.sub(envelope, b + 1, c - 1)) / 17592186044416)
+  local score = fmt(band * 17592186044416 + redis.call('INCR', seq))
+  return string.sub(envelope, 1, b) .. score .. string.sub(envelope, c)
+end
+
+-- A returned item is served after the items already waiting: back of a fifo list, bottom of a
+-- lifo stack, a new score within its priority. So an item that keeps crashing its consumers
+-- cannot hold back the rest of the queue. A new or due item goes to the back (fifo) or top (lifo).
 local function push_ready(order, envelope, returned)
   if order == 'priority' then
+    if returned then envelope = resequenced(envelope) end
     redis.call('ZADD', ready, score_of(envelope), envelope)
-  elseif order == 'lifo' or returned then
+  elseif order == 'lifo' and not returned then
     redis.call('LPUSH', ready, envelope)
   else
     redis.call('RPUSH', ready, envelope)
@@ -71,8 +83,9 @@ local function signal(list, n)
   redis.call('PEXPIRE', list, SIGNAL_TTL)
 end
 
--- Take delivery \`field\` (id|attempt) out of flight and put its item back, served next or (with
--- due_at) delayed. \`undo\` uncounts a delivery that never reached a handler. Returns 1 if held.
+-- Take delivery \`field\` (id|attempt) out of flight and put its item back, after the waiting
+-- items or (with due_at) delayed. \`undo\` uncounts a delivery given back as never started.
+-- Returns 1 if held.
 local function unhold(order, field, due_at, undo)
   local value = redis.call('HGET', inflight, field)
   redis.call('ZREM', deadlines, field)
@@ -96,9 +109,8 @@ local function unhold(order, field, due_at, undo)
 end
 
 local function unhold_all(order, fields)
-  -- Backwards, so that the first of several returned items ends up first at the front.
   local n = 0
-  for i = #fields, 1, -1 do n = n + unhold(order, fields[i], nil, false) end
+  for i = 1, #fields do n = n + unhold(order, fields[i], nil, false) end
   return n
 end
 
@@ -209,6 +221,8 @@ return 1
  * is 0 when something was taken, else ms until the next timed event (-1 = none).
  */
 const TAKE = `
+-- A queue deleted by another connection stays deleted: no lease, no wake list brought back.
+if redis.call('EXISTS', meta) == 0 then return { -1 } end
 local order, maxsize, vt = options()
 local lease, n, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
@@ -264,11 +278,15 @@ signal(wake, n)
 return n
 `;
 
-/** ARGV = lease, lease TTL ms. Refreshes the lease and returns expired deliveries. */
+/**
+ * ARGV = lease, lease TTL ms. Refreshes the lease and returns expired deliveries. Only a lease a
+ * take recorded is refreshed (XX): a lease that lapsed was reaped with its deliveries, and a
+ * deleted queue must not get its leases key back.
+ */
 const HEARTBEAT = `
 local order = options()
 local now = now_ms()
-redis.call('ZADD', leases, fmt(now + tonumber(ARGV[2])), ARGV[1])
+redis.call('ZADD', leases, 'XX', fmt(now + tonumber(ARGV[2])), ARGV[1])
 local n = reclaim(order, now)
 signal(wake, n)
 return n

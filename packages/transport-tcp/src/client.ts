@@ -274,6 +274,7 @@ export class TcpConnection implements Connection {
       options.requeue ?? true,
       options.delayMs ?? null,
       undecodable,
+      options.countAttempt ?? true,
     ]).then(
       () => undefined,
       () => undefined,
@@ -394,8 +395,10 @@ export class TcpConnection implements Connection {
     for (let i = 0; i < tags.length; i++) {
       const tag = asUint(tags[i], 'tag');
       if (!consumer?.active) {
-        // Pushed before our cancel reached the server: hand it straight back.
-        if (consumer) void this.nack(consumer.queue, tag, epoch, { requeue: true }, false);
+        // Pushed before our cancel reached the server: hand it straight back, never started.
+        if (consumer) {
+          void this.nack(consumer.queue, tag, epoch, { requeue: true, countAttempt: false }, false);
+        }
         continue;
       }
       const delivery = consumer.queue.toDelivery(

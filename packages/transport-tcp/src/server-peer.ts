@@ -251,6 +251,8 @@ export class Peer {
           requeue: message[4] !== false,
           delayMs: optionalNumber(message[5], 'delayMs'),
           undecodable: message[6] === true,
+          // Absent (an older client): the delivery counts, as it always did.
+          countAttempt: message[7] !== false,
         });
         return undefined;
       }

@@ -134,8 +134,8 @@ export class EngineSession {
     this.closed = true;
     for (const consumer of this.consumers) consumer.cancel();
     for (const queue of this.queues) queue.dropSession(this);
-    // Newest first: each goes to the front of its queue, so they end up in their original order.
-    const held = [...this.inFlight.values()].reverse();
+    // Oldest first: each goes to the back of its queue, so they keep their original order.
+    const held = [...this.inFlight.values()];
     this.inFlight.clear();
     for (const delivery of held) delivery.queue.returnDelivery(delivery);
   }
@@ -309,12 +309,14 @@ export class EngineQueue<V> {
   nack(
     session: EngineSession,
     tag: number,
-    options: { requeue?: boolean; delayMs?: number; undecodable?: boolean } = {},
+    options: { requeue?: boolean; delayMs?: number; countAttempt?: boolean; undecodable?: boolean } = {},
   ): boolean {
     const delivery = this.settle(session, tag);
     if (!delivery) return false;
     const { item } = delivery;
     if (options.requeue ?? true) {
+      // Given back as never started: the next delivery keeps this one's attempt number.
+      if (options.countAttempt === false) item.attempt--;
       if (options.delayMs && options.delayMs > 0) this.schedule(item, Date.now() + options.delayMs);
       else this.requeue(item);
     } else {
@@ -395,11 +397,19 @@ export class EngineQueue<V> {
   }
 
   private requeue(item: StoredItem<V>): void {
-    // A returned item is served next among its priority: front of a FIFO list, top of a LIFO stack,
-    // and its original sequence number in a priority heap.
-    if (!this.list) this.heap!.push(item);
-    else if (this.options.order === 'fifo') this.list.pushFront(item);
-    else this.list.pushBack(item);
+    // A returned item is served after the items already waiting among its priority (back of a
+    // FIFO list, bottom of a LIFO stack, a new sequence number in a priority heap), so an item
+    // that keeps crashing its consumers cannot hold back the rest of the queue.
+    if (!this.list) this.heap!.push(this.resequenced(item));
+    else if (this.options.order === 'fifo') this.list.pushBack(item);
+    else this.list.pushFront(item);
+  }
+
+  /** The same item (id, value, attempts) ordered after everything stored so far. */
+  private resequenced(item: StoredItem<V>): StoredItem<V> {
+    const copy = this.newItem(item.value, item.priority, item.id);
+    copy.attempt = item.attempt;
+    return copy;
   }
 
   private popReady(): StoredItem<V> | undefined {

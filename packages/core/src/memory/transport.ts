@@ -66,20 +66,20 @@ function engineName(url: string | undefined): string {
  */
 export class EngineDelivery<T> implements Delivery<T> {
   settled = false;
+  /** Read when delivered: the stored item's count moves on when it is given back. */
+  readonly attempt: number;
 
   constructor(
     private readonly queue: EngineQueue<StoredPayload>,
     private readonly session: EngineSession,
     private readonly taken: Taken<StoredPayload>,
     readonly body: T,
-  ) {}
+  ) {
+    this.attempt = taken.item.attempt;
+  }
 
   get id(): string {
     return this.taken.item.id;
-  }
-
-  get attempt(): number {
-    return this.taken.item.attempt;
   }
 
   async ack(): Promise<void> {

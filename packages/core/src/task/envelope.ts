@@ -16,6 +16,13 @@ export interface TaskEnvelope<P = unknown> {
   createdAt: number;
   /** Longest one attempt may run, in ms; overrides the worker's `taskTimeoutMs`. */
   timeoutMs?: number;
+  /** Its priority on a priority queue, kept so a retry is put back with it. */
+  priority?: number;
+  /**
+   * Attempts spent before this copy was put: a failed attempt is retried as a fresh copy carrying the count, so
+   * the transport's delivery count of a copy counts only deliveries lost with their worker. @default 0
+   */
+  priorAttempts?: number;
 }
 
 export type { TaskErrorInfo } from './error-info.js';

@@ -235,6 +235,7 @@ export class Master extends EventEmitter<MasterEvents> {
       createdAt: Date.now(),
     };
     if (options.timeoutMs !== undefined) task.timeoutMs = options.timeoutMs;
+    if (options.priority !== undefined) task.priority = options.priority;
     return task;
   }
 

@@ -113,6 +113,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private consumer: ConsumerHandle | undefined;
   private subscription: Subscription | undefined;
   private stopping: Promise<void> | undefined;
+  private isolating: Promise<void> | undefined;
   private lastActivity = Date.now();
 
   constructor(options: WorkerOptions) {
@@ -142,17 +143,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Milliseconds since a task last arrived or finished. */
   get idleMs(): number {
-    const busy = this.running.size > 0 || this.waiting.length > 0 || this.settling.size > 0;
-    return busy ? 0 : Date.now() - this.lastActivity;
+    return this.busy ? 0 : Date.now() - this.lastActivity;
+  }
+
+  private get busy(): boolean {
+    return this.running.size > 0 || this.waiting.length > 0 || this.settling.size > 0 || !!this.isolating;
   }
 
   /** Declare the task queue and start consuming (and listening for broadcasts where supported). */
   async start(): Promise<void> {
     this.tasks = await this.connection.queue(this.queueName, this.queueOptions);
     this.sender = new ResultSender(this.connection, { idleCloseMs: this.resultQueueIdleMs });
-    this.consumer = await this.tasks.consume((delivery) => this.accept(delivery), {
-      prefetch: this.prefetch,
-    });
+    await this.consume();
     if (this.connection.transport.capabilities.broadcast) {
       this.subscription = await this.connection.subscribe(broadcastChannelOf(this.queueName), (task) => {
         if (isTaskEnvelope(task)) void this.runBroadcast(task);
@@ -167,11 +169,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.consumer?.cancel();
+      this.consumer = undefined;
       await this.subscription?.unsubscribe();
-      await Promise.allSettled(this.waiting.splice(0).map((delivery) => release(delivery)));
-      while (this.running.size > 0 || this.settling.size > 0) {
-        await Promise.allSettled([...this.running, ...this.settling]);
+      await this.releaseWaiting();
+      while (this.running.size > 0 || this.settling.size > 0 || this.isolating) {
+        await Promise.allSettled([...this.running, ...this.settling, this.isolating]);
       }
+      await this.releaseWaiting();
       await this.sender?.close();
     })();
     return this.stopping;
@@ -198,17 +202,57 @@ export class Worker extends EventEmitter<WorkerEvents> {
     process.on('SIGTERM', onSignal);
   }
 
+  private async consume(): Promise<void> {
+    this.consumer = await this.tasks.consume((delivery) => this.accept(delivery), { prefetch: this.prefetch });
+  }
+
   private accept(delivery: Delivery<unknown>): void {
     this.lastActivity = Date.now();
-    if (this.stopping) {
-      void release(delivery).catch((error: Error) => this.report(error));
+    if (this.stopping || this.isolating) {
+      // Consumption is being cancelled: hold it, it is given back once the cancel is done. Giving it back now
+      // would let the backend push it straight back to this consumer.
+      if (this.consumer) this.waiting.push(delivery);
+      else void release(delivery).catch((error: Error) => this.report(error));
+      return;
+    }
+    if (delivery.attempt > 1) {
+      this.isolating = this.isolate(delivery).finally(() => {
+        this.isolating = undefined;
+        this.emitIdleIfDone();
+      });
       return;
     }
     this.waiting.push(delivery);
     this.pump();
   }
 
+  /** Give back every delivery fetched but not started, without spending an attempt. */
+  private async releaseWaiting(): Promise<void> {
+    await Promise.allSettled(this.waiting.splice(0).map((delivery) => release(delivery)));
+  }
+
+  /**
+   * Run a suspect alone. A delivery whose attempt is above 1 follows one that was lost with its worker (retries
+   * after a handler failure are fresh copies, attempt 1): it may be the task that killed that worker. Holding
+   * nothing else while it runs means that if it kills this worker too, no other task is charged an attempt.
+   */
+  private async isolate(suspect: Delivery<unknown>): Promise<void> {
+    try {
+      await this.consumer?.cancel();
+      this.consumer = undefined;
+      await this.releaseWaiting();
+      while (this.running.size > 0) await Promise.allSettled([...this.running]);
+      await (await this.execute(suspect))();
+    } catch (error) {
+      this.report(error as Error);
+    } finally {
+      this.lastActivity = Date.now();
+    }
+    if (!this.stopping) await this.consume().catch((error: Error) => this.report(error));
+  }
+
   private pump(): void {
+    if (this.stopping || this.isolating) return;
     while (this.running.size < this.concurrency && this.waiting.length > 0) {
       const delivery = this.waiting.shift()!;
       // A concurrency slot is held only while the handler runs. Sending the result and acking
@@ -237,7 +281,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private emitIdleIfDone(): void {
-    if (this.running.size === 0 && this.waiting.length === 0 && this.settling.size === 0) this.emit('idle');
+    if (!this.busy) this.emit('idle');
   }
 
   private handlerFor(kind: string): TaskHandler | undefined {
@@ -253,15 +297,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('poison', delivery);
       return () => delivery.nack({ requeue: false });
     }
-    const attempt = delivery.attempt;
+    const attempt = (task.priorAttempts ?? 0) + delivery.attempt;
     const startedAt = Date.now();
     if (attempt > task.maxAttempts) {
       // Every allowed attempt was delivered and none settled: the workers running it died or were cut off
       // (a handler that exits its process, a signal, out of memory). Never run it again.
       const ran = attempt - 1;
+      const lost = delivery.attempt - 1;
       const error = new WorkerLostError(
-        `task ${task.id}: the worker running it was lost on each of its ${ran} attempt${ran === 1 ? '' : 's'} ` +
-          `(maxAttempts ${task.maxAttempts}); it crashed, was killed or lost its connection`,
+        `task ${task.id} was given up after ${ran} attempt${ran === 1 ? '' : 's'} (maxAttempts ${task.maxAttempts}): ` +
+          `the worker running it was lost ${lost === 1 ? 'once' : `${lost} times`} (it crashed, was killed or ` +
+          'lost its connection while running it)',
       );
       return this.finish(delivery, task, { ok: false, error }, ran, startedAt);
     }
@@ -291,9 +337,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!outcome.ok && attempt < task.maxAttempts) {
       const delayMs = backoffDelay(attempt, this.backoff);
       this.emit('retrying', task, attempt, delayMs, outcome.error);
-      return () => delivery.nack({ requeue: true, delayMs });
+      return () => this.retry(delivery, task, attempt, delayMs);
     }
     return this.finish(delivery, task, outcome, attempt, startedAt);
+  }
+
+  /**
+   * Put a fresh copy of the task that records the attempts spent, delayed by the backoff, then ack this one. A
+   * crash between the two runs the task twice (its master keeps one result); a copy that cannot be put (a full
+   * bounded queue, say) falls back to the transport's own delayed requeue, which never waits for room.
+   */
+  private async retry(delivery: Delivery<unknown>, task: TaskEnvelope, attempt: number, delayMs: number) {
+    try {
+      await this.tasks.put({ ...task, priorAttempts: attempt }, { delayMs, priority: task.priority, timeoutMs: 0 });
+    } catch {
+      return delivery.nack({ requeue: true, delayMs });
+    }
+    await delivery.ack();
   }
 
   /**
