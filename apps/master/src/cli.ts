@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { Command, InvalidArgumentError } from 'commander';
-import { addCommonOptions, exitWithError } from 'taskwire-worker';
+import { addCommonOptions, addIsolationOptions, exitWithError } from 'taskwire-worker';
 import { runMaster } from './run.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -35,6 +35,9 @@ const program = addCommonOptions(
   .option('--progress', 'always show the progress bar')
   .option('--no-progress', "print the seed's per-task lines instead of a progress bar")
   .showHelpAfterError('(run with --help for usage)');
+
+// Handler isolation and timeout of the local workers.
+addIsolationOptions(program);
 
 try {
   program.parse();

@@ -1,5 +1,5 @@
 import { type Connection, type Transport, Worker } from '@taskwire/core';
-import { loadHandler } from 'taskwire-worker';
+import { type IsolationFlags, loadRunnableHandler, type RunnableHandler } from 'taskwire-worker';
 
 /** Options of {@link InProcessWorkers}. */
 export interface InProcessWorkerOptions {
@@ -9,6 +9,8 @@ export interface InProcessWorkerOptions {
   queue: string;
   handler: string;
   concurrency: number | undefined;
+  /** `--isolate`, `--threads`, `--task-timeout`: one thread pool shared by the workers. */
+  isolation?: IsolationFlags;
 }
 
 /**
@@ -17,20 +19,23 @@ export interface InProcessWorkerOptions {
  */
 export class InProcessWorkers {
   private readonly running: { worker: Worker; connection: Connection }[] = [];
+  private runnable: RunnableHandler | undefined;
 
   constructor(private readonly options: InProcessWorkerOptions) {}
 
   /** Start the workers. */
   async start(): Promise<void> {
-    const handler = await loadHandler(this.options.handler);
+    const isolation = this.options.isolation ?? {};
+    this.runnable = await loadRunnableHandler(this.options.handler, isolation);
     for (let i = 0; i < this.options.count; i++) {
       const connection = await this.options.transport.connect({ url: this.options.url });
       const worker = await Worker.start({
         connection,
-        handler,
+        handler: this.runnable.handler,
         queue: this.options.queue,
-        concurrency: this.options.concurrency,
+        concurrency: this.options.concurrency ?? this.runnable.defaultConcurrency,
         name: `local-${i + 1}:${process.pid}`,
+        taskTimeoutMs: isolation.taskTimeout,
       });
       this.running.push({ worker, connection });
     }
@@ -42,5 +47,6 @@ export class InProcessWorkers {
       await worker.stop();
       await connection.close();
     }
+    await this.runnable?.close();
   }
 }

@@ -8,7 +8,15 @@ import {
   redactUrl,
   type TaskResult,
 } from '@taskwire/core';
-import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from 'taskwire-worker';
+import {
+  type CommonFlags,
+  connect,
+  type IsolationFlags,
+  isolationArgs,
+  loadTransport,
+  settingsFrom,
+  tlsClientOptions,
+} from 'taskwire-worker';
 import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { LocalWorkers } from './local-workers.js';
@@ -16,7 +24,8 @@ import { ResultWriter, toJson } from './output.js';
 import { type ProgressView, progressBar, seedLines } from './progress.js';
 
 /** Options of {@link runMaster} (the `taskwire-master` flags). */
-export interface RunMasterOptions extends CommonFlags {
+/** The isolation flags (`--isolate`, `--threads`, `--task-timeout`) apply to the local workers. */
+export interface RunMasterOptions extends CommonFlags, IsolationFlags {
   /** Demo size when there is no input. @default 10 */
   tasks?: number;
   /** One JSON payload per line; `-` = stdin. */
@@ -148,6 +157,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       queue: settings.queue,
       handler: options.handler ?? 'square',
       concurrency: options.concurrency,
+      isolation: options,
     });
     await inProcessWorkers.start();
   } else if (workersWanted > 0) {
@@ -161,6 +171,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         '--handler',
         options.handler ?? 'square',
         ...(options.concurrency ? ['--concurrency', String(options.concurrency)] : []),
+        ...isolationArgs(options),
       ],
       // The URL may carry a password: environment, not argv (which `ps` shows to every user).
       env: workerUrl ? { ...workerEnv, TASKWIRE_URL: workerUrl } : workerEnv,

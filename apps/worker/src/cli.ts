@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { Command, InvalidArgumentError } from 'commander';
 import { addCommonOptions, exitWithError } from './common.js';
+import { addIsolationOptions } from './isolation.js';
 import { runWorker } from './run.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -17,17 +18,23 @@ const seconds = (value: string) => {
   return n;
 };
 
-const program = addCommonOptions(
-  new Command('taskwire-worker')
-    .description('Take tasks from a taskwire task queue, run a handler, send results back.')
-    .version(version),
+const program = addIsolationOptions(
+  addCommonOptions(
+    new Command('taskwire-worker')
+      .description('Take tasks from a taskwire task queue, run a handler, send results back.')
+      .version(version),
+  ),
 )
   .option(
     '--handler <spec>',
     'built-in handler (square, echo, sleep) or a module whose default export is the handler',
     'square',
   )
-  .option('--concurrency <n>', 'tasks run at once', positiveInt, 16)
+  .option(
+    '--concurrency <n>',
+    'tasks run at once (default 16; with --isolate threads, the thread count)',
+    positiveInt,
+  )
   .option('--prefetch <n>', 'tasks fetched ahead of the running ones (lower it for long tasks)', positiveInt)
   .option('--idle-exit <seconds>', 'exit 0 when no task came for this long', seconds)
   .option('--name <name>', 'worker name reported in results')

@@ -1,12 +1,12 @@
 import { Worker } from '@taskwire/core';
 import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from './common.js';
-import { loadHandler } from './handlers.js';
+import { type IsolationFlags, loadRunnableHandler } from './isolation.js';
 
 /** Options of {@link runWorker} (the `taskwire-worker` flags). */
-export interface RunWorkerOptions extends CommonFlags {
+export interface RunWorkerOptions extends CommonFlags, IsolationFlags {
   /** Handler name or module. @default 'square' */
   handler?: string;
-  /** Tasks at once. @default 16 */
+  /** Tasks at once. @default 16, or the thread count with `isolate: 'threads'` */
   concurrency?: number;
   /** Deliveries held ahead of the running tasks (see `WorkerOptions.prefetch`). */
   prefetch?: number;
@@ -22,16 +22,19 @@ export interface RunWorkerOptions extends CommonFlags {
  */
 export async function runWorker(options: RunWorkerOptions): Promise<number> {
   const settings = await settingsFrom(options);
-  const handler = await loadHandler(options.handler ?? 'square');
+  const runnable = await loadRunnableHandler(options.handler ?? 'square', options, (error) =>
+    console.error(`taskwire-worker: a handler thread failed outside any task: ${error.message}`),
+  );
   const transport = await loadTransport(settings);
   const connection = await connect(transport, settings, await tlsClientOptions(options));
   const worker = await Worker.start({
     connection,
-    handler,
+    handler: runnable.handler,
     queue: settings.queue,
-    concurrency: options.concurrency ?? 16,
+    concurrency: options.concurrency ?? runnable.defaultConcurrency,
     prefetch: options.prefetch,
     name: options.name,
+    taskTimeoutMs: options.taskTimeout,
   });
   worker.on('error', (error) => console.error(`taskwire-worker: ${error.message}`));
 
@@ -40,6 +43,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     const finish = async (code: number) => {
       clearInterval(idleTimer);
       await worker.stop();
+      await runnable.close();
       await connection.close();
       resolve(code);
     };
