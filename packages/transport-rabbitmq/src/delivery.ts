@@ -52,6 +52,17 @@ export class Holder {
     }
   }
 
+  /**
+   * Resolves once the broker has processed every ack sent so far: the reply to a passive declare of `queue`
+   * comes back after the frames before it on this channel. Giving an item back relies on it (the original must
+   * be gone before the caller moves on, or a crash right after brings it back with one more attempt).
+   */
+  async confirmAcks(queue: string): Promise<void> {
+    this.flush();
+    if (!this.alive) return;
+    await this.channel.checkQueue(queue).catch(() => undefined);
+  }
+
   /** Send the acks made so far. */
   flush(): void {
     this.flushScheduled = false;
@@ -90,6 +101,8 @@ export interface RequeueTarget {
    * with `delayMs`, onto its delay queue. Resolves false when the broker refused it (queue full).
    */
   publishCopy(message: Message, attempt: number, delayMs: number): Promise<boolean>;
+  /** The queue's name on the broker. */
+  readonly name: string;
 }
 
 /** The attempt number of `message`: deliveries recorded in its header, plus this one. */
@@ -161,6 +174,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
     const recorded = countAttempt ? this.attempt : this.attempt - 1;
     if (await this.target.publishCopy(this.message, recorded, delayMs)) {
       this.holder.ack(this.message);
+      await this.holder.confirmAcks(this.target.name);
       return;
     }
     // The copy was refused (a full queue): requeue natively; the redelivery is counted then.
