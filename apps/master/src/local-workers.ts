@@ -44,6 +44,13 @@ export class LocalWorkers {
     return this.children.map((child) => child.pid!).filter(Boolean);
   }
 
+  /** SIGKILL every worker at once (the master is exiting without waiting). */
+  kill(): void {
+    this.stopping = true;
+    for (const child of this.children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
   /** SIGTERM every worker (they finish in-flight tasks) and wait for them, up to `timeoutMs`. */
   async stop(timeoutMs = 10_000): Promise<void> {
     this.stopping = true;

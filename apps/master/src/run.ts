@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
+  announceDeparture,
   ConfigError,
   type Connection,
+  deadLetterQueueOf,
   type HostedServer,
   Master,
   redactUrl,
@@ -14,6 +16,7 @@ import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { LocalWorkers } from './local-workers.js';
 import { ResultWriter, toJson } from './output.js';
 import { type ProgressView, progressBar, seedLines } from './progress.js';
+import { catchStopSignals, exitCodeOf, untilStopped } from './stop-signals.js';
 
 /** Options of {@link runMaster} (the `taskwire-master` flags). */
 export interface RunMasterOptions extends CommonFlags {
@@ -90,6 +93,12 @@ function hostPort(url: string | undefined, options: RunMasterOptions): { host: s
  * exit code: 0 only when every task succeeded.
  */
 export async function runMaster(options: RunMasterOptions): Promise<number> {
+  let workers: LocalWorkers | undefined;
+  // A second signal exits at once; the local workers must not outlive the master.
+  const signals = catchStopSignals((signal) => {
+    workers?.kill();
+    process.exit(exitCodeOf(signal));
+  });
   const settings = await settingsFrom(options);
   const transport = await loadTransport(settings);
   const workersWanted = options.workers ?? 0;
@@ -128,12 +137,18 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     if (authkey) workerEnv.TASKWIRE_AUTHKEY = authkey;
   }
 
+  // Local workers on a broker get a task queue of their own, deleted when the master leaves: a
+  // stopped job leaves nothing behind, and no worker runs its tasks afterwards.
+  const privateQueue =
+    workersWanted > 0 && !server && transport.name !== 'memory'
+      ? `${settings.queue}.local.${randomBytes(4).toString('hex')}`
+      : undefined;
+  const taskQueue = privateQueue ?? settings.queue;
   const master = await Master.start({
     connection,
-    queue: settings.queue,
+    queue: taskQueue,
     maxAttempts: options.maxAttempts ?? 3,
   });
-  let workers: LocalWorkers | undefined;
   let workersGone: (() => void) | undefined;
   const allWorkersGone = new Promise<never>((_, reject) => {
     workersGone = () => reject(new Error('every local worker exited before the job finished'));
@@ -145,7 +160,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       count: workersWanted,
       transport,
       url: settings.url,
-      queue: settings.queue,
+      queue: taskQueue,
       handler: options.handler ?? 'square',
       concurrency: options.concurrency,
     });
@@ -157,7 +172,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         '--transport',
         settings.transport,
         '--queue',
-        settings.queue,
+        taskQueue,
         '--handler',
         options.handler ?? 'square',
         ...(options.concurrency ? ['--concurrency', String(options.concurrency)] : []),
@@ -173,7 +188,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   }
 
   const inputErrors: InputError[] = [];
-  const source = options.input
+  const input = options.input
     ? readPayloads(options.input, (error) => {
         inputErrors.push(error);
         console.error(
@@ -181,6 +196,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         );
       })
     : randomIntegers(options.tasks ?? 10);
+  const source = untilStopped(input, () => signals.received !== undefined);
   const demo = !options.input;
   const total = demo ? (options.tasks ?? 10) : undefined;
   const useSeedLines =
@@ -207,15 +223,22 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         if (useSeedLines) console.log(describe(result, options.handler ?? 'square'));
       }
     })();
-    await Promise.race([run, allWorkersGone]);
+    await Promise.race([run, allWorkersGone, signals.first]);
   } finally {
     view.stop();
-    await writer?.close();
-    await master.close();
+    if (signals.received) {
+      console.error(`taskwire-master: ${signals.received}: stopping (again to exit at once)`);
+      // Workers drop the tasks still queued for this master instead of running them.
+      await announceDeparture(connection, taskQueue, master.resultQueueName).catch(() => undefined);
+    }
     await workers?.stop();
     await inProcessWorkers?.stop();
+    await writer?.close();
+    await master.close();
+    if (privateQueue) await deleteQueues(connection, [privateQueue, deadLetterQueueOf(privateQueue)]);
     await connection.close();
     await server?.close();
+    signals.dispose();
   }
 
   const elapsed = (Date.now() - started) / 1000;
@@ -223,7 +246,16 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   console.error(
     `taskwire-master: done ${done}, failed ${failedTotal}${inputErrors.length ? ` (${inputErrors.length} bad input lines)` : ''}, elapsed ${elapsed.toFixed(2)}s, ${Math.round((done + failed) / Math.max(elapsed, 0.001))} tasks/s`,
   );
+  if (signals.received) return exitCodeOf(signals.received);
   return failedTotal === 0 ? 0 : 1;
+}
+
+/** Delete queues that only this job used. */
+async function deleteQueues(connection: Connection, names: string[]): Promise<void> {
+  for (const name of names) {
+    const queue = await connection.queue(name);
+    await queue.delete();
+  }
 }
 
 function describe(result: TaskResult, handler: string): string {

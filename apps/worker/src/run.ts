@@ -35,6 +35,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   });
   worker.on('error', (error) => console.error(`taskwire-worker: ${error.message}`));
 
+  // Started by a master (`--workers K`): when the master dies, even by SIGKILL, the IPC channel
+  // closes and this worker must not live on as an orphan.
+  if (process.send) {
+    process.once('disconnect', () => {
+      console.error('taskwire-worker: the master that started this worker is gone; exiting');
+      process.exit(1);
+    });
+  }
+
   return new Promise<number>((resolve) => {
     let idleTimer: NodeJS.Timeout | undefined;
     const finish = async (code: number) => {

@@ -25,6 +25,12 @@ export {
 export * from './registry.js';
 export { type BackoffOptions, backoffDelay } from './task/backoff.js';
 export {
+  announceDeparture,
+  DepartedMasters,
+  type DepartureNotice,
+  isDepartureNotice,
+} from './task/departure.js';
+export {
   errorInfo,
   isTaskEnvelope,
   isTaskResult,

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Connection, ConsumerHandle, DistributedQueue, QueueOptions } from '../types.js';
+import { announceDeparture } from './departure.js';
 import { isTaskResult, type TaskEnvelope, type TaskResult } from './envelope.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 
@@ -216,6 +217,11 @@ export class Master extends EventEmitter<MasterEvents> {
     await this.consumer?.cancel();
     this.consumer = undefined;
     await this.results?.delete();
+    // Workers drop whatever of ours is still queued and let go of our deleted result queue. A
+    // courtesy: a connection too broken to publish it must not fail close().
+    if (this.tasks) {
+      await announceDeparture(this.connection, this.queueName, this.resultQueueName).catch(() => undefined);
+    }
     await this.tasks?.close();
   }
 

@@ -36,6 +36,17 @@ export class ResultSender {
     return batch.done;
   }
 
+  /**
+   * Close the handle on a departed master's result queue: it must not linger (on Redis a handle
+   * keeps a heartbeat that would write to the deleted queue) nor accumulate over many masters.
+   */
+  forget(replyTo: string): void {
+    const queue = this.queues.get(replyTo);
+    if (!queue) return;
+    this.queues.delete(replyTo);
+    void queue.then((handle) => handle.close()).catch(() => undefined);
+  }
+
   /** Wait for every result handed to `send` so far. */
   async flush(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);

@@ -9,6 +9,7 @@ import type {
   Subscription,
 } from '../types.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { DepartedMasters, isDepartureNotice } from './departure.js';
 import { errorInfo, isTaskEnvelope, type TaskEnvelope, type TaskResult } from './envelope.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 import { ResultSender } from './result-sender.js';
@@ -97,6 +98,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private subscription: Subscription | undefined;
   private stopping: Promise<void> | undefined;
   private lastActivity = Date.now();
+  /** Masters heard leaving: their tasks are acked and dropped, unrun and unanswered. */
+  private readonly departed = new DepartedMasters();
 
   constructor(options: WorkerOptions) {
     super();
@@ -135,7 +138,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     if (this.connection.transport.capabilities.broadcast) {
       this.subscription = await this.connection.subscribe(broadcastChannelOf(this.queueName), (task) => {
-        if (isTaskEnvelope(task)) void this.runBroadcast(task);
+        if (isDepartureNotice(task)) {
+          this.departed.add(task.departed);
+          this.sender.forget(task.departed);
+        } else if (isTaskEnvelope(task)) void this.runBroadcast(task);
       });
     }
   }
@@ -233,6 +239,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('poison', delivery);
       return () => delivery.nack({ requeue: false });
     }
+    if (this.departed.has(task.replyTo)) return () => delivery.ack(); // its master has left
     const attempt = delivery.attempt;
     const startedAt = Date.now();
     const handler = this.handlerFor(task.kind);
@@ -274,6 +281,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       finishedAt: Date.now(),
     };
     return async () => {
+      // A master that left meanwhile deleted its result queue: a result would recreate it.
+      if (this.departed.has(task.replyTo)) return delivery.ack();
       await this.sender.send(task.replyTo, result);
       // A final failure goes to the dead-letter queue once its master has the failed result.
       if (result.ok) await delivery.ack();
