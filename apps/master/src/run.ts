@@ -10,7 +10,15 @@ import {
   redactUrl,
   type TaskResult,
 } from '@taskwire/core';
-import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from 'taskwire-worker';
+import {
+  type CommonFlags,
+  connect,
+  loadHandler,
+  loadTransport,
+  readAuthkey,
+  settingsFrom,
+  tlsClientOptions,
+} from 'taskwire-worker';
 import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { LocalWorkers } from './local-workers.js';
@@ -51,18 +59,6 @@ export interface RunMasterOptions extends CommonFlags {
 /** Seed-style lines up to this many demo tasks when stderr is not a terminal. */
 const SEED_LINES_MAX = 100;
 
-async function readAuthkey(flags: { authkey?: string; authkeyFile?: string }): Promise<string | undefined> {
-  if (flags.authkey) return flags.authkey;
-  if (!flags.authkeyFile) return undefined;
-  try {
-    return (await readFile(flags.authkeyFile, 'utf8')).replace(/\r?\n$/, '');
-  } catch (error) {
-    throw new ConfigError(
-      `cannot read authkey file ${flags.authkeyFile}: ${(error as NodeJS.ErrnoException).code}`,
-    );
-  }
-}
-
 async function tlsServerOptions(
   options: RunMasterOptions,
 ): Promise<{ cert: Buffer; key: Buffer } | undefined> {
@@ -102,6 +98,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   const settings = await settingsFrom(options);
   const transport = await loadTransport(settings);
   const workersWanted = options.workers ?? 0;
+  // Whatever can be checked here is, before the first task is submitted.
+  if (workersWanted > 0) await loadHandler(options.handler ?? 'square');
+  const writer = options.output ? await ResultWriter.open(options.output) : undefined;
   let connection: Connection;
   let server: HostedServer | undefined;
   let workerUrl = settings.url;
@@ -112,7 +111,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   const tcpAddress = settings.url === undefined || /^tcps?:\/\//i.test(settings.url);
   if (transport.serve && tcpAddress && options.serve !== false) {
     // The master is the TCP manager: it hosts the queues and reaches them without a socket.
-    let authkey = await readAuthkey(settings).then((key) => key ?? process.env.TASKWIRE_AUTHKEY);
+    let authkey = await readAuthkey(settings);
     if (!authkey) {
       if (workersWanted === 0) {
         throw new ConfigError(
@@ -207,7 +206,6 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       total! <= SEED_LINES_MAX &&
       !process.stderr.isTTY);
   const view: ProgressView = useSeedLines ? seedLines() : progressBar(total);
-  const writer = options.output ? new ResultWriter(options.output) : undefined;
   master.on('submitted', (task) => view.submitted(task.payload));
 
   const started = Date.now();

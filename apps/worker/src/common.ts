@@ -72,6 +72,26 @@ export async function tlsClientOptions(flags: CommonFlags): Promise<{ ca: Buffer
   }
 }
 
+/**
+ * The authkey of the settings (`authkey`, or the contents of `authkeyFile` without its trailing
+ * newline). Read here, not by the transport, so the key from the strongest source is the one
+ * used: a transport would let TASKWIRE_AUTHKEY beat an `authkeyFile` option.
+ */
+export async function readAuthkey(settings: {
+  authkey?: string | undefined;
+  authkeyFile?: string | undefined;
+}): Promise<string | undefined> {
+  if (settings.authkey) return settings.authkey;
+  if (!settings.authkeyFile) return undefined;
+  try {
+    return (await readFile(settings.authkeyFile, 'utf8')).replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new ConfigError(
+      `cannot read authkey file ${settings.authkeyFile}: ${(error as NodeJS.ErrnoException).code}`,
+    );
+  }
+}
+
 /** Connect with the settings; any failure becomes a one-line ConfigError naming the (redacted) URL. */
 export async function connect(
   transport: Transport,
@@ -79,11 +99,16 @@ export async function connect(
   tls?: { ca: Buffer },
 ): Promise<Connection> {
   const url = settings.url;
+  const authkey = await readAuthkey(settings);
+  if (authkey === undefined && (transport.name === 'tcp' || /^tcps?:\/\//i.test(url ?? ''))) {
+    throw new ConfigError(
+      'the TCP manager needs an authkey: pass --authkey, --authkey-file or set TASKWIRE_AUTHKEY',
+    );
+  }
   try {
     return await transport.connect({
       url,
-      authkey: settings.authkey,
-      authkeyFile: settings.authkeyFile,
+      ...(authkey !== undefined ? { authkey } : {}),
       ...(tls ? { tls } : {}),
     });
   } catch (error) {
