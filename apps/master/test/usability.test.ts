@@ -281,3 +281,18 @@ describe('the README works as written', () => {
     expect(out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });
+
+describe('a flag commander refuses is bad input', () => {
+  for (const [cli, args] of [
+    [MASTER_CLI, ['--port', 'abc']],
+    [MASTER_CLI, ['--port', '70000']],
+    [WORKER_CLI, ['--bogus']],
+    [WORKER_CLI, ['--concurrency', '0']],
+  ] as const) {
+    it(`${cli === MASTER_CLI ? 'taskwire-master' : 'taskwire-worker'} ${args.join(' ')}: exit 2`, async () => {
+      const { code, stderr } = await run(cli, [...args]);
+      expect(code, stderr).toBe(2);
+      expect(stderr).not.toMatch(/^\s+at /m);
+    });
+  }
+});

@@ -25,19 +25,23 @@ export interface CommonFlags {
 
 /** Add the shared flags (transport, url, authkey, queue, config) to a commander program. */
 export function addCommonOptions(program: Command): Command {
-  return program
-    .addOption(
-      new Option(
-        '--transport <spec>',
-        'tcp (default), memory, redis, rabbitmq, a URL whose scheme names one, or a package / file exporting a transport',
-      ),
-    )
-    .option('--url <url>', `backend address (defaults: ${Object.values(DEFAULT_URLS).join(', ')})`)
-    .option('--authkey <key>', 'TCP manager shared secret (or TASKWIRE_AUTHKEY)')
-    .option('--authkey-file <path>', 'file holding the authkey')
-    .option('--tls-ca <file>', 'tcps://: trust this CA (or self-signed) certificate (or TASKWIRE_TLS_CA)')
-    .option('--queue <name>', 'task queue name (default: tasks)')
-    .option('--config <path>', 'JSON config file (default: ./taskwire.config.json if present)');
+  return (
+    program
+      // A flag commander refuses (unknown, or a bad value) is bad input: exit 2, like a ConfigError.
+      .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+      .addOption(
+        new Option(
+          '--transport <spec>',
+          'tcp (default), memory, redis, rabbitmq, a URL whose scheme names one, or a package / file exporting a transport',
+        ),
+      )
+      .option('--url <url>', `backend address (defaults: ${Object.values(DEFAULT_URLS).join(', ')})`)
+      .option('--authkey <key>', 'TCP manager shared secret (or TASKWIRE_AUTHKEY)')
+      .option('--authkey-file <path>', 'file holding the authkey')
+      .option('--tls-ca <file>', 'tcps://: trust this CA (or self-signed) certificate (or TASKWIRE_TLS_CA)')
+      .option('--queue <name>', 'task queue name (default: tasks)')
+      .option('--config <path>', 'JSON config file (default: ./taskwire.config.json if present)')
+  );
 }
 
 /** Settings from flags > environment > config file > defaults. */

@@ -31,8 +31,10 @@ export class InputBatches<T> {
       const next = this.pending ?? this.iterator.next();
       this.pending = undefined;
       let result: IteratorResult<T> | typeof LATER;
-      if (batch.length > 0) result = await Promise.race([next, (turn ??= nextTurn())]);
-      else if (interrupt) result = await Promise.race([next, interrupt.then((): typeof LATER => LATER)]);
+      if (batch.length > 0) {
+        turn ??= nextTurn();
+        result = await Promise.race([next, turn]);
+      } else if (interrupt) result = await Promise.race([next, interrupt.then((): typeof LATER => LATER)]);
       else result = await next;
       if (result === LATER) {
         this.pending = next;
