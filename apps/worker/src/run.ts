@@ -1,6 +1,7 @@
 import { Worker } from '@taskwire/core';
 import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from './common.js';
 import { loadHandler } from './handlers.js';
+import { printOnce } from './repeat-filter.js';
 
 /** Options of {@link runWorker} (the `taskwire-worker` flags). */
 export interface RunWorkerOptions extends CommonFlags {
@@ -33,7 +34,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     prefetch: options.prefetch,
     name: options.name,
   });
-  worker.on('error', (error) => console.error(`taskwire-worker: ${error.message}`));
+  const report = printOnce((line) => console.error(line));
+  worker.on('error', (error) => report(`taskwire-worker: ${error.message}`));
 
   // Started by a master (`--workers K`): when the master dies, even by SIGKILL, the IPC channel
   // closes and this worker must not live on as an orphan.
