@@ -128,7 +128,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     connection = await server.connect();
     workerUrl = server.url;
     workerEnv.TASKWIRE_AUTHKEY = authkey;
-    console.error(`taskwire-master: serving ${server.url} (workers: taskwire-worker --url ${server.url})`);
+    console.error(
+      `taskwire-master: serving ${server.url} (workers: ${workerCommand(server.url, settings, options)})`,
+    );
   } else {
     connection = await connect(transport, settings, await tlsClientOptions(options));
     if (options.tlsCa) workerEnv.TASKWIRE_TLS_CA = options.tlsCa;
@@ -246,6 +248,16 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   );
   if (signals.received) return exitCodeOf(signals.received);
   return failedTotal === 0 ? 0 : 1;
+}
+
+/** The command a remote worker runs to join (secrets never printed: the key by its file or variable). */
+function workerCommand(url: string, settings: { authkeyFile?: string }, options: RunMasterOptions): string {
+  const parts = ['taskwire-worker', '--url', url];
+  if (options.tlsCert) parts.push('--tls-ca', options.tlsCert);
+  if (settings.authkeyFile) parts.push('--authkey-file', settings.authkeyFile);
+  else parts.push('--authkey-file <file with the authkey>');
+  if (options.queue) parts.push('--queue', options.queue);
+  return parts.join(' ');
 }
 
 /** Delete queues that only this job used. */
