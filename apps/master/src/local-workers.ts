@@ -24,7 +24,8 @@ export class LocalWorkers {
     const cli = createRequire(import.meta.url).resolve('taskwire-worker/cli');
     for (let i = 0; i < this.options.count; i++) {
       const child = fork(cli, [...this.options.args, '--name', `local-${i + 1}:${process.pid}`], {
-        env: { ...process.env, ...this.options.env },
+        // The worker exits when its IPC channel to this process closes (this master died).
+        env: { ...process.env, ...this.options.env, TASKWIRE_EXIT_WITH_PARENT: '1' },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       child.once('exit', (code, signal) => {

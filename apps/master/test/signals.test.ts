@@ -117,6 +117,22 @@ function stoppingScenarios(makeBackend: () => Promise<Backend>, leftovers: Lefto
   }
 }
 
+/** SIGKILL leaves the master no chance to stop its workers: they must notice by themselves. */
+function hardKillScenario(makeBackend: () => Promise<Backend>) {
+  it('SIGKILL of the master: its local workers notice and exit', async () => {
+    const backend = await makeBackend();
+    try {
+      const { master } = await localJob(backend);
+      const pids = childrenOf(master.child.pid!);
+      expect(pids).toHaveLength(2);
+      master.child.kill('SIGKILL');
+      await waitFor(() => pids.every((pid) => !isAlive(pid)), 5000, 'the local workers to exit');
+    } finally {
+      await backend.cleanup();
+    }
+  }, 60_000);
+}
+
 /** A master without local workers on a shared queue, one worker of its own running. */
 function departureScenario(
   makeBackend: () => Promise<Backend>,
@@ -171,6 +187,7 @@ describe('stopping the master on memory://', () => {
 
 describe('stopping the master on the embedded TCP manager', () => {
   stoppingScenarios(tcpBackend, undefined, true);
+  hardKillScenario(tcpBackend);
 
   it('a second signal exits at once, leaving no child', async () => {
     const backend = await tcpBackend();
@@ -184,25 +201,18 @@ describe('stopping the master on the embedded TCP manager', () => {
     expect(code).toBe(130);
     await waitFor(() => pids.every((pid) => !isAlive(pid)), 5000, 'the local workers to exit');
   }, 60_000);
-
-  it('SIGKILL of the master: its local workers notice and exit', async () => {
-    const backend = await tcpBackend();
-    const { master } = await localJob(backend);
-    const pids = childrenOf(master.child.pid!);
-    expect(pids).toHaveLength(2);
-    master.child.kill('SIGKILL');
-    await waitFor(() => pids.every((pid) => !isAlive(pid)), 5000, 'the local workers to exit');
-  }, 60_000);
 });
 
 describe('stopping the master on Redis', async () => {
   const { redisBackend, redisKeysOf } = await import('./brokers.js');
   stoppingScenarios(() => redisBackend('cli'), redisKeysOf, true);
+  hardKillScenario(() => redisBackend('cli'));
   departureScenario(() => redisBackend('cli'), redisKeysOf);
 });
 
 describe('stopping the master on RabbitMQ', async () => {
   const { rabbitmqBackend, rabbitmqNamesOf } = await import('./brokers.js');
   stoppingScenarios(() => rabbitmqBackend('cli'), rabbitmqNamesOf, true);
+  hardKillScenario(() => rabbitmqBackend('cli'));
   departureScenario(() => rabbitmqBackend('cli'), rabbitmqNamesOf);
 });

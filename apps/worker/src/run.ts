@@ -22,6 +22,10 @@ export interface RunWorkerOptions extends CommonFlags {
  * work. Resolves with the exit code.
  */
 export async function runWorker(options: RunWorkerOptions): Promise<number> {
+  // Started by a master (`--workers K`): when the master dies, even by SIGKILL, the IPC channel
+  // closes and this worker must not live on as an orphan.
+  if (process.send && process.env.TASKWIRE_EXIT_WITH_PARENT === '1') exitWithParent();
+
   const settings = await settingsFrom(options);
   const handler = await loadHandler(options.handler ?? 'square');
   const transport = await loadTransport(settings);
@@ -36,15 +40,6 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   });
   const report = printOnce((line) => console.error(line));
   worker.on('error', (error) => report(`taskwire-worker: ${error.message}`));
-
-  // Started by a master (`--workers K`): when the master dies, even by SIGKILL, the IPC channel
-  // closes and this worker must not live on as an orphan.
-  if (process.send) {
-    process.once('disconnect', () => {
-      console.error('taskwire-worker: the master that started this worker is gone; exiting');
-      process.exit(1);
-    });
-  }
 
   return new Promise<number>((resolve) => {
     let idleTimer: NodeJS.Timeout | undefined;
@@ -68,4 +63,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
       );
     }
   });
+}
+
+function exitWithParent(): void {
+  const gone = () => {
+    console.error('taskwire-worker: the master that started this worker is gone; exiting');
+    process.exit(1);
+  };
+  if (!process.connected) gone();
+  process.once('disconnect', gone);
 }
