@@ -6,11 +6,19 @@ import { runMaster } from './run.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
-const integer = (min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer ≥ ${min}`);
-  return n;
-};
+const integer =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `must be an integer ≥ ${min}`
+          : `must be an integer from ${min} to ${max}`,
+      );
+    }
+    return n;
+  };
 
 const program = addCommonOptions(
   new Command('taskwire-master')
@@ -26,7 +34,7 @@ const program = addCommonOptions(
   .option('--handler <spec>', 'handler of the local workers (square, echo, sleep, or a module)', 'square')
   .option('--concurrency <n>', 'concurrency of each local worker', integer(1))
   .option('--host <host>', 'embedded TCP manager interface (default 127.0.0.1)')
-  .option('--port <port>', 'embedded TCP manager port (default 5555)', integer(0))
+  .option('--port <port>', 'embedded TCP manager port (default 5555)', integer(0, 65535))
   .option('--tls-cert <file>', 'serve tcps:// with this certificate (PEM)')
   .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
   .option('--no-serve', 'connect to a standalone TCP manager instead of hosting the queues')

@@ -24,7 +24,8 @@ export class LocalWorkers {
     const cli = createRequire(import.meta.url).resolve('taskwire-worker/cli');
     for (let i = 0; i < this.options.count; i++) {
       const child = fork(cli, [...this.options.args, '--name', `local-${i + 1}:${process.pid}`], {
-        env: { ...process.env, ...this.options.env },
+        // The worker exits when its IPC channel to this process closes (this master died).
+        env: { ...process.env, ...this.options.env, TASKWIRE_EXIT_WITH_PARENT: '1' },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       child.once('exit', (code, signal) => {
@@ -42,6 +43,13 @@ export class LocalWorkers {
   /** Process ids (for tests and logs). */
   get pids(): number[] {
     return this.children.map((child) => child.pid!).filter(Boolean);
+  }
+
+  /** SIGKILL every worker at once (the master is exiting without waiting). */
+  kill(): void {
+    this.stopping = true;
+    for (const child of this.children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 
   /** SIGTERM every worker (they finish in-flight tasks) and wait for them, up to `timeoutMs`. */

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import type { TaskResult } from '@taskwire/core';
+import { ConfigError, type TaskResult } from '@taskwire/core';
 
 /** JSON that also carries bigint (as a string) and Map (as entries). */
 export function toJson(value: unknown): string {
@@ -14,13 +14,31 @@ export function toJson(value: unknown): string {
 /** Writes one JSON result per line, in completion order, to a file or stdout (`-`). */
 export class ResultWriter {
   private readonly stream: NodeJS.WritableStream;
+  private failure: Error | undefined;
 
-  constructor(target: string) {
-    this.stream = target === '-' ? process.stdout : createWriteStream(target);
+  private constructor(stream: NodeJS.WritableStream) {
+    this.stream = stream;
+    stream.on('error', (error: Error) => {
+      this.failure = error;
+    });
+  }
+
+  /** Open `target` (`-` = stdout); a file that cannot be written is a ConfigError, before any task. */
+  static async open(target: string): Promise<ResultWriter> {
+    if (target === '-') return new ResultWriter(process.stdout);
+    const stream = createWriteStream(target);
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new ConfigError(`cannot write ${target}: ${error.code ?? error.message}`)),
+      );
+    });
+    return new ResultWriter(stream);
   }
 
   /** Write one result line; resolves when the stream can take more (backpressure). */
   async write(result: TaskResult): Promise<void> {
+    if (this.failure) throw this.failure;
     const line = toJson({
       input: result.payload,
       ok: result.ok,

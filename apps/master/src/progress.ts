@@ -25,18 +25,25 @@ export function progressBar(total: number | undefined): ProgressView {
   );
   const started = Date.now();
   let lastDrawn = 0;
+  let counts = { done: 0, failed: 0 };
+  const draw = () => {
+    const seconds = (Date.now() - started) / 1000;
+    const finished = counts.done + counts.failed;
+    bar.update(finished, { rate: seconds > 0 ? Math.round(finished / seconds) : 0, failed: counts.failed });
+  };
   bar.start(total ?? 0, 0, { rate: 0, failed: 0 });
   return {
     submitted() {},
     finished(done, failed) {
+      counts = { done, failed };
       // Redrawing on every result costs more than the task itself at 100k tasks/s.
       const now = Date.now();
       if (now - lastDrawn < 100 && done + failed !== total) return;
       lastDrawn = now;
-      const seconds = (now - started) / 1000;
-      bar.update(done + failed, { rate: seconds > 0 ? Math.round((done + failed) / seconds) : 0, failed });
+      draw();
     },
     stop() {
+      draw(); // the last frame shows the final counts, not the last throttled ones
       bar.stop();
     },
   };

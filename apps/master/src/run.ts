@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
+  announceDeparture,
   ConfigError,
   type Connection,
+  deadLetterQueueOf,
   type HostedServer,
   Master,
   redactUrl,
@@ -13,7 +15,9 @@ import {
   connect,
   type IsolationFlags,
   isolationArgs,
+  loadHandler,
   loadTransport,
+  readAuthkey,
   settingsFrom,
   tlsClientOptions,
 } from 'taskwire-worker';
@@ -22,6 +26,7 @@ import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { LocalWorkers } from './local-workers.js';
 import { ResultWriter, toJson } from './output.js';
 import { type ProgressView, progressBar, seedLines } from './progress.js';
+import { catchStopSignals, exitCodeOf, untilStopped } from './stop-signals.js';
 
 /** Options of {@link runMaster} (the `taskwire-master` flags). */
 /** The isolation flags (`--isolate`, `--threads`, `--task-timeout`) apply to the local workers. */
@@ -57,18 +62,6 @@ export interface RunMasterOptions extends CommonFlags, IsolationFlags {
 /** Seed-style lines up to this many demo tasks when stderr is not a terminal. */
 const SEED_LINES_MAX = 100;
 
-async function readAuthkey(flags: { authkey?: string; authkeyFile?: string }): Promise<string | undefined> {
-  if (flags.authkey) return flags.authkey;
-  if (!flags.authkeyFile) return undefined;
-  try {
-    return (await readFile(flags.authkeyFile, 'utf8')).replace(/\r?\n$/, '');
-  } catch (error) {
-    throw new ConfigError(
-      `cannot read authkey file ${flags.authkeyFile}: ${(error as NodeJS.ErrnoException).code}`,
-    );
-  }
-}
-
 async function tlsServerOptions(
   options: RunMasterOptions,
 ): Promise<{ cert: Buffer; key: Buffer } | undefined> {
@@ -99,9 +92,18 @@ function hostPort(url: string | undefined, options: RunMasterOptions): { host: s
  * exit code: 0 only when every task succeeded.
  */
 export async function runMaster(options: RunMasterOptions): Promise<number> {
+  let workers: LocalWorkers | undefined;
+  // A second signal exits at once; the local workers must not outlive the master.
+  const signals = catchStopSignals((signal) => {
+    workers?.kill();
+    process.exit(exitCodeOf(signal));
+  });
   const settings = await settingsFrom(options);
   const transport = await loadTransport(settings);
   const workersWanted = options.workers ?? 0;
+  // Whatever can be checked here is, before the first task is submitted.
+  if (workersWanted > 0) await loadHandler(options.handler ?? 'square');
+  const writer = options.output ? await ResultWriter.open(options.output) : undefined;
   let connection: Connection;
   let server: HostedServer | undefined;
   let workerUrl = settings.url;
@@ -112,7 +114,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   const tcpAddress = settings.url === undefined || /^tcps?:\/\//i.test(settings.url);
   if (transport.serve && tcpAddress && options.serve !== false) {
     // The master is the TCP manager: it hosts the queues and reaches them without a socket.
-    let authkey = await readAuthkey(settings).then((key) => key ?? process.env.TASKWIRE_AUTHKEY);
+    let authkey = await readAuthkey(settings);
     if (!authkey) {
       if (workersWanted === 0) {
         throw new ConfigError(
@@ -129,7 +131,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     connection = await server.connect();
     workerUrl = server.url;
     workerEnv.TASKWIRE_AUTHKEY = authkey;
-    console.error(`taskwire-master: serving ${server.url} (workers: taskwire-worker --url ${server.url})`);
+    console.error(
+      `taskwire-master: serving ${server.url} (workers: ${workerCommand(server.url, settings, options)})`,
+    );
   } else {
     connection = await connect(transport, settings, await tlsClientOptions(options));
     if (options.tlsCa) workerEnv.TASKWIRE_TLS_CA = options.tlsCa;
@@ -137,12 +141,18 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     if (authkey) workerEnv.TASKWIRE_AUTHKEY = authkey;
   }
 
+  // Local workers on a broker get a task queue of their own, deleted when the master leaves: a
+  // stopped job leaves nothing behind, and no worker runs its tasks afterwards.
+  const privateQueue =
+    workersWanted > 0 && !server && transport.name !== 'memory'
+      ? `${settings.queue}.local.${randomBytes(4).toString('hex')}`
+      : undefined;
+  const taskQueue = privateQueue ?? settings.queue;
   const master = await Master.start({
     connection,
-    queue: settings.queue,
+    queue: taskQueue,
     maxAttempts: options.maxAttempts ?? 3,
   });
-  let workers: LocalWorkers | undefined;
   let workersGone: (() => void) | undefined;
   const allWorkersGone = new Promise<never>((_, reject) => {
     workersGone = () => reject(new Error('every local worker exited before the job finished'));
@@ -154,7 +164,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       count: workersWanted,
       transport,
       url: settings.url,
-      queue: settings.queue,
+      queue: taskQueue,
       handler: options.handler ?? 'square',
       concurrency: options.concurrency,
       isolation: options,
@@ -167,7 +177,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         '--transport',
         settings.transport,
         '--queue',
-        settings.queue,
+        taskQueue,
         '--handler',
         options.handler ?? 'square',
         ...(options.concurrency ? ['--concurrency', String(options.concurrency)] : []),
@@ -184,7 +194,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   }
 
   const inputErrors: InputError[] = [];
-  const source = options.input
+  const input = options.input
     ? readPayloads(options.input, (error) => {
         inputErrors.push(error);
         console.error(
@@ -192,6 +202,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         );
       })
     : randomIntegers(options.tasks ?? 10);
+  const source = untilStopped(input, () => signals.received !== undefined);
   const demo = !options.input;
   const total = demo ? (options.tasks ?? 10) : undefined;
   const useSeedLines =
@@ -202,7 +213,6 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       total! <= SEED_LINES_MAX &&
       !process.stderr.isTTY);
   const view: ProgressView = useSeedLines ? seedLines() : progressBar(total);
-  const writer = options.output ? new ResultWriter(options.output) : undefined;
   master.on('submitted', (task) => view.submitted(task.payload));
 
   const started = Date.now();
@@ -218,15 +228,22 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         if (useSeedLines) console.log(describe(result, options.handler ?? 'square'));
       }
     })();
-    await Promise.race([run, allWorkersGone]);
+    await Promise.race([run, allWorkersGone, signals.first]);
   } finally {
     view.stop();
-    await writer?.close();
-    await master.close();
+    if (signals.received) {
+      console.error(`taskwire-master: ${signals.received}: stopping (again to exit at once)`);
+      // Workers drop the tasks still queued for this master instead of running them.
+      await announceDeparture(connection, taskQueue, master.resultQueueName).catch(() => undefined);
+    }
     await workers?.stop();
     await inProcessWorkers?.stop();
+    await writer?.close();
+    await master.close();
+    if (privateQueue) await deleteQueues(connection, [privateQueue, deadLetterQueueOf(privateQueue)]);
     await connection.close();
     await server?.close();
+    signals.dispose();
   }
 
   const elapsed = (Date.now() - started) / 1000;
@@ -234,7 +251,26 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   console.error(
     `taskwire-master: done ${done}, failed ${failedTotal}${inputErrors.length ? ` (${inputErrors.length} bad input lines)` : ''}, elapsed ${elapsed.toFixed(2)}s, ${Math.round((done + failed) / Math.max(elapsed, 0.001))} tasks/s`,
   );
+  if (signals.received) return exitCodeOf(signals.received);
   return failedTotal === 0 ? 0 : 1;
+}
+
+/** The command a remote worker runs to join (secrets never printed: the key by its file or variable). */
+function workerCommand(url: string, settings: { authkeyFile?: string }, options: RunMasterOptions): string {
+  const parts = ['taskwire-worker', '--url', url];
+  if (options.tlsCert) parts.push('--tls-ca', options.tlsCert);
+  if (settings.authkeyFile) parts.push('--authkey-file', settings.authkeyFile);
+  else parts.push('--authkey-file <file with the authkey>');
+  if (options.queue) parts.push('--queue', options.queue);
+  return parts.join(' ');
+}
+
+/** Delete queues that only this job used. */
+async function deleteQueues(connection: Connection, names: string[]): Promise<void> {
+  for (const name of names) {
+    const queue = await connection.queue(name);
+    await queue.delete();
+  }
 }
 
 function describe(result: TaskResult, handler: string): string {

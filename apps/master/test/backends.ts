@@ -10,6 +10,8 @@ export interface Backend {
   workerArgs: string[];
   /** Text the master prints once workers can connect (TCP manager), if any. */
   readyLine?: RegExp;
+  /** The run's task queue name on a broker. */
+  queue?: string;
   /** Remove whatever the run left on the broker. */
   cleanup(): Promise<void>;
 }
@@ -28,10 +30,15 @@ export async function tcpBackend(): Promise<Backend> {
 }
 
 /** A broker-backed transport with a unique queue name for this run. */
-export function brokerBackend(name: string, url: string, cleanup: (queue: string) => Promise<void>): Backend {
-  const queue = uniqueName(name);
+export function brokerBackend(
+  name: string,
+  url: string,
+  cleanup: (queue: string) => Promise<void>,
+  prefix?: string,
+): Backend {
+  const queue = uniqueName(name, prefix);
   const common = ['--transport', name, '--url', url, '--queue', queue];
-  return { name, masterArgs: common, workerArgs: common, cleanup: () => cleanup(queue) };
+  return { name, masterArgs: common, workerArgs: common, queue, cleanup: () => cleanup(queue) };
 }
 
 /**

@@ -112,5 +112,5 @@ export function readResults(
 }
 
 /** A unique name for this run's queues/keys. */
-export const uniqueName = (label: string) =>
-  `tw-e2e-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+export const uniqueName = (label: string, prefix = 'tw-e2e') =>
+  `${prefix}-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -28,7 +28,8 @@ function poisonTask(makeBackend: () => Promise<Backend>) {
         '2',
       ]);
       running.push(master);
-      if (backend.readyLine) await waitFor(() => backend.readyLine!.test(master.stderr()), 10_000, 'the master');
+      if (backend.readyLine)
+        await waitFor(() => backend.readyLine!.test(master.stderr()), 10_000, 'the master');
       let finished = false;
       void master.exit.then(() => {
         finished = true;
@@ -39,7 +40,13 @@ function poisonTask(makeBackend: () => Promise<Backend>) {
       const supervise = async () => {
         while (!finished && starts < 8) {
           starts++;
-          const worker = start(WORKER_CLI, [...backend.workerArgs, '--handler', EXIT_ON_7, '--concurrency', '4']);
+          const worker = start(WORKER_CLI, [
+            ...backend.workerArgs,
+            '--handler',
+            EXIT_ON_7,
+            '--concurrency',
+            '4',
+          ]);
           running.push(worker);
           const exit = await Promise.race([worker.exit, master.exit.then(() => undefined)]);
           if (exit && exit.code === 70) deaths++;

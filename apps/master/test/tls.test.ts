@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, inputFile, MASTER_CLI, type Running, run, start, WORKER_CLI, waitFor } from './helpers.js';
@@ -78,4 +79,45 @@ describe('the TCP manager over TLS from the CLIs', () => {
     expect(code, master.stderr()).toBe(0);
     expect(master.stderr()).toMatch(/done 5, failed 0/);
   });
+
+  it('the master prints the whole worker command: tcps URL, --tls-ca and --authkey-file', async () => {
+    const keyFile = join(dir, 'authkey');
+    writeFileSync(keyFile, 'secret-key\n');
+    const port = await freePort();
+    const master = start(MASTER_CLI, [
+      '--port',
+      String(port),
+      '--authkey-file',
+      keyFile,
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      key,
+    ]);
+    running.push(master);
+    await waitFor(() => /serving tcps/.test(master.stderr()), 10_000, 'the master to listen');
+    expect(master.stderr()).toContain(
+      `taskwire-worker --url tcps://127.0.0.1:${port} --tls-ca ${cert} --authkey-file ${keyFile}`,
+    );
+  });
+
+  it('a tcp:// worker against a tcps:// master is told it may need tcps://', async () => {
+    const port = await freePort();
+    const master = start(MASTER_CLI, [
+      '--port',
+      String(port),
+      '--authkey',
+      'k',
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      key,
+    ]);
+    running.push(master);
+    await waitFor(() => /serving tcps/.test(master.stderr()), 10_000, 'the master to listen');
+    const { code, stderr } = await run(WORKER_CLI, ['--url', `tcp://127.0.0.1:${port}`, '--authkey', 'k']);
+    expect(code).not.toBe(0);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/use a tcps:\/\/ URL/);
+  }, 30_000);
 });

@@ -25,19 +25,23 @@ export interface CommonFlags {
 
 /** Add the shared flags (transport, url, authkey, queue, config) to a commander program. */
 export function addCommonOptions(program: Command): Command {
-  return program
-    .addOption(
-      new Option(
-        '--transport <spec>',
-        'tcp (default), memory, redis, rabbitmq, a URL whose scheme names one, or a package / file exporting a transport',
-      ),
-    )
-    .option('--url <url>', `backend address (defaults: ${Object.values(DEFAULT_URLS).join(', ')})`)
-    .option('--authkey <key>', 'TCP manager shared secret (or TASKWIRE_AUTHKEY)')
-    .option('--authkey-file <path>', 'file holding the authkey')
-    .option('--tls-ca <file>', 'tcps://: trust this CA (or self-signed) certificate (or TASKWIRE_TLS_CA)')
-    .option('--queue <name>', 'task queue name (default: tasks)')
-    .option('--config <path>', 'JSON config file (default: ./taskwire.config.json if present)');
+  return (
+    program
+      // A flag commander refuses (unknown, or a bad value) is bad input: exit 2, like a ConfigError.
+      .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+      .addOption(
+        new Option(
+          '--transport <spec>',
+          'tcp (default), memory, redis, rabbitmq, a URL whose scheme names one, or a package / file exporting a transport',
+        ),
+      )
+      .option('--url <url>', `backend address (defaults: ${Object.values(DEFAULT_URLS).join(', ')})`)
+      .option('--authkey <key>', 'TCP manager shared secret (or TASKWIRE_AUTHKEY)')
+      .option('--authkey-file <path>', 'file holding the authkey')
+      .option('--tls-ca <file>', 'tcps://: trust this CA (or self-signed) certificate (or TASKWIRE_TLS_CA)')
+      .option('--queue <name>', 'task queue name (default: tasks)')
+      .option('--config <path>', 'JSON config file (default: ./taskwire.config.json if present)')
+  );
 }
 
 /** Settings from flags > environment > config file > defaults. */
@@ -72,6 +76,26 @@ export async function tlsClientOptions(flags: CommonFlags): Promise<{ ca: Buffer
   }
 }
 
+/**
+ * The authkey of the settings (`authkey`, or the contents of `authkeyFile` without its trailing
+ * newline). Read here, not by the transport, so the key from the strongest source is the one
+ * used: a transport would let TASKWIRE_AUTHKEY beat an `authkeyFile` option.
+ */
+export async function readAuthkey(settings: {
+  authkey?: string | undefined;
+  authkeyFile?: string | undefined;
+}): Promise<string | undefined> {
+  if (settings.authkey) return settings.authkey;
+  if (!settings.authkeyFile) return undefined;
+  try {
+    return (await readFile(settings.authkeyFile, 'utf8')).replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new ConfigError(
+      `cannot read authkey file ${settings.authkeyFile}: ${(error as NodeJS.ErrnoException).code}`,
+    );
+  }
+}
+
 /** Connect with the settings; any failure becomes a one-line ConfigError naming the (redacted) URL. */
 export async function connect(
   transport: Transport,
@@ -79,11 +103,16 @@ export async function connect(
   tls?: { ca: Buffer },
 ): Promise<Connection> {
   const url = settings.url;
+  const authkey = await readAuthkey(settings);
+  if (authkey === undefined && (transport.name === 'tcp' || /^tcps?:\/\//i.test(url ?? ''))) {
+    throw new ConfigError(
+      'the TCP manager needs an authkey: pass --authkey, --authkey-file or set TASKWIRE_AUTHKEY',
+    );
+  }
   try {
     return await transport.connect({
       url,
-      authkey: settings.authkey,
-      authkeyFile: settings.authkeyFile,
+      ...(authkey !== undefined ? { authkey } : {}),
       ...(tls ? { tls } : {}),
     });
   } catch (error) {

@@ -4,6 +4,7 @@ export {
   connect,
   exitWithError,
   loadTransport,
+  readAuthkey,
   redactSecrets,
   settingsFrom,
   tlsClientOptions,

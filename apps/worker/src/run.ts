@@ -1,6 +1,7 @@
 import { Worker } from '@taskwire/core';
 import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from './common.js';
 import { type IsolationFlags, loadRunnableHandler } from './isolation.js';
+import { printOnce } from './repeat-filter.js';
 
 /** Options of {@link runWorker} (the `taskwire-worker` flags). */
 export interface RunWorkerOptions extends CommonFlags, IsolationFlags {
@@ -21,6 +22,10 @@ export interface RunWorkerOptions extends CommonFlags, IsolationFlags {
  * work. Resolves with the exit code.
  */
 export async function runWorker(options: RunWorkerOptions): Promise<number> {
+  // Started by a master (`--workers K`): when the master dies, even by SIGKILL, the IPC channel
+  // closes and this worker must not live on as an orphan.
+  if (process.send && process.env.TASKWIRE_EXIT_WITH_PARENT === '1') exitWithParent();
+
   const settings = await settingsFrom(options);
   const runnable = await loadRunnableHandler(options.handler ?? 'square', options, (error) =>
     console.error(`taskwire-worker: a handler thread failed outside any task: ${error.message}`),
@@ -36,7 +41,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     name: options.name,
     taskTimeoutMs: options.taskTimeout,
   });
-  worker.on('error', (error) => console.error(`taskwire-worker: ${error.message}`));
+  const report = printOnce((line) => console.error(line));
+  worker.on('error', (error) => report(`taskwire-worker: ${error.message}`));
 
   return new Promise<number>((resolve) => {
     let idleTimer: NodeJS.Timeout | undefined;
@@ -61,4 +67,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
       );
     }
   });
+}
+
+function exitWithParent(): void {
+  const gone = () => {
+    console.error('taskwire-worker: the master that started this worker is gone; exiting');
+    process.exit(1);
+  };
+  if (!process.connected) gone();
+  process.once('disconnect', gone);
 }

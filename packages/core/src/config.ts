@@ -112,6 +112,16 @@ export async function resolveSettings(
     else if (file[key] !== undefined) [settings[key], origin[key]] = [file[key], 'config'];
     else origin[key] = 'default';
   }
+  // `authkey` and `authkeyFile` are one setting: the key from the strongest source wins whole,
+  // so `--authkey-file` beats TASKWIRE_AUTHKEY (and TASKWIRE_AUTHKEY_FILE an authkey in the file).
+  const rank: Record<SettingOrigin, number> = { flag: 0, env: 1, config: 2, default: 3 };
+  if (settings.authkey !== undefined && settings.authkeyFile !== undefined) {
+    if (rank[origin.authkeyFile] < rank[origin.authkey])
+      [settings.authkey, origin.authkey] = [undefined, 'default'];
+    else if (rank[origin.authkey] < rank[origin.authkeyFile]) {
+      [settings.authkeyFile, origin.authkeyFile] = [undefined, 'default'];
+    }
+  }
 
   let transport = settings.transport;
   let url = settings.url;

@@ -24,6 +24,12 @@ export {
 } from './memory/transport.js';
 export * from './registry.js';
 export { type BackoffOptions, backoffDelay } from './task/backoff.js';
+export {
+  announceDeparture,
+  DepartedMasters,
+  type DepartureNotice,
+  isDepartureNotice,
+} from './task/departure.js';
 export { isTaskEnvelope, isTaskResult, type TaskEnvelope, type TaskResult } from './task/envelope.js';
 export { errorInfo, type TaskErrorInfo } from './task/error-info.js';
 export {

@@ -1,4 +1,4 @@
-import { ConnectionClosedError } from '@taskwire/core';
+import { AuthError, ConnectionClosedError } from '@taskwire/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type SocketOptions } from 'amqplib';
 import type { Endpoint } from './url.js';
 
@@ -54,8 +54,16 @@ export class Link {
     try {
       link.attach(await amqp.connect(options.endpoint.target, options.socket));
     } catch (error) {
+      const reason = (error as Error).message;
+      // The broker's own words: a refused login is an authentication failure, not a lost broker.
+      if (/ACCESS[_-]REFUSED/.test(reason)) {
+        const detail = /ACCESS_REFUSED - [^."]*/.exec(reason)?.[0] ?? reason;
+        throw new AuthError(`RabbitMQ at ${options.endpoint.display} refused the login: ${detail}`, {
+          cause: error,
+        });
+      }
       throw new ConnectionClosedError(
-        `cannot connect to RabbitMQ at ${options.endpoint.display}: ${(error as Error).message} (is the broker running and the URL right?)`,
+        `cannot connect to RabbitMQ at ${options.endpoint.display}: ${reason} (is the broker running and the URL right?)`,
         { cause: error },
       );
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  AuthError,
   type BroadcastHandler,
   type Codec,
   type Connection,
@@ -116,14 +117,25 @@ export class RedisConnection implements Connection {
         retryStrategy: (times) => (established ? Math.min(50 * 2 ** Math.min(times, 6), 2000) : null),
         ...options.redis,
       });
-      redis.on('error', () => undefined); // reported through the failing commands instead
+      // Reported through the failing commands; the first connect's own reason (WRONGPASS,
+      // ENOTFOUND…) comes only here, while connect() itself rejects with "Connection is closed".
+      let lastError: Error | undefined;
+      redis.on('error', (error: Error) => {
+        if (!established) lastError = error;
+      });
       try {
         await redis.connect();
       } catch (error) {
         redis.disconnect();
+        const reason = lastError ?? (error as Error);
+        if (/^(WRONGPASS|NOAUTH)|AUTH.*password/i.test(reason.message)) {
+          throw new AuthError(`Redis at ${redactUrl(url)} refused the login: ${reason.message}`, {
+            cause: reason,
+          });
+        }
         throw new ConnectionClosedError(
-          `cannot connect to Redis at ${redactUrl(url)}: ${(error as Error).message || 'connection failed'} (is the server running and reachable?)`,
-          { cause: error },
+          `cannot connect to Redis at ${redactUrl(url)}: ${reason.message || 'connection failed'} (is the server running and reachable?)`,
+          { cause: reason },
         );
       }
       established = true;

@@ -111,11 +111,16 @@ export function openLink(endpoint: Endpoint, key: Buffer, options: LinkOptions):
         }),
       );
     };
+    // A plaintext client talking to a TLS server hears nothing it understands: say so.
+    const tlsHint = label.startsWith('tcp://') ? ' (if the server serves TLS, use a tcps:// URL)' : '';
     const onClose = () => {
-      finish(new ConnectionClosedError(`${label} closed the connection during the handshake`));
+      finish(new ConnectionClosedError(`${label} closed the connection during the handshake${tlsHint}`));
     };
     const timer = setTimeout(
-      () => finish(new ConnectionClosedError(`no handshake from ${label} within ${options.timeoutMs} ms`)),
+      () =>
+        finish(
+          new ConnectionClosedError(`no handshake from ${label} within ${options.timeoutMs} ms${tlsHint}`),
+        ),
       options.timeoutMs,
     );
     socket.setNoDelay(true);

@@ -2,7 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Connection, ConsumerHandle, DistributedQueue, QueueOptions } from '../types.js';
 import { checkTaskTimeout } from './attempt.js';
+import { announceDeparture } from './departure.js';
 import { isTaskResult, type TaskEnvelope, type TaskResult } from './envelope.js';
+import { InputBatches } from './input-batches.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 
 /** Options of {@link Master}. */
@@ -161,6 +163,7 @@ export class Master extends EventEmitter<MasterEvents> {
     // of tiny ones (each batch is a round trip and a burst of frames on every transport).
     const refillAt = window - Math.max(1, Math.floor(window / 4));
     const iterator = toAsyncIterator(input);
+    const reader = new InputBatches(iterator);
     const completed: TaskResult<R, P>[] = [];
     let wake: (() => void) | undefined;
     let inFlight = 0;
@@ -172,20 +175,19 @@ export class Master extends EventEmitter<MasterEvents> {
       completed.push(result as TaskResult<R, P>);
       wake?.();
     };
+    const resultArrived = () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+        if (completed.length > 0) resolve();
+      });
 
     try {
       for (;;) {
         // Refill the window in one batch: one round trip for many tasks.
         if (!exhausted && inFlight <= refillAt) {
-          const batch: P[] = [];
-          while (batch.length < window - inFlight) {
-            const next = await iterator.next();
-            if (next.done) {
-              exhausted = true;
-              break;
-            }
-            batch.push(next.value);
-          }
+          // What has arrived goes out now; with tasks out, a result also ends the wait for input.
+          const batch = await reader.take(window - inFlight, inFlight > 0 ? resultArrived() : undefined);
+          exhausted = reader.exhausted;
           if (batch.length > 0) {
             inFlight += batch.length;
             await this.submitBatch(batch, options, onResult);
@@ -204,7 +206,9 @@ export class Master extends EventEmitter<MasterEvents> {
         wake = undefined;
       }
     } finally {
-      await iterator.return?.();
+      // With a read outstanding (stdin waiting for a line), return() would wait for it.
+      if (reader.waiting) void iterator.return?.();
+      else await iterator.return?.();
     }
   }
 
@@ -222,6 +226,11 @@ export class Master extends EventEmitter<MasterEvents> {
     await this.consumer?.cancel();
     this.consumer = undefined;
     await this.results?.delete();
+    // Workers drop whatever of ours is still queued and let go of our deleted result queue. A
+    // courtesy: a connection too broken to publish it must not fail close().
+    if (this.tasks) {
+      await announceDeparture(this.connection, this.queueName, this.resultQueueName).catch(() => undefined);
+    }
     await this.tasks?.close();
   }
 

@@ -74,6 +74,17 @@ export class ResultSender {
     });
   }
 
+  /**
+   * Close the handle on a departed master's result queue: it must not linger (on Redis a handle
+   * keeps a heartbeat that would write to the deleted queue) nor accumulate over many masters.
+   */
+  forget(replyTo: string): void {
+    const entry = this.open.get(replyTo);
+    if (!entry) return;
+    this.open.delete(replyTo);
+    void entry.queue.then((handle) => handle.close()).catch(() => undefined);
+  }
+
   /** Wait for every result handed to `send` so far. */
   async flush(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);

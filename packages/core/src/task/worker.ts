@@ -11,6 +11,7 @@ import type {
 } from '../types.js';
 import { type AttemptOutcome, AttemptSignal, checkTaskTimeout, runAttempt } from './attempt.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { DepartedMasters, isDepartureNotice } from './departure.js';
 import { isTaskEnvelope, type TaskEnvelope, type TaskResult } from './envelope.js';
 import { errorInfo } from './error-info.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
@@ -116,6 +117,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private isolating: Promise<void> | undefined;
   private consuming = false;
   private lastActivity = Date.now();
+  /** Masters heard leaving: their tasks are acked and dropped, unrun and unanswered. */
+  private readonly departed = new DepartedMasters();
 
   constructor(options: WorkerOptions) {
     super();
@@ -158,7 +161,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.consume();
     if (this.connection.transport.capabilities.broadcast) {
       this.subscription = await this.connection.subscribe(broadcastChannelOf(this.queueName), (task) => {
-        if (isTaskEnvelope(task)) void this.runBroadcast(task);
+        if (isDepartureNotice(task)) {
+          this.departed.add(task.departed);
+          this.sender.forget(task.departed);
+        } else if (isTaskEnvelope(task)) void this.runBroadcast(task);
       });
     }
   }
@@ -308,6 +314,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('poison', delivery);
       return () => delivery.nack({ requeue: false });
     }
+    if (this.departed.has(task.replyTo)) return () => delivery.ack(); // its master has left
     const attempt = (task.priorAttempts ?? 0) + delivery.attempt;
     const startedAt = Date.now();
     if (attempt > task.maxAttempts) {
@@ -393,6 +400,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       finishedAt: Date.now(),
     };
     return async () => {
+      // A master that left meanwhile deleted its result queue: a result would recreate it.
+      if (this.departed.has(task.replyTo)) return delivery.ack();
       let sent: TaskResult;
       try {
         sent = await this.sender.send(task.replyTo, result);
