@@ -363,6 +363,45 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         await expectRejects(queue.get({ timeoutMs: timing.toleranceMs }), QueueEmptyError);
       });
 
+      test('a delivery returned by a closed connection and acked elsewhere never comes back', async (ctx) => {
+        const name = ctx.name('returned-acked');
+        const options = { visibilityTimeoutMs: timing.visibilityTimeoutMs };
+        const holder = await ctx.connect();
+        const held = await holder.queue<string>(name, options);
+        await held.put('once');
+        expect((await held.get({ timeoutMs: 5000 })).attempt).toBe(1);
+        await holder.close();
+        const other = await (await ctx.connect()).queue<string>(name, options);
+        const again = await other.get({ timeoutMs: 5000 + timing.visibilityTimeoutMs });
+        expect(again.body).toBe('once');
+        expect(again.attempt).toBe(2);
+        await again.ack();
+        // Past the deadline the first delivery had: nothing may resurrect the acked item.
+        await sleep(timing.visibilityTimeoutMs + timing.toleranceMs);
+        expect(await other.size()).toBe(0);
+        const third = await (await ctx.connect()).queue<string>(name, options);
+        await expectRejects(third.get({ timeoutMs: timing.toleranceMs }), QueueEmptyError);
+      });
+
+      test("a returned delivery's old visibility deadline never cuts its next delivery short", async (ctx) => {
+        const name = ctx.name('returned-deadline');
+        const options = { visibilityTimeoutMs: timing.visibilityTimeoutMs };
+        const holder = await ctx.connect();
+        const held = await holder.queue<string>(name, options);
+        await held.put('item');
+        await held.get({ timeoutMs: 5000 });
+        await sleep(timing.visibilityTimeoutMs / 2);
+        await holder.close();
+        const second = await (await ctx.connect()).queue<string>(name, options);
+        const redelivered = await second.get({ timeoutMs: 5000 + timing.visibilityTimeoutMs });
+        expect(redelivered.attempt).toBe(2);
+        // The first delivery's deadline passes in this window; the second one's does not.
+        const third = await (await ctx.connect()).queue<string>(name, options);
+        await expectRejects(third.get({ timeoutMs: (timing.visibilityTimeoutMs * 3) / 4 }), QueueEmptyError);
+        await redelivered.ack();
+        await expectRejects(third.get({ timeoutMs: timing.visibilityTimeoutMs }), QueueEmptyError);
+      });
+
       test('a consume handler that throws gets the delivery redelivered', async (ctx) => {
         const queue = await (await ctx.connect()).queue<string>(ctx.name('throws'));
         await queue.put('boom');

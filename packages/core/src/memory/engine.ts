@@ -358,6 +358,9 @@ export class EngineQueue<V> {
   /** @internal Return an unsettled delivery of a closed session to the queue. */
   returnDelivery(delivery: InFlight<V>): void {
     if (delivery.consumer) delivery.consumer.outstanding--;
+    // Its visibility deadline ends with it: left armed, it would requeue the item again later,
+    // while the next taker holds it or after that taker acked it.
+    delivery.deadline = 0;
     this.requeue(delivery.item);
     this.dispatch();
   }
@@ -543,8 +546,8 @@ export class EngineQueue<V> {
       if (delivery.deadline !== 0 && delivery.deadline > now) break;
       this.deadlines.pop();
       if (delivery.deadline === 0) continue;
-      this.settle(delivery.session, delivery.tag);
-      this.requeue(delivery.item);
+      // Requeue only a delivery still held: anything else already went back or was settled.
+      if (this.settle(delivery.session, delivery.tag)) this.requeue(delivery.item);
     }
     this.armVisibilityTimer();
     this.dispatch();
