@@ -1,5 +1,6 @@
 export * from './codec.js';
 export * from './config.js';
+export * from './duration.js';
 export * from './errors.js';
 export {
   checkPriority,
@@ -48,4 +49,5 @@ export {
   type WorkerEvents,
   type WorkerOptions,
 } from './task/worker.js';
+export { type LongTimeout, MAX_TIMER_MS, setLongTimeout } from './timer.js';
 export type * from './types.js';

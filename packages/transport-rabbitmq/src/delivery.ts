@@ -1,4 +1,10 @@
-import type { Delivery, NackOptions } from '@taskwire/core';
+import {
+  checkOptionalDuration,
+  type Delivery,
+  type LongTimeout,
+  type NackOptions,
+  setLongTimeout,
+} from '@taskwire/core';
 import type { Channel, Message } from 'amqplib';
 import { ATTEMPT_HEADER } from './arguments.js';
 import { closeQuietly } from './link.js';
@@ -103,7 +109,7 @@ export function attemptOf(message: Message): number {
 export class RabbitMQDelivery<T> implements Delivery<T> {
   /** True once acked, nacked or expired. */
   settled = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimeout | undefined;
 
   constructor(
     private readonly target: RequeueTarget,
@@ -115,8 +121,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
   ) {
     if (visibilityTimeoutMs > 0) {
       // Enforced by the holder: RabbitMQ only returns a delivery when its channel closes.
-      this.timer = setTimeout(() => this.expire(), visibilityTimeoutMs);
-      this.timer.unref();
+      this.timer = setLongTimeout(() => this.expire(), visibilityTimeoutMs).unref();
     }
   }
 
@@ -131,6 +136,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
   }
 
   async nack(options: NackOptions = {}): Promise<void> {
+    checkOptionalDuration(options.delayMs, 'delayMs');
     if (!this.settle()) return;
     await this.giveBack(options.requeue ?? true, options.delayMs ?? 0);
   }
@@ -138,7 +144,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    clearTimeout(this.timer);
+    this.timer?.clear();
     return true;
   }
 
