@@ -1,5 +1,6 @@
 import msgpackr from 'msgpackr/index-no-eval';
 import { DecodeError, FrameTooLargeError } from './errors.js';
+import { checkPayload } from './payload-check.js';
 
 /** Default largest encoded payload: 64 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -19,7 +20,10 @@ export interface Codec {
   readonly maxPayloadBytes: number;
   /** Encode; throws `FrameTooLargeError` over the limit. */
   encode(value: unknown): Uint8Array;
-  /** Decode; throws `DecodeError` for bytes that are not exactly one msgpack value. */
+  /**
+   * Decode; throws `DecodeError` for bytes that are not exactly one msgpack value taskwire could
+   * have written (see `MAX_PAYLOAD_DEPTH`; reference and unknown extensions are refused).
+   */
   decode(bytes: Uint8Array): unknown;
 }
 
@@ -109,14 +113,15 @@ export function createCodec(options: CodecOptions = {}): Codec {
       return bytes;
     },
     decode(bytes) {
+      // msgpackr trusts its input: it would follow reference extensions into cycles and recurse
+      // as deep as the bytes say. Hostile bytes are refused before it builds anything.
+      checkPayload(bytes);
       let value: unknown;
       try {
         value = packr.unpack(bytes);
       } catch (error) {
         throw new DecodeError(`undecodable payload: ${(error as Error).message}`, { cause: error });
       }
-      // 0xc1 is the one byte msgpack never uses; msgpackr returns a marker instead of failing.
-      if (value === msgpackr.C1) throw new DecodeError('undecodable payload: reserved msgpack byte 0xc1');
       return value;
     },
   };

@@ -2,6 +2,7 @@ export * from './codec.js';
 export * from './config.js';
 export * from './duration.js';
 export * from './errors.js';
+export { MAX_PAYLOAD_DEPTH } from './payload-check.js';
 export {
   checkPriority,
   EngineConsumer,
