@@ -544,7 +544,8 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             const bounded = await connection.queue<number>(ctx.name('long-full'), { maxsize: 1 });
             await bounded.put(1);
             let putOutcome = 'pending';
-            bounded.put(2, { timeoutMs: 2 ** 31 }).then(
+            const blocked = bounded.put(2, { timeoutMs: 2 ** 31 });
+            blocked.then(
               () => {
                 putOutcome = 'resolved';
               },
@@ -557,6 +558,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
               'pending',
             );
             await bounded.purge();
+            await within(blocked, 10_000, 'the long put to get room');
           }
           expect(overflows.map((warning) => warning.message)).toEqual([]);
         } finally {

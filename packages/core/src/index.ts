@@ -2,7 +2,6 @@ export * from './codec.js';
 export * from './config.js';
 export * from './duration.js';
 export * from './errors.js';
-export { MAX_PAYLOAD_DEPTH } from './payload-check.js';
 export {
   checkPriority,
   EngineConsumer,
@@ -24,6 +23,7 @@ export {
   memoryEngine,
   runHandler,
 } from './memory/transport.js';
+export { MAX_PAYLOAD_DEPTH } from './payload-check.js';
 export * from './registry.js';
 export { type BackoffOptions, backoffDelay } from './task/backoff.js';
 export {

@@ -44,6 +44,23 @@ describe('codec: hostile payload bytes', () => {
     expect(decodeError(nested(100_000, [0xd4, 0x73, 0x00], [0x90]))?.message).toMatch(/nested/);
   });
 
+  it('refuses at encode what decoding would refuse as too deep, and cycles, with TypeError', () => {
+    const deepArray = (levels: number): unknown => (levels === 0 ? 1 : [deepArray(levels - 1)]);
+    expect(codec.decode(codec.encode(deepArray(MAX_PAYLOAD_DEPTH)))).toEqual(deepArray(MAX_PAYLOAD_DEPTH));
+    expect(() => codec.encode(deepArray(MAX_PAYLOAD_DEPTH + 1))).toThrow(TypeError);
+    // A Map costs three levels (extension, entry list, entry) and a Set two, as decoding counts them.
+    const deepMap = (levels: number): unknown => (levels === 0 ? 1 : new Map([[1, deepMap(levels - 1)]]));
+    const fits = Math.floor(MAX_PAYLOAD_DEPTH / 3);
+    expect(codec.decode(codec.encode(deepMap(fits)))).toEqual(deepMap(fits));
+    expect(() => codec.encode(deepMap(fits + 1))).toThrow(TypeError);
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    expect(() => codec.encode(cyclic)).toThrow(TypeError);
+    const cyclicObject: Record<string, unknown> = {};
+    cyclicObject.self = { back: cyclicObject };
+    expect(() => codec.encode(cyclicObject)).toThrow(/contains itself/);
+  });
+
   it.each([
     ['an array32 declaring 2^32 - 1 elements in 10 bytes', 'dd ff ff ff ff 01 01 01 01 01'],
     ['a map32 declaring 2^32 - 1 entries', 'df ff ff ff ff 01 01 01 01 01'],
@@ -108,9 +125,9 @@ const legitValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) =>
       tie('value'),
       { maxKeys: 5 },
     ),
-    fc.array(fc.tuple(fc.oneof(fc.string(), fc.integer()), tie('value')), { maxLength: 4 }).map(
-      (entries) => new Map(entries),
-    ),
+    fc
+      .array(fc.tuple(fc.oneof(fc.string(), fc.integer()), tie('value')), { maxLength: 4 })
+      .map((entries) => new Map(entries)),
     fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 5 }).map((items) => new Set(items)),
   ),
 })).value;

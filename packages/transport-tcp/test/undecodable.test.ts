@@ -67,7 +67,7 @@ describe('a payload that is not valid msgpack', () => {
     const name = 'eng-hostile';
     const peer = await authenticatedPeer(port, authkey);
     peer.socket.write(frame([1, Op.DECLARE, 1, name, null]));
-    hostile.forEach((bytes, i) => peer.socket.write(frame([2 + i, Op.PUT, 1, bytes])));
+    for (const [i, bytes] of hostile.entries()) peer.socket.write(frame([2 + i, Op.PUT, 1, bytes]));
     await waitFor(() => peer.frames.length >= 2 + 1 + hostile.length, 2000, 'the put replies');
     peer.socket.destroy();
     const connection = await createTcpTransport().connect({ url: server.url, authkey });
