@@ -5,12 +5,19 @@ import {
   type Delivery,
   type DistributedQueue,
   FrameTooLargeError,
+  MAX_DURATION_MS,
   QueueEmptyError,
   QueueFullError,
   UnsupportedError,
 } from '@taskwire/core';
 import { describe, expect, it } from 'vitest';
 import { CaseContext, type ConformanceOptions, runPrefix, sleep, type Timing, within } from './context.js';
+
+/**
+ * The long delay the suite puts and nacks with (25 days, past `setTimeout`'s 2^31 - 1 ms). A
+ * transport that keeps one backend object per delay (RabbitMQ's TTL queues) can clean it up.
+ */
+export const LONG_DELAY_MS = 25 * 24 * 60 * 60 * 1000;
 
 const DEFAULT_TIMING: Timing = { toleranceMs: 300, visibilityTimeoutMs: 600, delayMs: 400 };
 
@@ -445,6 +452,45 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         await expectRejects(queue.get({ timeoutMs: timing.toleranceMs }), QueueEmptyError);
       });
 
+      test('a delivery returned by a closed connection and acked elsewhere never comes back', async (ctx) => {
+        const name = ctx.name('returned-acked');
+        const options = { visibilityTimeoutMs: timing.visibilityTimeoutMs };
+        const holder = await ctx.connect();
+        const held = await holder.queue<string>(name, options);
+        await held.put('once');
+        expect((await held.get({ timeoutMs: 5000 })).attempt).toBe(1);
+        await holder.close();
+        const other = await (await ctx.connect()).queue<string>(name, options);
+        const again = await other.get({ timeoutMs: 5000 + timing.visibilityTimeoutMs });
+        expect(again.body).toBe('once');
+        expect(again.attempt).toBe(2);
+        await again.ack();
+        // Past the deadline the first delivery had: nothing may resurrect the acked item.
+        await sleep(timing.visibilityTimeoutMs + timing.toleranceMs);
+        expect(await other.size()).toBe(0);
+        const third = await (await ctx.connect()).queue<string>(name, options);
+        await expectRejects(third.get({ timeoutMs: timing.toleranceMs }), QueueEmptyError);
+      });
+
+      test("a returned delivery's old visibility deadline never cuts its next delivery short", async (ctx) => {
+        const name = ctx.name('returned-deadline');
+        const options = { visibilityTimeoutMs: timing.visibilityTimeoutMs };
+        const holder = await ctx.connect();
+        const held = await holder.queue<string>(name, options);
+        await held.put('item');
+        await held.get({ timeoutMs: 5000 });
+        await sleep(timing.visibilityTimeoutMs / 2);
+        await holder.close();
+        const second = await (await ctx.connect()).queue<string>(name, options);
+        const redelivered = await second.get({ timeoutMs: 5000 + timing.visibilityTimeoutMs });
+        expect(redelivered.attempt).toBe(2);
+        // The first delivery's deadline passes in this window; the second one's does not.
+        const third = await (await ctx.connect()).queue<string>(name, options);
+        await expectRejects(third.get({ timeoutMs: (timing.visibilityTimeoutMs * 3) / 4 }), QueueEmptyError);
+        await redelivered.ack();
+        await expectRejects(third.get({ timeoutMs: timing.visibilityTimeoutMs }), QueueEmptyError);
+      });
+
       test('a consume handler that throws gets the delivery redelivered', async (ctx) => {
         const queue = await (await ctx.connect()).queue<string>(ctx.name('throws'));
         await queue.put('boom');
@@ -497,6 +543,110 @@ export function runConformanceSuite(options: ConformanceOptions): void {
           await expectRejects(queue.put('later', { delayMs: 100 }), UnsupportedError);
         });
       }
+    });
+
+    describe('durations', () => {
+      const BAD_DURATIONS = [-1, Number.NaN, Number.POSITIVE_INFINITY, MAX_DURATION_MS + 1];
+
+      /** Expect a RangeError whose message names `option`. */
+      const expectRange = async (promise: Promise<unknown>, option: string) => {
+        const error = await promise.then(
+          () => undefined,
+          (reason: unknown) => reason as Error,
+        );
+        expect(error, `expected a RangeError naming ${option}`).toBeInstanceOf(RangeError);
+        expect(error!.message).toContain(option);
+      };
+
+      test('negative, NaN, infinite and too long durations are refused with RangeError', async (ctx) => {
+        const connection = await ctx.connect();
+        for (const bad of BAD_DURATIONS) {
+          await expectRange(
+            connection.queue(ctx.name('bad-visibility'), { visibilityTimeoutMs: bad }),
+            'visibilityTimeoutMs',
+          );
+        }
+        const queue = await connection.queue<string>(ctx.name('bad-durations'));
+        for (const bad of BAD_DURATIONS) {
+          await expectRange(queue.put('x', { timeoutMs: bad }), 'timeoutMs');
+          await expectRange(queue.putMany(['x'], { timeoutMs: bad }), 'timeoutMs');
+          await expectRange(queue.get({ timeoutMs: bad }), 'timeoutMs');
+          if (caps.delayed) {
+            await expectRange(queue.put('x', { delayMs: bad }), 'delayMs');
+            await expectRange(queue.putMany(['x'], { delayMs: bad }), 'delayMs');
+          }
+        }
+        expect(await queue.size()).toBe(0);
+        await queue.put('held');
+        const delivery = await queue.get({ timeoutMs: 5000 });
+        if (caps.delayed) {
+          for (const bad of BAD_DURATIONS) await expectRange(delivery.nack({ delayMs: bad }), 'delayMs');
+        }
+        // A refused nack settled nothing: the delivery is still ours to ack.
+        await delivery.ack();
+        await expectRejects(queue.get({ timeoutMs: timing.toleranceMs }), QueueEmptyError);
+      });
+
+      test('waits longer than 2^31 - 1 ms really wait (no timer overflow)', async (ctx) => {
+        const overflows: Error[] = [];
+        const onWarning = (warning: Error) => {
+          if (warning.name === 'TimeoutOverflowWarning') overflows.push(warning);
+        };
+        process.on('warning', onWarning);
+        try {
+          const connection = await ctx.connect();
+          const queue = await connection.queue<string>(ctx.name('long'), {
+            visibilityTimeoutMs: LONG_DELAY_MS,
+          });
+          const waiting = queue.get({ timeoutMs: 2 ** 31 });
+          let outcome = 'pending';
+          waiting.then(
+            () => {
+              outcome = 'resolved';
+            },
+            (error: Error) => {
+              outcome = `rejected: ${error.name}`;
+            },
+          );
+          await sleep(timing.toleranceMs);
+          expect(outcome, 'a get with timeoutMs 2^31 must still be waiting').toBe('pending');
+          await queue.put('held');
+          const held = await within(waiting, 5000, 'the long get to receive an item');
+          // Its visibility timeout is 25 days: it must not come back now.
+          await expectRejects(queue.get({ timeoutMs: timing.toleranceMs }), QueueEmptyError);
+          if (caps.delayed) {
+            await queue.put('later', { delayMs: LONG_DELAY_MS });
+            await held.nack({ requeue: true, delayMs: LONG_DELAY_MS });
+            await expectRejects(queue.get({ timeoutMs: timing.toleranceMs }), QueueEmptyError);
+            expect(await queue.size()).toBe(2);
+          } else {
+            await held.ack();
+          }
+          if (caps.maxsize) {
+            const bounded = await connection.queue<number>(ctx.name('long-full'), { maxsize: 1 });
+            await bounded.put(1);
+            let putOutcome = 'pending';
+            const blocked = bounded.put(2, { timeoutMs: 2 ** 31 });
+            blocked.then(
+              () => {
+                putOutcome = 'resolved';
+              },
+              (error: Error) => {
+                putOutcome = `rejected: ${error.name}`;
+              },
+            );
+            await sleep(timing.toleranceMs);
+            expect(putOutcome, 'a put with timeoutMs 2^31 on a full queue must still be waiting').toBe(
+              'pending',
+            );
+            await bounded.purge();
+            await within(blocked, 10_000, 'the long put to get room');
+          }
+          expect(overflows.map((warning) => warning.message)).toEqual([]);
+        } finally {
+          process.off('warning', onWarning);
+        }
+      });
     });
 
     describe('throughput shapes', () => {

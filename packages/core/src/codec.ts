@@ -1,5 +1,6 @@
 import msgpackr from 'msgpackr/index-no-eval';
 import { DecodeError, FrameTooLargeError } from './errors.js';
+import { checkPayload, MAX_PAYLOAD_DEPTH } from './payload-check.js';
 
 /** Default largest encoded payload: 64 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -17,9 +18,15 @@ export interface CodecOptions {
 export interface Codec {
   /** The limit `encode` enforces. */
   readonly maxPayloadBytes: number;
-  /** Encode; throws `FrameTooLargeError` over the limit. */
+  /**
+   * Encode; throws `FrameTooLargeError` over the limit and `TypeError` for a value nested deeper
+   * than `MAX_PAYLOAD_DEPTH` or containing itself.
+   */
   encode(value: unknown): Uint8Array;
-  /** Decode; throws `DecodeError` for bytes that are not exactly one msgpack value. */
+  /**
+   * Decode; throws `DecodeError` for bytes that are not exactly one msgpack value taskwire could
+   * have written (see `MAX_PAYLOAD_DEPTH`; reference and unknown extensions are refused).
+   */
   decode(bytes: Uint8Array): unknown;
 }
 
@@ -37,20 +44,36 @@ msgpackr.addExtension({
   read: (entries: [unknown, unknown][]) => new Map(Array.isArray(entries) ? entries : []),
 });
 
-function tagMaps(value: unknown): unknown {
+/**
+ * Swap Maps for {@link MapEntries} (see above) and Buffers for plain views. `depth` counts the
+ * containers around `value` the way decoding does (a Map is three: its extension, the entry list
+ * and the entry; a Set two), so what decoding would refuse as too deep, or a cycle, is refused here
+ * at put instead of being dead-lettered later.
+ */
+function checkDepth(depth: number): void {
+  if (depth > MAX_PAYLOAD_DEPTH) {
+    throw new TypeError(
+      `cannot encode a value nested deeper than ${MAX_PAYLOAD_DEPTH} levels (or one that contains itself)`,
+    );
+  }
+}
+
+function tagMaps(value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null) return value;
   // The no-eval build does not recognise Buffer (a Uint8Array subclass) and would write its
   // toJSON() form; a plain view over the same memory encodes as msgpack bin.
   if (Buffer.isBuffer(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   if (value instanceof Map) {
     const entries: [unknown, unknown][] = [];
-    for (const [k, v] of value) entries.push([tagMaps(k), tagMaps(v)]);
+    checkDepth(depth + 3);
+    for (const [k, v] of value) entries.push([tagMaps(k, depth + 3), tagMaps(v, depth + 3)]);
     return new MapEntries(entries);
   }
   if (Array.isArray(value)) {
+    checkDepth(depth + 1);
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
-      const tagged = tagMaps(value[i]);
+      const tagged = tagMaps(value[i], depth + 1);
       if (tagged !== value[i]) {
         copy ??= value.slice();
         copy[i] = tagged;
@@ -59,9 +82,10 @@ function tagMaps(value: unknown): unknown {
     return copy ?? value;
   }
   if (value instanceof Set) {
+    checkDepth(depth + 2);
     let changed = false;
     const items = [...value].map((item) => {
-      const tagged = tagMaps(item);
+      const tagged = tagMaps(item, depth + 2);
       if (tagged !== item) changed = true;
       return tagged;
     });
@@ -69,11 +93,12 @@ function tagMaps(value: unknown): unknown {
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
+  checkDepth(depth + 1);
   let copy: Record<string, unknown> | undefined;
   // for…in without allocating a key array: plain objects have no enumerable inherited keys.
   for (const key in value) {
     const child = (value as Record<string, unknown>)[key];
-    const tagged = tagMaps(child);
+    const tagged = tagMaps(child, depth + 1);
     if (tagged !== child) {
       copy ??= { ...(value as Record<string, unknown>) };
       copy[key] = tagged;
@@ -100,7 +125,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   return {
     maxPayloadBytes,
     encode(value) {
-      const bytes = packr.pack(tagMaps(value));
+      const bytes = packr.pack(tagMaps(value, 0));
       if (bytes.length > maxPayloadBytes) {
         throw new FrameTooLargeError(
           `payload of ${bytes.length} bytes exceeds the limit of ${maxPayloadBytes} bytes (raise maxPayloadBytes)`,
@@ -109,14 +134,15 @@ export function createCodec(options: CodecOptions = {}): Codec {
       return bytes;
     },
     decode(bytes) {
+      // msgpackr trusts its input: it would follow reference extensions into cycles and recurse
+      // as deep as the bytes say. Hostile bytes are refused before it builds anything.
+      checkPayload(bytes);
       let value: unknown;
       try {
         value = packr.unpack(bytes);
       } catch (error) {
         throw new DecodeError(`undecodable payload: ${(error as Error).message}`, { cause: error });
       }
-      // 0xc1 is the one byte msgpack never uses; msgpackr returns a marker instead of failing.
-      if (value === msgpackr.C1) throw new DecodeError('undecodable payload: reserved msgpack byte 0xc1');
       return value;
     },
   };

@@ -1,5 +1,6 @@
 export * from './codec.js';
 export * from './config.js';
+export * from './duration.js';
 export * from './errors.js';
 export {
   checkPriority,
@@ -22,6 +23,7 @@ export {
   memoryEngine,
   runHandler,
 } from './memory/transport.js';
+export { MAX_PAYLOAD_DEPTH } from './payload-check.js';
 export * from './registry.js';
 export { type BackoffOptions, backoffDelay } from './task/backoff.js';
 export {
@@ -48,4 +50,5 @@ export {
   type WorkerEvents,
   type WorkerOptions,
 } from './task/worker.js';
+export { type LongTimeout, MAX_TIMER_MS, setLongTimeout } from './timer.js';
 export type * from './types.js';

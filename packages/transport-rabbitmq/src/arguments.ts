@@ -1,4 +1,4 @@
-import { type QueueOptions, UnsupportedError } from '@taskwire/core';
+import { checkDuration, type QueueOptions, UnsupportedError } from '@taskwire/core';
 
 /** Header carrying how many deliveries an item had before this copy was published. */
 export const ATTEMPT_HEADER = 'x-taskwire-attempt';
@@ -30,8 +30,7 @@ export function resolveQueueOptions(name: string, options: QueueOptions = {}): R
   }
   const maxsize = options.maxsize ?? 0;
   if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError('maxsize must be an integer ≥ 0');
-  const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 0;
-  if (!(visibilityTimeoutMs >= 0)) throw new TypeError('visibilityTimeoutMs must be ≥ 0');
+  const visibilityTimeoutMs = checkDuration(options.visibilityTimeoutMs ?? 0, 'visibilityTimeoutMs');
   if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || !options.deadLetter)) {
     throw new TypeError('deadLetter must be a queue name');
   }

@@ -1,4 +1,10 @@
-import type { Delivery, NackOptions } from '@taskwire/core';
+import {
+  checkOptionalDuration,
+  type Delivery,
+  type LongTimeout,
+  type NackOptions,
+  setLongTimeout,
+} from '@taskwire/core';
 import type { Channel, Message } from 'amqplib';
 import { ATTEMPT_HEADER } from './arguments.js';
 import { closeQuietly } from './link.js';
@@ -118,7 +124,7 @@ export function attemptOf(message: Message): number {
 export class RabbitMQDelivery<T> implements Delivery<T> {
   /** True once acked, nacked or expired. */
   settled = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimeout | undefined;
 
   constructor(
     private readonly target: RequeueTarget,
@@ -130,8 +136,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
   ) {
     if (visibilityTimeoutMs > 0) {
       // Enforced by the holder: RabbitMQ only returns a delivery when its channel closes.
-      this.timer = setTimeout(() => this.expire(), visibilityTimeoutMs);
-      this.timer.unref();
+      this.timer = setLongTimeout(() => this.expire(), visibilityTimeoutMs).unref();
     }
   }
 
@@ -146,6 +151,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
   }
 
   async nack(options: NackOptions = {}): Promise<void> {
+    checkOptionalDuration(options.delayMs, 'delayMs');
     if (!this.settle()) return;
     await this.giveBack(options.requeue ?? true, options.delayMs ?? 0, options.countAttempt ?? true);
   }
@@ -153,7 +159,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    clearTimeout(this.timer);
+    this.timer?.clear();
     return true;
   }
 

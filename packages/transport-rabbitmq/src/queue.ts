@@ -3,15 +3,18 @@ import {
   ConnectionClosedError,
   type ConsumeOptions,
   type ConsumerHandle,
+  checkOptionalDuration,
   checkPriority,
   type Delivery,
   type DeliveryHandler,
   type DistributedQueue,
   type GetOptions,
+  type LongTimeout,
   type PutOptions,
   QueueEmptyError,
   QueueFullError,
   runHandler,
+  setLongTimeout,
 } from '@taskwire/core';
 import type { Message, Options } from 'amqplib';
 import {
@@ -86,6 +89,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
     let priority: number;
     try {
       this.assertOpen();
+      checkPutDurations(options);
       priority = checkPriority(options.priority);
       content = toBuffer(this.context.codec.encode(item));
     } catch (error) {
@@ -96,6 +100,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
 
   async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
     this.assertOpen();
+    checkPutDurations(options);
     const priority = checkPriority(options.priority);
     const contents = Array.from(items, (item) => toBuffer(this.context.codec.encode(item)));
     // Published back to back on the confirm channel; the broker confirms them in batches.
@@ -103,6 +108,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
   }
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
+    checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
     for (let skipped = 0; skipped < MAX_UNDECODABLE_PER_GET; ) {
       this.assertOpen();
@@ -254,7 +260,6 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
   /** Publish and wait for the confirm; on a full queue, wait for room until the put's timeout. */
   private send(content: Buffer, properties: Options.Publish, options: PutOptions): Promise<void> {
     const delayMs = Math.round(options.delayMs ?? 0);
-    if (!(delayMs >= 0)) return Promise.reject(new TypeError('delayMs must be ≥ 0'));
     // Only a put with a timeout needs its start time (read once per put, not on the hot path).
     const startedAt = options.timeoutMs === undefined ? 0 : Date.now();
     const publisher = this.context.publisher;
@@ -358,11 +363,11 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
     const { channel } = holder;
     return new Promise<Taken>((resolve, reject) => {
       let done = false;
-      let timer: NodeJS.Timeout | undefined;
+      let timer: LongTimeout | undefined;
       const finish = (result: Taken | Error) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        timer?.clear();
         channel.off('close', onClose);
         this.waitingGets.delete(finish);
         void consumed
@@ -396,7 +401,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
         finish(holder.alive ? new ConnectionClosedError(`queue "${this.name}" is gone`) : 'lost'),
       );
       if (timeoutMs !== undefined) {
-        timer = setTimeout(async () => {
+        timer = setLongTimeout(async () => {
           // Cancel first: an item that arrives before the cancel completes is still taken.
           const ok = await consumed.catch(() => undefined);
           if (ok && holder.alive) await channel.cancel(ok.consumerTag).catch(() => undefined);
@@ -450,4 +455,10 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget {
       throw new ConnectionClosedError(`queue "${this.name}" is closed`);
     }
   }
+}
+
+/** Refuse bad put durations before anything is published. */
+function checkPutDurations(options: PutOptions): void {
+  checkOptionalDuration(options.delayMs, 'delayMs');
+  checkOptionalDuration(options.timeoutMs, 'timeoutMs');
 }

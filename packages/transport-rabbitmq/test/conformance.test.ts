@@ -1,5 +1,6 @@
-import { runConformanceSuite } from '@taskwire/conformance';
+import { LONG_DELAY_MS, runConformanceSuite } from '@taskwire/conformance';
 import { beforeAll } from 'vitest';
+import { delayBucket } from '../src/arguments.js';
 import { createRabbitMQTransport } from '../src/index.js';
 import { AMQP_URL, assertBroker, deleteQueues } from './broker.js';
 
@@ -13,5 +14,5 @@ runConformanceSuite({
   connect: (options) => transport.connect({ url: AMQP_URL, ...options }),
   capabilities: transport.capabilities,
   timing: { delayMs: DELAY_MS },
-  cleanup: (names) => deleteQueues(names, [DELAY_MS]),
+  cleanup: (names) => deleteQueues(names, [DELAY_MS, delayBucket(LONG_DELAY_MS)]),
 });

@@ -1,5 +1,12 @@
-import { ConfigError, ConnectionClosedError, UnsupportedError } from '@taskwire/core';
+import {
+  ConfigError,
+  ConnectionClosedError,
+  MAX_DURATION_MS,
+  QueueEmptyError,
+  UnsupportedError,
+} from '@taskwire/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { delayBucket } from '../src/arguments.js';
 import transportFactory, { createRabbitMQTransport } from '../src/index.js';
 import { AMQP_URL, assertBroker, deleteQueues, queueNamer } from './broker.js';
 
@@ -7,7 +14,7 @@ const transport = createRabbitMQTransport();
 const { name, used } = queueNamer();
 
 beforeAll(assertBroker);
-afterAll(() => deleteQueues(used));
+afterAll(() => deleteQueues(used, [delayBucket(MAX_DURATION_MS)]));
 
 describe('rabbitmq options and errors', () => {
   it('exports a default factory that core can load', () => {
@@ -83,8 +90,23 @@ describe('rabbitmq options and errors', () => {
 });
 
 describe('delay buckets', () => {
+  it('the longest delay taskwire accepts fits the broker: its TTL queue is declared and holds the item', async () => {
+    const connection = await transport.connect({ url: AMQP_URL });
+    try {
+      const queue = await connection.queue<string>(name('max-delay'));
+      await queue.put('far', { delayMs: MAX_DURATION_MS });
+      const error = await queue.get({ timeoutMs: 200 }).then(
+        () => expect.fail('a 365-day delayed item must not be visible'),
+        (reason: unknown) => reason,
+      );
+      expect(QueueEmptyError.isInstance(error)).toBe(true);
+      expect(await queue.size()).toBe(1);
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('round delays up to two significant digits so jittered retries share TTL queues', async () => {
-    const { delayBucket } = await import('../src/arguments.js');
     expect(delayBucket(0.4)).toBe(1);
     expect(delayBucket(37)).toBe(37);
     expect(delayBucket(101)).toBe(110);

@@ -1,4 +1,4 @@
-import type { Delivery, NackOptions } from '@taskwire/core';
+import { checkOptionalDuration, type Delivery, type NackOptions } from '@taskwire/core';
 
 /** One item as the take script returned it. */
 export interface Taken {
@@ -47,6 +47,11 @@ export class RedisDelivery<T> implements Delivery<T> {
   }
 
   nack(options: NackOptions = {}): Promise<void> {
+    try {
+      checkOptionalDuration(options.delayMs, 'delayMs');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (!this.markSettled()) return Promise.resolve();
     return this.settler.nack(this.taken, options);
   }

@@ -3,6 +3,8 @@ import {
   ConnectionClosedError,
   type ConsumeOptions,
   type ConsumerHandle,
+  checkDuration,
+  checkOptionalDuration,
   checkPriority,
   DEFAULT_PREFETCH,
   type Delivery,
@@ -163,7 +165,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   }
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
-    const { timeoutMs } = options;
+    const timeoutMs = checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
     for (;;) {
       if (this.closed) return this.rejectClosed();
@@ -267,9 +269,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   private entry(item: T, options: PutOptions): PutEntry {
     const priority = this.options.order === 'priority' ? checkPriority(options.priority) : 0;
-    const delayMs = options.delayMs ?? 0;
-    if (!(delayMs >= 0) || !Number.isFinite(delayMs))
-      throw new TypeError('delayMs must be a finite number ≥ 0');
+    const delayMs = checkDuration(options.delayMs ?? 0, 'delayMs');
+    checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     const payload = this.ctx.codec.encode(item);
     return { priority, delayMs: Math.ceil(delayMs), envelope: envelope(this.ctx.nextId(), payload) };
   }

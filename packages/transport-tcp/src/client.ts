@@ -11,6 +11,7 @@ import {
   decodingHandler,
   type NackOptions,
   type QueueOptions,
+  resolveQueueOptions,
   runHandler,
   type Subscription,
   type Transport,
@@ -155,6 +156,7 @@ export class TcpConnection implements Connection {
   }
 
   async queue<T = unknown>(name: string, options: QueueOptions = {}): Promise<TcpQueue<T>> {
+    resolveQueueOptions(options); // refuse bad options here, before a round trip
     const handle = ++this.nextHandle;
     const declared = definedOptions(options);
     await this.request([0, Op.DECLARE, handle, name, declared]);

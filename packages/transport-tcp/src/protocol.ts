@@ -84,11 +84,14 @@ export const Status = { OK: 0, ERROR: 1 } as const;
 
 /** Wire code of a `TypeError` (a programmer mistake such as a priority out of range). */
 const TYPE_ERROR_CODE = 'TypeError';
+/** Wire code of a `RangeError` (a duration out of range). */
+const RANGE_ERROR_CODE = 'RangeError';
 
 /** The code an error travels under. */
 export function errorCode(error: unknown): string {
   if (TaskwireError.isInstance(error)) return error.code;
   if (error instanceof TypeError) return TYPE_ERROR_CODE;
+  if (error instanceof RangeError) return RANGE_ERROR_CODE;
   return 'Error';
 }
 
@@ -102,6 +105,7 @@ const ERROR_CLASSES: Record<string, new (message: string) => Error> = {
   [ErrorCodes.DECODE]: DecodeError,
   [ErrorCodes.CONFIG]: ConfigError,
   [TYPE_ERROR_CODE]: TypeError,
+  [RANGE_ERROR_CODE]: RangeError,
 };
 
 /** Rebuild the typed error the server sent. */

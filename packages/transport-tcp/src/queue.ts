@@ -3,6 +3,7 @@ import {
   ConnectionClosedError,
   type ConsumeOptions,
   type ConsumerHandle,
+  checkOptionalDuration,
   DEFAULT_PREFETCH,
   type Delivery,
   type DeliveryHandler,
@@ -49,6 +50,11 @@ export class TcpDelivery<T> implements Delivery<T> {
   }
 
   nack(options: NackOptions = {}): Promise<void> {
+    try {
+      checkOptionalDuration(options.delayMs, 'delayMs');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.settled) return RESOLVED;
     this.settled = true;
     return this.queue.connection.nack(this.queue, this.tag, this.epoch, options, false);
@@ -80,6 +86,7 @@ export class TcpQueue<T> implements DistributedQueue<T> {
     if (this.closed) return Promise.reject(this.closedError());
     let payload: Uint8Array;
     try {
+      checkPutOptions(options);
       payload = this.encode(item);
     } catch (error) {
       return Promise.reject(error);
@@ -100,6 +107,7 @@ export class TcpQueue<T> implements DistributedQueue<T> {
 
   async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
     if (this.closed) throw this.closedError();
+    checkPutOptions(options);
     // Encode everything first so an oversized item refuses the whole batch, not half of it.
     const payloads: Uint8Array[] = [];
     for (const item of items) payloads.push(this.encode(item));
@@ -128,6 +136,7 @@ export class TcpQueue<T> implements DistributedQueue<T> {
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
     if (this.closed) throw this.closedError();
+    checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
     for (;;) {
       const remaining = deadline === undefined ? null : Math.max(0, deadline - Date.now());
@@ -233,6 +242,12 @@ export class TcpQueue<T> implements DistributedQueue<T> {
   private closedError(): ConnectionClosedError {
     return new ConnectionClosedError(`queue "${this.name}" is closed`);
   }
+}
+
+/** Refuse bad put durations locally, before a round trip (the server checks them again). */
+function checkPutOptions(options: PutOptions): void {
+  checkOptionalDuration(options.delayMs, 'delayMs');
+  checkOptionalDuration(options.timeoutMs, 'timeoutMs');
 }
 
 /** Swallow a ConnectionClosedError (the server already dropped what we wanted to release). */

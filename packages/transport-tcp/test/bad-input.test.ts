@@ -119,6 +119,41 @@ describe('tcp bad input closes only the offending connection', () => {
     await goodClientStillWorks();
   });
 
+  it('a duration out of range on the wire gets a RangeError reply and changes nothing', async () => {
+    const peer = await authenticatedPeer(port, authkey);
+    const name = `eng-durations-${randomBytes(4).toString('hex')}`;
+    const requests: unknown[][] = [
+      [1, Op.DECLARE, 1, `${name}.vt`, { visibilityTimeoutMs: -1 }],
+      [2, Op.DECLARE, 2, name, null],
+      [3, Op.PUT, 2, Buffer.from([0x01]), null, Number.NaN, null],
+      [4, Op.PUT, 2, Buffer.from([0x01]), null, 1e300, null],
+      [5, Op.PUT, 2, Buffer.from([0x01]), null, null, Number.POSITIVE_INFINITY],
+      [6, Op.GET, 2, -5],
+      [7, Op.GET, 2, 2 ** 53],
+      [8, Op.PUT, 2, Buffer.from([0x01])],
+      [9, Op.GET, 2, 1000],
+    ];
+    for (const request of requests) peer.socket.write(frame(request));
+    // Replies to 1–9 (the GET of 9 answers with the item put by 8) after HELLO and the auth reply.
+    await waitFor(() => peer.frames.length >= 11, 2000, 'the replies');
+    const replies = new Map(peer.frames.slice(2).map((reply) => [reply[0] as number, reply]));
+    for (const id of [1, 3, 4, 5, 6, 7]) {
+      expect(replies.get(id)!.slice(1, 3), `reply to request ${id}`).toEqual([1, 'RangeError']);
+      expect(replies.get(id)![3]).toMatch(/delayMs|timeoutMs|visibilityTimeoutMs/);
+    }
+    const tag = (replies.get(9)![2] as unknown[])[0];
+    peer.socket.write(frame([10, Op.NACK, 2, tag, true, -1, false]));
+    peer.socket.write(frame([11, Op.SIZE, 2]));
+    await waitFor(() => peer.frames.length >= 13, 2000, 'the nack and size replies');
+    const nackReply = peer.frames.find((reply) => reply[0] === 10)!;
+    expect(nackReply.slice(1, 3)).toEqual([1, 'RangeError']);
+    // The refused nack left the delivery held, and nothing else was stored.
+    expect(peer.frames.find((reply) => reply[0] === 11)!.slice(1)).toEqual([0, 0]);
+    expect(peer.isClosed()).toBe(false);
+    peer.socket.destroy();
+    await goodClientStillWorks();
+  });
+
   it('a bad argument type is a protocol error, a bad option value is an ordinary error reply', async () => {
     const peer = await authenticatedPeer(port, authkey);
     peer.socket.write(frame([1, Op.DECLARE, 1, 'bad-input.opts', { order: 'sideways' }]));

@@ -1,4 +1,6 @@
+import { checkDuration, checkOptionalDuration } from '../duration.js';
 import { ConfigError, ConnectionClosedError, QueueEmptyError, QueueFullError } from '../errors.js';
+import { type LongTimeout, MAX_TIMER_MS, setLongTimeout } from '../timer.js';
 import type { QueueOptions, QueueOrder } from '../types.js';
 import { Deque } from './deque.js';
 import { Heap } from './heap.js';
@@ -78,7 +80,7 @@ interface GetWaiter<V> {
   readonly session: EngineSession;
   readonly resolve: (taken: Taken<V>) => void;
   readonly reject: (error: Error) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: LongTimeout | undefined;
 }
 
 interface PutWaiter<V> {
@@ -87,7 +89,7 @@ interface PutWaiter<V> {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   readonly session: EngineSession | undefined;
-  timer: NodeJS.Timeout | undefined;
+  timer: LongTimeout | undefined;
 }
 
 interface Delayed<V> {
@@ -154,10 +156,7 @@ export function resolveQueueOptions(options: QueueOptions = {}): EngineQueueOpti
   }
   const maxsize = options.maxsize ?? 0;
   if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError('maxsize must be an integer ≥ 0');
-  const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 0;
-  if (!(visibilityTimeoutMs >= 0) || !Number.isFinite(visibilityTimeoutMs)) {
-    throw new TypeError('visibilityTimeoutMs must be a finite number ≥ 0');
-  }
+  const visibilityTimeoutMs = checkDuration(options.visibilityTimeoutMs ?? 0, 'visibilityTimeoutMs');
   if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || !options.deadLetter)) {
     throw new TypeError('deadLetter must be a queue name');
   }
@@ -221,6 +220,7 @@ export class EngineQueue<V> {
    * Add an item now if there is room. Returns false when the queue is full (and nothing changed).
    */
   tryPut(value: V, options: EnginePutOptions = {}): boolean {
+    checkOptionalDuration(options.delayMs, 'delayMs');
     if (!options.force && (this.full || this.putWaiters.length > 0)) return false;
     this.insert(value, options);
     return true;
@@ -229,12 +229,13 @@ export class EngineQueue<V> {
   /** Add an item, waiting for room up to `timeoutMs` (0 = never wait, undefined = forever). */
   put(value: V, options: EnginePutOptions = {}, session?: EngineSession): Promise<void> {
     if (session?.closed) return Promise.reject(new ConnectionClosedError('connection is closed'));
+    checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     if (this.tryPut(value, options)) return Promise.resolve();
     if (options.timeoutMs === 0) return Promise.reject(this.fullError());
     return new Promise((resolve, reject) => {
       const waiter: PutWaiter<V> = { value, options, resolve, reject, session, timer: undefined };
       if (options.timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => {
+        waiter.timer = setLongTimeout(() => {
           this.putWaiters.remove((w) => w === waiter);
           reject(this.fullError());
         }, options.timeoutMs);
@@ -256,13 +257,14 @@ export class EngineQueue<V> {
   /** Take an item, waiting up to `timeoutMs` (undefined = until one arrives or the session closes). */
   get(session: EngineSession, timeoutMs?: number): Promise<Taken<V>> {
     if (session.closed) return Promise.reject(new ConnectionClosedError('connection is closed'));
+    checkOptionalDuration(timeoutMs, 'timeoutMs');
     const taken = this.tryTake(session);
     if (taken) return Promise.resolve(taken);
     if (timeoutMs === 0) return Promise.reject(this.emptyError(0));
     return new Promise((resolve, reject) => {
       const waiter: GetWaiter<V> = { session, resolve, reject, timer: undefined };
       if (timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => {
+        waiter.timer = setLongTimeout(() => {
           this.getWaiters.remove((w) => w === waiter);
           reject(this.emptyError(timeoutMs));
         }, timeoutMs);
@@ -311,6 +313,7 @@ export class EngineQueue<V> {
     tag: number,
     options: { requeue?: boolean; delayMs?: number; countAttempt?: boolean; undecodable?: boolean } = {},
   ): boolean {
+    checkOptionalDuration(options.delayMs, 'delayMs');
     const delivery = this.settle(session, tag);
     if (!delivery) return false;
     const { item } = delivery;
@@ -346,13 +349,13 @@ export class EngineQueue<V> {
     for (const waiter of [...this.getWaiters]) {
       if (waiter.session !== session) continue;
       this.getWaiters.remove((w) => w === waiter);
-      clearTimeout(waiter.timer);
+      waiter.timer?.clear();
       waiter.reject(closed());
     }
     for (const waiter of [...this.putWaiters]) {
       if (waiter.session !== session) continue;
       this.putWaiters.remove((w) => w === waiter);
-      clearTimeout(waiter.timer);
+      waiter.timer?.clear();
       waiter.reject(closed());
     }
   }
@@ -360,6 +363,9 @@ export class EngineQueue<V> {
   /** @internal Return an unsettled delivery of a closed session to the queue. */
   returnDelivery(delivery: InFlight<V>): void {
     if (delivery.consumer) delivery.consumer.outstanding--;
+    // Its visibility deadline ends with it: left armed, it would requeue the item again later,
+    // while the next taker holds it or after that taker acked it.
+    delivery.deadline = 0;
     this.requeue(delivery.item);
     this.dispatch();
   }
@@ -465,7 +471,7 @@ export class EngineQueue<V> {
       while (this.readyCount > 0) {
         const waiter = this.getWaiters.popFront();
         if (waiter) {
-          clearTimeout(waiter.timer);
+          waiter.timer?.clear();
           waiter.resolve(this.deliver(this.popReady()!, waiter.session, undefined));
           delivered = true;
           continue;
@@ -498,7 +504,7 @@ export class EngineQueue<V> {
     let admitted = false;
     while (this.putWaiters.length > 0 && !this.full) {
       const waiter = this.putWaiters.popFront()!;
-      clearTimeout(waiter.timer);
+      waiter.timer?.clear();
       this.insert(waiter.value, waiter.options);
       waiter.resolve();
       admitted = true;
@@ -511,7 +517,7 @@ export class EngineQueue<V> {
     if (dueAt < this.delayTimerAt) {
       this.clearDelayTimer();
       this.delayTimerAt = dueAt;
-      this.delayTimer = setTimeout(() => this.releaseDue(), Math.max(0, dueAt - Date.now()));
+      this.delayTimer = setTimeout(() => this.releaseDue(), timerDelay(dueAt - Date.now()));
     }
   }
 
@@ -524,7 +530,7 @@ export class EngineQueue<V> {
     const next = this.delayed.peek();
     if (next) {
       this.delayTimerAt = next.dueAt;
-      this.delayTimer = setTimeout(() => this.releaseDue(), Math.max(0, next.dueAt - now));
+      this.delayTimer = setTimeout(() => this.releaseDue(), timerDelay(next.dueAt - now));
     }
     this.dispatch();
   }
@@ -540,7 +546,7 @@ export class EngineQueue<V> {
     while (this.deadlines.length > 0 && this.deadlines.peek()!.deadline === 0) this.deadlines.pop();
     const next = this.deadlines.peek();
     if (!next) return;
-    this.visibilityTimer = setTimeout(() => this.expire(), Math.max(0, next.deadline - Date.now()));
+    this.visibilityTimer = setTimeout(() => this.expire(), timerDelay(next.deadline - Date.now()));
     // The timer only redelivers; it must not keep an otherwise finished process alive.
     this.visibilityTimer.unref();
   }
@@ -553,8 +559,8 @@ export class EngineQueue<V> {
       if (delivery.deadline !== 0 && delivery.deadline > now) break;
       this.deadlines.pop();
       if (delivery.deadline === 0) continue;
-      this.settle(delivery.session, delivery.tag);
-      this.requeue(delivery.item);
+      // Requeue only a delivery still held: anything else already went back or was settled.
+      if (this.settle(delivery.session, delivery.tag)) this.requeue(delivery.item);
     }
     this.armVisibilityTimer();
     this.dispatch();
@@ -567,6 +573,14 @@ export class EngineQueue<V> {
   private emptyError(timeoutMs: number): QueueEmptyError {
     return new QueueEmptyError(`queue "${this.name}" had nothing to take within ${timeoutMs} ms`);
   }
+}
+
+/**
+ * The delay of the engine's own timers: capped so a far deadline never overflows `setTimeout`.
+ * Their callbacks release only what is due and re-arm for the rest, so an early wake-up is harmless.
+ */
+function timerDelay(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
 }
 
 let engineCounter = 0;

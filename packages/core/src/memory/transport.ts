@@ -1,4 +1,5 @@
 import { type Codec, createCodec, decodingHandler } from '../codec.js';
+import { checkOptionalDuration } from '../duration.js';
 import { ConfigError, ConnectionClosedError } from '../errors.js';
 import type {
   BroadcastHandler,
@@ -89,6 +90,7 @@ export class EngineDelivery<T> implements Delivery<T> {
   }
 
   async nack(options: NackOptions = {}): Promise<void> {
+    checkOptionalDuration(options.delayMs, 'delayMs');
     if (this.settled) return;
     this.settled = true;
     this.queue.nack(this.session, this.taken.tag, options);
@@ -144,6 +146,7 @@ class MemoryQueue<T> implements DistributedQueue<T> {
   }
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
+    checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
     for (;;) {
       const remaining = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
