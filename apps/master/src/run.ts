@@ -26,7 +26,7 @@ import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { LocalWorkers } from './local-workers.js';
 import { ResultWriter, toJson } from './output.js';
 import { type ProgressView, progressBar, seedLines } from './progress.js';
-import { catchStopSignals, exitCodeOf, untilStopped } from './stop-signals.js';
+import { catchStopSignals, exitCodeOf } from './stop-signals.js';
 
 /** Options of {@link runMaster} (the `taskwire-master` flags). */
 /** The isolation flags (`--isolate`, `--threads`, `--task-timeout`) apply to the local workers. */
@@ -202,7 +202,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         );
       })
     : randomIntegers(options.tasks ?? 10);
-  const source = untilStopped(input, () => signals.received !== undefined);
+  // The first signal stops reading input: the job then submits nothing more.
+  const stopSubmitting = new AbortController();
+  void signals.first.then(() => stopSubmitting.abort());
   const demo = !options.input;
   const total = demo ? (options.tasks ?? 10) : undefined;
   const useSeedLines =
@@ -213,14 +215,18 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       total! <= SEED_LINES_MAX &&
       !process.stderr.isTTY);
   const view: ProgressView = useSeedLines ? seedLines() : progressBar(total);
-  master.on('submitted', (task) => view.submitted(task.payload));
+  // Only the seed's lines show submitted tasks; listening costs an event per task.
+  if (useSeedLines) master.on('submitted', (task) => view.submitted(task.payload));
 
   const started = Date.now();
   let done = 0;
   let failed = 0;
   try {
     const run = (async () => {
-      for await (const result of master.map(source, { window: options.window ?? 1000 })) {
+      for await (const result of master.map(input, {
+        window: options.window ?? 1000,
+        signal: stopSubmitting.signal,
+      })) {
         if (result.ok) done++;
         else failed++;
         view.finished(done, failed);

@@ -39,15 +39,3 @@ export function catchStopSignals(onSecond: (signal: NodeJS.Signals) => void): St
     },
   };
 }
-
-/** `source` until `stopped()` turns true: the job then submits nothing more. */
-export async function* untilStopped<T>(
-  source: Iterable<T> | AsyncIterable<T>,
-  stopped: () => boolean,
-): AsyncGenerator<T> {
-  if (stopped()) return;
-  for await (const item of source) {
-    yield item;
-    if (stopped()) return;
-  }
-}

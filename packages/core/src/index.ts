@@ -32,7 +32,7 @@ export {
   type DepartureNotice,
   isDepartureNotice,
 } from './task/departure.js';
-export { isTaskEnvelope, isTaskResult, type TaskEnvelope, type TaskResult } from './task/envelope.js';
+export type { TaskEnvelope, TaskResult } from './task/envelope.js';
 export { errorInfo, type TaskErrorInfo } from './task/error-info.js';
 export {
   type MapOptions,
@@ -43,6 +43,7 @@ export {
   type SubmitOptions,
 } from './task/master.js';
 export { broadcastChannelOf, DEFAULT_TASK_QUEUE, deadLetterQueueOf, taskQueueOptions } from './task/names.js';
+export { type ResultTuple, readResult, readTask, type TaskTuple } from './task/task-wire.js';
 export {
   type TaskContext,
   type TaskHandler,

@@ -4,8 +4,8 @@ import {
   createMemoryTransport,
   Master,
   memoryEngine,
+  readTask,
   type TaskContext,
-  type TaskEnvelope,
   type TaskResult,
   Worker,
 } from '../src/index.js';
@@ -83,8 +83,8 @@ describe('a task whose worker dies while running it', () => {
     expect(final).toMatchObject({ ok: false, attempt: 2, error: { name: 'WorkerLostError' } });
     expect(final.error!.message).toMatch(/given up after 2 attempts \(maxAttempts 2\).*lost 2 times/);
     expect(ran).toBe(0);
-    const dead = await (await connect()).queue<TaskEnvelope>('tasks.dead');
-    expect((await dead.get({ timeoutMs: 1000 })).body.payload).toBe('poison');
+    const dead = await (await connect()).queue('tasks.dead');
+    expect(readTask((await dead.get({ timeoutMs: 1000 })).body)?.payload).toBe('poison');
   });
 });
 

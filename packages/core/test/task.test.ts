@@ -4,7 +4,7 @@ import {
   createMemoryTransport,
   Master,
   memoryEngine,
-  type TaskEnvelope,
+  readTask,
   type TaskResult,
   Worker,
 } from '../src/index.js';
@@ -140,9 +140,9 @@ describe('Master and Worker', () => {
       error: { name: 'RangeError', message: 'odd input 3' },
     });
     expect(failedEvents).toHaveLength(1);
-    const dead = await connection.queue<TaskEnvelope>('tasks.dead');
+    const dead = await connection.queue('tasks.dead');
     const deadTask = await dead.get({ timeoutMs: 1000 });
-    expect(deadTask.body.payload).toBe(3);
+    expect(readTask(deadTask.body)?.payload).toBe(3);
     expect(master.progress).toMatchObject({ submitted: 2, done: 1, failed: 1 });
   });
 
@@ -175,13 +175,13 @@ describe('Master and Worker', () => {
     const connection = await connect();
     const master = await Master.start({ connection });
     const results = await connection.queue<TaskResult>(master.resultQueueName);
-    const tasks = await connection.queue<TaskEnvelope>('tasks', { deadLetter: 'tasks.dead' });
+    const tasks = await connection.queue('tasks', { deadLetter: 'tasks.dead' });
     const done: TaskResult[] = [];
     master.on('done', (result) => done.push(result));
     const pending = master.submit(5);
     const task = await tasks.get({ timeoutMs: 1000 });
     const result = {
-      taskId: task.body.id,
+      taskId: readTask(task.body)!.id,
       ok: true,
       value: 25,
       worker: 'w',

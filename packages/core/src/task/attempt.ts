@@ -36,6 +36,56 @@ export class AttemptSignal {
   }
 }
 
+/** The context a handler gets: plain fields, and the signal created on first read (a getter on the prototype). */
+export class AttemptContext {
+  private readonly abortable = new AttemptSignal();
+
+  constructor(
+    readonly taskId: string,
+    readonly kind: string,
+    readonly attempt: number,
+    readonly maxAttempts: number,
+    readonly worker: string,
+    readonly broadcast: boolean,
+  ) {}
+
+  /** Aborted when the attempt times out. */
+  get signal(): AbortSignal {
+    return this.abortable.signal;
+  }
+
+  /** @internal */
+  get attemptSignal(): AttemptSignal {
+    return this.abortable;
+  }
+}
+
+/**
+ * Run `handler(payload, context)` without a timeout. A synchronous handler's outcome is returned as is, with no
+ * promise: most tasks are small and synchronous, and the hot path pays for every microtask.
+ */
+export function runUntimed(
+  handler: (payload: unknown, context: AttemptContext) => unknown,
+  payload: unknown,
+  context: AttemptContext,
+): AttemptOutcome | Promise<AttemptOutcome> {
+  let value: unknown;
+  try {
+    value = handler(payload, context);
+  } catch (error) {
+    return { ok: false, error: toError(error) };
+  }
+  if (typeof (value as PromiseLike<unknown> | null)?.then !== 'function') return { ok: true, value };
+  return Promise.resolve(value).then(
+    (resolved): AttemptOutcome => ({ ok: true, value: resolved }),
+    (error): AttemptOutcome => ({ ok: false, error: toError(error) }),
+  );
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /**
  * Run `work` (a handler call) and settle with its outcome, or with a {@link TaskTimeoutError} after `timeoutMs`,
  * whichever comes first. On timeout the attempt's signal is aborted; a handler that ignores it keeps running in
@@ -63,7 +113,7 @@ export async function runAttempt(
     try {
       return { ok: true, value: await work() };
     } catch (error) {
-      return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
+      return { ok: false, error: toError(error) };
     }
   })();
   if (!timedOut) return settled;

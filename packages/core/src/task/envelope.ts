@@ -47,27 +47,3 @@ export interface TaskResult<R = unknown, P = unknown> {
   /** The task's payload, echoed by the master for convenience (not sent over the wire). */
   payload?: P;
 }
-
-/** True when `value` has the shape of a task envelope (anything else on a task queue is poison). */
-export function isTaskEnvelope(value: unknown): value is TaskEnvelope {
-  const task = value as TaskEnvelope | null;
-  return (
-    typeof task === 'object' &&
-    task !== null &&
-    typeof task.id === 'string' &&
-    typeof task.kind === 'string' &&
-    typeof task.replyTo === 'string' &&
-    typeof task.maxAttempts === 'number'
-  );
-}
-
-/** True when `value` has the shape of a result envelope. */
-export function isTaskResult(value: unknown): value is TaskResult {
-  const result = value as TaskResult | null;
-  return (
-    typeof result === 'object' &&
-    result !== null &&
-    typeof result.taskId === 'string' &&
-    typeof result.ok === 'boolean'
-  );
-}

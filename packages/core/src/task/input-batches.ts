@@ -12,8 +12,20 @@ export class InputBatches<T> {
   /** True once the input has ended. */
   exhausted = false;
   private pending: Promise<IteratorResult<T>> | undefined;
+  private readonly iterator: AsyncIterator<T> | undefined;
+  // A sync input (an array, a generator) is read without a promise per item.
+  private readonly syncIterator: Iterator<T> | undefined;
 
-  constructor(private readonly iterator: AsyncIterator<T>) {}
+  constructor(input: Iterable<T> | AsyncIterable<T>) {
+    if (Symbol.asyncIterator in input) this.iterator = input[Symbol.asyncIterator]();
+    else this.syncIterator = input[Symbol.iterator]();
+  }
+
+  /** Stop reading: lets the input release what it holds (a file, a stream). */
+  async close(): Promise<void> {
+    if (this.syncIterator) this.syncIterator.return?.();
+    else await this.iterator!.return?.();
+  }
 
   /** True while a read is outstanding (the input has not produced its next item yet). */
   get waiting(): boolean {
@@ -26,9 +38,21 @@ export class InputBatches<T> {
    */
   async take(max: number, interrupt?: Promise<void>): Promise<T[]> {
     const batch: T[] = [];
+    if (this.syncIterator) {
+      while (batch.length < max) {
+        const next = this.syncIterator.next();
+        if (next.done) {
+          this.exhausted = true;
+          break;
+        }
+        batch.push(next.value);
+      }
+      return batch;
+    }
+    const iterator = this.iterator!;
     let turn: Promise<typeof LATER> | undefined;
     while (batch.length < max && !this.exhausted) {
-      const next = this.pending ?? this.iterator.next();
+      const next = this.pending ?? iterator.next();
       this.pending = undefined;
       let result: IteratorResult<T> | typeof LATER;
       if (batch.length > 0) {

@@ -3,9 +3,10 @@ import { EventEmitter } from 'node:events';
 import type { Connection, ConsumerHandle, DistributedQueue, QueueOptions } from '../types.js';
 import { checkTaskTimeout } from './attempt.js';
 import { announceDeparture } from './departure.js';
-import { isTaskResult, type TaskEnvelope, type TaskResult } from './envelope.js';
+import type { TaskEnvelope, TaskResult } from './envelope.js';
 import { InputBatches } from './input-batches.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
+import { readResult, readTask, type TaskTuple, taskToWire } from './task-wire.js';
 
 /** Options of {@link Master}. */
 export interface MasterOptions {
@@ -42,6 +43,8 @@ export interface SubmitOptions {
 export interface MapOptions extends SubmitOptions {
   /** Most tasks outstanding at once; the input is read no faster than results come back. @default 1000 */
   window?: number;
+  /** When aborted, read no more input: the tasks already submitted still yield their results. */
+  signal?: AbortSignal;
 }
 
 /** Counters reported by the `progress` event. */
@@ -85,8 +88,8 @@ export class Master extends EventEmitter<MasterEvents> {
   private readonly maxAttempts: number;
   private readonly queueOptions: QueueOptions;
   private readonly pending = new Map<string, Pending>();
-  private tasks!: DistributedQueue<TaskEnvelope>;
-  private results!: DistributedQueue<TaskResult>;
+  private tasks!: DistributedQueue<TaskTuple>;
+  private results!: DistributedQueue<unknown>;
   private consumer: ConsumerHandle | undefined;
   private readonly counters = { submitted: 0, done: 0, failed: 0 };
   private firstSubmitAt = 0;
@@ -115,12 +118,13 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** Declare the queues and start consuming results. */
   async start(): Promise<void> {
-    this.tasks = await this.connection.queue<TaskEnvelope>(this.queueName, this.queueOptions);
-    this.results = await this.connection.queue<TaskResult>(this.resultQueueName);
+    this.tasks = await this.connection.queue<TaskTuple>(this.queueName, this.queueOptions);
+    this.results = await this.connection.queue(this.resultQueueName);
     this.consumer = await this.results.consume(
-      async (delivery) => {
-        await delivery.ack();
-        if (isTaskResult(delivery.body)) this.settle(delivery.body);
+      (delivery) => {
+        const result = readResult(delivery.body);
+        if (result) this.settle(result);
+        return delivery.ack();
       },
       { prefetch: 1000 },
     );
@@ -162,8 +166,11 @@ export class Master extends EventEmitter<MasterEvents> {
     // Refill only once a quarter of the window is free: a few large batches instead of a trickle
     // of tiny ones (each batch is a round trip and a burst of frames on every transport).
     const refillAt = window - Math.max(1, Math.floor(window / 4));
-    const iterator = toAsyncIterator(input);
-    const reader = new InputBatches(iterator);
+    const reader = new InputBatches(input);
+    const { signal } = options;
+    const aborted = signal
+      ? new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+      : undefined;
     const completed: TaskResult<R, P>[] = [];
     let wake: (() => void) | undefined;
     let inFlight = 0;
@@ -183,11 +190,14 @@ export class Master extends EventEmitter<MasterEvents> {
 
     try {
       for (;;) {
+        if (signal?.aborted) exhausted = true;
         // Refill the window in one batch: one round trip for many tasks.
         if (!exhausted && inFlight <= refillAt) {
-          // What has arrived goes out now; with tasks out, a result also ends the wait for input.
-          const batch = await reader.take(window - inFlight, inFlight > 0 ? resultArrived() : undefined);
-          exhausted = reader.exhausted;
+          // What has arrived goes out now; with tasks out, a result (or an abort) also ends the wait for input.
+          const result = inFlight > 0 ? resultArrived() : undefined;
+          const interrupt = aborted && result ? Promise.race([aborted, result]) : (aborted ?? result);
+          const batch = await reader.take(window - inFlight, interrupt);
+          exhausted = reader.exhausted || !!signal?.aborted;
           if (batch.length > 0) {
             inFlight += batch.length;
             await this.submitBatch(batch, options, onResult);
@@ -207,14 +217,17 @@ export class Master extends EventEmitter<MasterEvents> {
       }
     } finally {
       // With a read outstanding (stdin waiting for a line), return() would wait for it.
-      if (reader.waiting) void iterator.return?.();
-      else await iterator.return?.();
+      if (reader.waiting) void reader.close();
+      else await reader.close();
     }
   }
 
   /** Send `payload` to every worker currently listening (transports with `broadcast`). */
   async broadcast<P>(payload: P, options: SubmitOptions = {}): Promise<void> {
-    await this.connection.publish(broadcastChannelOf(this.queueName), this.envelope(payload, options));
+    await this.connection.publish(
+      broadcastChannelOf(this.queueName),
+      taskToWire(this.envelope(payload, options)),
+    );
   }
 
   /**
@@ -256,21 +269,24 @@ export class Master extends EventEmitter<MasterEvents> {
   ) {
     if (!this.consumer) throw new Error('call start() before submitting tasks');
     checkTaskTimeout(options.timeoutMs, 'timeoutMs');
-    const envelopes = payloads.map((payload) => this.envelope(payload, options));
+    const tuples: TaskTuple[] = new Array(payloads.length);
     // One shared callback per batch rather than a promise per task: map() runs millions of tasks.
-    for (let i = 0; i < envelopes.length; i++) {
-      this.pending.set(envelopes[i]!.id, { resolve: onResult, payload: payloads[i] });
+    for (let i = 0; i < payloads.length; i++) {
+      const task = this.envelope(payloads[i], options);
+      tuples[i] = taskToWire(task);
+      this.pending.set(task.id, { resolve: onResult, payload: payloads[i] });
     }
     try {
-      if (envelopes.length === 1) await this.tasks.put(envelopes[0]!, { priority: options.priority });
-      else await this.tasks.putMany(envelopes, { priority: options.priority });
+      if (tuples.length === 1) await this.tasks.put(tuples[0]!, { priority: options.priority });
+      else await this.tasks.putMany(tuples, { priority: options.priority });
     } catch (error) {
-      for (const task of envelopes) this.pending.delete(task.id);
+      for (const tuple of tuples) this.pending.delete(tuple[0]);
       throw error;
     }
     if (!this.firstSubmitAt) this.firstSubmitAt = Date.now();
-    this.counters.submitted += envelopes.length;
-    if (this.listenerCount('submitted') > 0) for (const task of envelopes) this.emit('submitted', task);
+    this.counters.submitted += tuples.length;
+    if (this.listenerCount('submitted') > 0)
+      for (const tuple of tuples) this.emit('submitted', readTask(tuple)!);
   }
 
   private settle(result: TaskResult): void {
@@ -284,13 +300,4 @@ export class Master extends EventEmitter<MasterEvents> {
     if (this.listenerCount('progress') > 0) this.emit('progress', this.progress);
     pending.resolve(result);
   }
-}
-
-function toAsyncIterator<T>(input: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> {
-  if (Symbol.asyncIterator in input) return input[Symbol.asyncIterator]();
-  const iterator = input[Symbol.iterator]();
-  return {
-    next: async () => iterator.next(),
-    return: async () => iterator.return?.() ?? { done: true, value: undefined },
-  };
 }

@@ -2,6 +2,7 @@ import { defaultCodec } from '../codec.js';
 import { FrameTooLargeError, ResultEncodingError } from '../errors.js';
 import type { Connection, DistributedQueue } from '../types.js';
 import type { TaskResult } from './envelope.js';
+import { type ResultTuple, resultToWire } from './task-wire.js';
 
 /** Options of {@link ResultSender}. */
 export interface ResultSenderOptions {
@@ -19,7 +20,7 @@ interface Pending {
 }
 
 interface OpenQueue {
-  queue: Promise<DistributedQueue<TaskResult>>;
+  queue: Promise<DistributedQueue<ResultTuple>>;
   lastUsed: number;
   sending: number;
 }
@@ -107,7 +108,7 @@ export class ResultSender {
       const queue = await entry.queue;
       if (items.length > 1) {
         try {
-          await queue.putMany(items.map((item) => item.result));
+          await queue.putMany(items.map((item) => resultToWire(item.result)));
           for (const item of items) item.resolve(item.result);
           return;
         } catch {
@@ -123,9 +124,9 @@ export class ResultSender {
     }
   }
 
-  private async deliverOne(queue: DistributedQueue<TaskResult>, item: Pending): Promise<void> {
+  private async deliverOne(queue: DistributedQueue<ResultTuple>, item: Pending): Promise<void> {
     try {
-      await queue.put(item.result);
+      await queue.put(resultToWire(item.result));
       item.resolve(item.result);
       return;
     } catch (refusal) {
@@ -136,7 +137,7 @@ export class ResultSender {
       const error = { name: problem.name, message: problem.message, code: problem.code };
       const replacement: TaskResult = { taskId, ok: false, error, worker, attempt, startedAt, finishedAt };
       try {
-        await queue.put(replacement);
+        await queue.put(resultToWire(replacement));
         item.resolve(replacement);
       } catch (secondError) {
         item.reject(secondError);
@@ -147,7 +148,7 @@ export class ResultSender {
   private use(replyTo: string): OpenQueue {
     let entry = this.open.get(replyTo);
     if (!entry) {
-      const queue = this.connection.queue<TaskResult>(replyTo);
+      const queue = this.connection.queue<ResultTuple>(replyTo);
       entry = { queue, lastUsed: Date.now(), sending: 0 };
       this.open.set(replyTo, entry);
       queue.catch(() => this.open.delete(replyTo));

@@ -9,13 +9,14 @@ import type {
   QueueOptions,
   Subscription,
 } from '../types.js';
-import { type AttemptOutcome, AttemptSignal, checkTaskTimeout, runAttempt } from './attempt.js';
+import { AttemptContext, type AttemptOutcome, checkTaskTimeout, runAttempt, runUntimed } from './attempt.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { DepartedMasters, isDepartureNotice } from './departure.js';
-import { isTaskEnvelope, type TaskEnvelope, type TaskResult } from './envelope.js';
+import type { TaskEnvelope, TaskResult } from './envelope.js';
 import { errorInfo } from './error-info.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 import { ResultSender } from './result-sender.js';
+import { readTask, taskToWire } from './task-wire.js';
 
 /** What a handler gets besides the payload. */
 export interface TaskContext {
@@ -160,11 +161,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.sender = new ResultSender(this.connection, { idleCloseMs: this.resultQueueIdleMs });
     await this.consume();
     if (this.connection.transport.capabilities.broadcast) {
-      this.subscription = await this.connection.subscribe(broadcastChannelOf(this.queueName), (task) => {
-        if (isDepartureNotice(task)) {
-          this.departed.add(task.departed);
-          this.sender.forget(task.departed);
-        } else if (isTaskEnvelope(task)) void this.runBroadcast(task);
+      this.subscription = await this.connection.subscribe(broadcastChannelOf(this.queueName), (message) => {
+        if (isDepartureNotice(message)) {
+          this.departed.add(message.departed);
+          this.sender.forget(message.departed);
+          return;
+        }
+        const task = readTask(message);
+        if (task) void this.runBroadcast(task);
       });
     }
   }
@@ -308,8 +312,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Run the handler; resolves with what remains to do (send the result, settle the delivery). */
   private async execute(delivery: Delivery<unknown>): Promise<() => Promise<void>> {
-    const task = delivery.body;
-    if (!isTaskEnvelope(task)) {
+    const task = readTask(delivery.body);
+    if (!task) {
       // Not a task at all: retrying cannot help, so dead-letter it.
       this.emit('poison', delivery);
       return () => delivery.nack({ requeue: false });
@@ -336,24 +340,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       return this.finish(delivery, task, { ok: false, error }, attempt, startedAt);
     }
-    const signal = new AttemptSignal();
-    const context: TaskContext = {
-      taskId: task.id,
-      kind: task.kind,
-      attempt,
-      maxAttempts: task.maxAttempts,
-      worker: this.name,
-      broadcast: false,
-      get signal() {
-        return signal.signal;
-      },
-    };
-    const outcome = await runAttempt(
-      () => handler(task.payload, context),
-      signal,
-      task.timeoutMs ?? this.taskTimeoutMs,
-      () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
-    );
+    const context = new AttemptContext(task.id, task.kind, attempt, task.maxAttempts, this.name, false);
+    const timeoutMs = task.timeoutMs ?? this.taskTimeoutMs;
+    const running =
+      timeoutMs === undefined
+        ? runUntimed(handler, task.payload, context)
+        : runAttempt(
+            () => handler(task.payload, context),
+            context.attemptSignal,
+            timeoutMs,
+            () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
+          );
+    const outcome = running instanceof Promise ? await running : running;
     if (!outcome.ok && attempt < task.maxAttempts) {
       const delayMs = backoffDelay(attempt, this.backoff);
       this.emit('retrying', task, attempt, delayMs, outcome.error);
@@ -369,10 +367,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async retry(delivery: Delivery<unknown>, task: TaskEnvelope, attempt: number, delayMs: number) {
     try {
-      await this.tasks.put(
-        { ...task, priorAttempts: attempt },
-        { delayMs, priority: task.priority, timeoutMs: 0 },
-      );
+      const copy = taskToWire({ ...task, priorAttempts: attempt });
+      await this.tasks.put(copy, { delayMs, priority: task.priority, timeoutMs: 0 });
     } catch {
       return delivery.nack({ requeue: true, delayMs });
     }
@@ -390,15 +386,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
     attempt: number,
     startedAt: number,
   ): () => Promise<void> {
-    const result: TaskResult = {
-      taskId: task.id,
-      ok: outcome.ok,
-      ...(outcome.ok ? { value: outcome.value } : { error: errorInfo(outcome.error) }),
-      worker: this.name,
-      attempt,
-      startedAt,
-      finishedAt: Date.now(),
-    };
+    const result: TaskResult = outcome.ok
+      ? {
+          taskId: task.id,
+          ok: true,
+          value: outcome.value,
+          worker: this.name,
+          attempt,
+          startedAt,
+          finishedAt: Date.now(),
+        }
+      : {
+          taskId: task.id,
+          ok: false,
+          error: errorInfo(outcome.error),
+          worker: this.name,
+          attempt,
+          startedAt,
+          finishedAt: Date.now(),
+        };
     return async () => {
       // A master that left meanwhile deleted its result queue: a result would recreate it.
       if (this.departed.has(task.replyTo)) return delivery.ack();
@@ -424,21 +430,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let result: TaskResult;
     try {
       if (!handler) throw new Error(`no handler for task kind "${task.kind}"`);
-      const signal = new AttemptSignal();
-      const context: TaskContext = {
-        taskId: task.id,
-        kind: task.kind,
-        attempt: 1,
-        maxAttempts: 1,
-        worker: this.name,
-        broadcast: true,
-        get signal() {
-          return signal.signal;
-        },
-      };
+      const context = new AttemptContext(task.id, task.kind, 1, 1, this.name, true);
       const outcome = await runAttempt(
         () => handler(task.payload, context),
-        signal,
+        context.attemptSignal,
         task.timeoutMs ?? this.taskTimeoutMs,
         () => `broadcast task ${task.id}`,
       );
