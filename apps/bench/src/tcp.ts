@@ -3,12 +3,13 @@
 //   --tasks 200000        tasks per taskwire run (tiny: an integer; the worker returns its square)
 //   --runs 3              runs per scenario (medians are reported)
 //   --prefetch 1000       worker consume window
+//   --window 1000         the task layer's Master.map window (taskwire-master's default)
 //   --python-tasks 20000  tasks per Python seed run (skipped without python3)
 //   --rss-tasks 1000000   tiny tasks queued on a standalone server to measure its peak RSS
 import { execFile, execFileSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Delivery } from '@taskwire/core';
+import { type Delivery, Master } from '@taskwire/core';
 import { createTcpTransport, serve } from '@taskwire/transport-tcp';
 import { Packr } from 'msgpackr';
 import { exited, forkScript, median, parseArgs, printTable, rate } from './util.js';
@@ -53,6 +54,42 @@ async function taskwireRun(tasks: number, workers: number, prefetch: number): Pr
   await local.close();
   await server.close();
   return ms;
+}
+
+/**
+ * The task layer over the same manager: a `Master` in this process (next to the embedded server, as in
+ * `taskwire-master`) maps `tasks` integers through one forked `Worker`. Returns the whole run's ms and the ms of
+ * its steady state (the results after the first 10%, once both sides are warm).
+ */
+async function taskLayerRun(tasks: number, window: number): Promise<{ whole: number; steady: number }> {
+  const server = await serve({ port: 0, authkey: AUTHKEY });
+  const local = await server.connect();
+  const master = await Master.start({ connection: local, queue: 'bench.tl' });
+  const child = forkScript('tcp-task-worker.js', [server.url, 'bench.tl'], { TASKWIRE_AUTHKEY: AUTHKEY });
+  await new Promise((resolve) => child.once('message', resolve));
+  const warm = Math.floor(tasks / 10);
+  let received = 0;
+  let sum = 0;
+  let warmAt = 0;
+  const started = performance.now();
+  for await (const result of master.map<number>(integers(tasks), { window })) {
+    sum += result.value!;
+    if (++received === warm) warmAt = performance.now();
+  }
+  const ended = performance.now();
+  let expected = 0;
+  for (let i = 0; i < tasks; i++) expected += i * i;
+  if (sum !== expected) throw new Error(`wrong results: sum ${sum} != ${expected}`);
+  child.send('stop');
+  await exited(child);
+  await master.close();
+  await local.close();
+  await server.close();
+  return { whole: ended - started, steady: ended - warmAt };
+}
+
+function* integers(count: number): Generator<number> {
+  for (let i = 0; i < count; i++) yield i;
 }
 
 /** The raw baseline: an echo-and-square server here, a client process with `window` in flight. */
@@ -134,6 +171,7 @@ export async function main(args: string[]): Promise<void> {
   const tasks = Number(options.tasks ?? 200_000);
   const runs = Number(options.runs ?? 3);
   const prefetch = Number(options.prefetch ?? 1000);
+  const window = Number(options.window ?? 1000);
   const pythonTasks = Number(options['python-tasks'] ?? 20_000);
   const rssTasks = Number(options['rss-tasks'] ?? 1_000_000);
   const rows: Record<string, string | number>[] = [];
@@ -157,18 +195,41 @@ export async function main(args: string[]): Promise<void> {
     return times;
   };
 
-  record('taskwire tcp, 1 worker', tasks, await repeat(() => taskwireRun(tasks, 1, prefetch)));
+  // Alternate the queue path and the task layer so both see the same machine.
+  const queuePath: number[] = [];
+  const layerWhole: number[] = [];
+  const layerSteady: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    queuePath.push(await taskwireRun(tasks, 1, prefetch));
+    const { whole, steady } = await taskLayerRun(tasks, window);
+    layerWhole.push(whole);
+    layerSteady.push(steady);
+  }
+  record('taskwire tcp, 1 worker', tasks, queuePath);
+  record('task layer, 1 worker (whole run)', tasks, layerWhole);
+  record('task layer, 1 worker (steady state)', tasks - Math.floor(tasks / 10), layerSteady);
   record('taskwire tcp, 2 workers', tasks, await repeat(() => taskwireRun(tasks, 2, prefetch)));
   record('raw loopback, 100 in flight', tasks, await repeat(() => rawRun(tasks, 100)));
-  const python = hasPython();
+  const python = hasPython() && pythonTasks > 0;
   if (python) {
     record('python seed, 1 worker', pythonTasks, await repeat(() => pythonRun(pythonTasks, 1)));
     record('python seed, 2 workers', pythonTasks, await repeat(() => pythonRun(pythonTasks, 2)));
-  } else console.log('python3 not found: skipping the seed comparison');
+  } else console.log('python3 not found or --python-tasks 0: skipping the seed comparison');
   printTable(`TCP manager, tiny tasks (${tasks.toLocaleString('en-US')} per taskwire run)`, rows);
 
   const ratio = (a: string, b: string) => (rates[a]! / rates[b]!).toFixed(2);
-  const ratios: Record<string, string>[] = [];
+  const ratios: Record<string, string>[] = [
+    {
+      comparison: 'task layer steady state / queue path (1 worker)',
+      ratio: ratio('task layer, 1 worker (steady state)', 'taskwire tcp, 1 worker'),
+      target: '≥ 0.75',
+    },
+    {
+      comparison: 'task layer whole run / queue path (1 worker)',
+      ratio: ratio('task layer, 1 worker (whole run)', 'taskwire tcp, 1 worker'),
+      target: '≥ 0.5',
+    },
+  ];
   for (const workers of ['1 worker', '2 workers']) {
     ratios.push({
       comparison: `taskwire ${workers} / raw loopback`,

@@ -19,4 +19,5 @@ export {
   type RunnableHandler,
 } from './isolation.js';
 export { type RunWorkerOptions, runWorker } from './run.js';
-export { startThreadPool, type ThreadPoolHandler, type ThreadPoolOptions } from './thread-pool.js';
+// startThreadPool is not re-exported: loading piscina would cost every CLI start-up ~30 ms.
+export type { ThreadPoolHandler, ThreadPoolOptions } from './thread-pool.js';

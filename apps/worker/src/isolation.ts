@@ -1,7 +1,6 @@
 import { ConfigError, type TaskHandler } from '@taskwire/core';
 import type { Command } from 'commander';
 import { loadHandler } from './handlers.js';
-import { startThreadPool } from './thread-pool.js';
 
 /** Where handlers run: in the worker's own thread, or in a pool of worker threads. */
 export type IsolationMode = 'none' | 'threads';
@@ -82,6 +81,8 @@ export async function loadRunnableHandler(
     throw new ConfigError('--threads needs --isolate threads');
   }
   if (flags.isolate === 'threads') {
+    // Loaded only here: piscina costs a worker that runs handlers in its own thread ~30 ms of start-up.
+    const { startThreadPool } = await import('./thread-pool.js');
     const pool = await startThreadPool(spec, { threads: flags.threads, onError: onThreadError });
     // More tasks at once than threads would only queue in the pool, where a task's timeout
     // already runs; one per thread keeps the rest in the broker for other workers.

@@ -13,6 +13,9 @@ export interface ResultSenderOptions {
   idleCloseMs?: number;
 }
 
+/** Results sent in one batch at most before it leaves without waiting for the end of the turn. */
+const EARLY_FLUSH_ITEMS = 256;
+
 interface Pending {
   result: TaskResult;
   resolve(sent: TaskResult): void;
@@ -58,21 +61,26 @@ export class ResultSender {
    */
   send(replyTo: string, result: TaskResult): Promise<TaskResult> {
     return new Promise<TaskResult>((resolve, reject) => {
-      const pending: Pending = { result, resolve, reject };
-      const batch = this.batches.get(replyTo);
-      if (batch) {
-        batch.push(pending);
-        return;
+      let batch = this.batches.get(replyTo);
+      if (!batch) {
+        const fresh: Pending[] = [];
+        this.batches.set(replyTo, fresh);
+        setImmediate(() => this.flushBatch(replyTo, fresh));
+        batch = fresh;
       }
-      this.batches.set(replyTo, [pending]);
-      const flushed = new Promise<void>((done) => setImmediate(done)).then(() => {
-        const items = this.batches.get(replyTo)!;
-        this.batches.delete(replyTo);
-        return this.deliver(replyTo, items);
-      });
-      this.inFlight.add(flushed);
-      void flushed.finally(() => this.inFlight.delete(flushed));
+      batch.push({ result, resolve, reject });
+      // A full batch leaves at once: its results travel while the rest of this turn's tasks still run, so the
+      // worker and its backend overlap instead of taking turns.
+      if (batch.length >= EARLY_FLUSH_ITEMS) this.flushBatch(replyTo, batch);
     });
+  }
+
+  private flushBatch(replyTo: string, batch: Pending[]): void {
+    if (this.batches.get(replyTo) !== batch) return; // already sent
+    this.batches.delete(replyTo);
+    const flushed = this.deliver(replyTo, batch);
+    this.inFlight.add(flushed);
+    void flushed.finally(() => this.inFlight.delete(flushed));
   }
 
   /**

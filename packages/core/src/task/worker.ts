@@ -276,29 +276,52 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.stopping || this.isolating) return;
     while (this.running.size < this.concurrency && this.waiting.length > 0) {
       const delivery = this.waiting.shift()!;
-      // A concurrency slot is held only while the handler runs. Sending the result and acking
-      // (a round trip) happen outside it, or each slot would idle for one round trip per task.
-      const run: Promise<void> = this.execute(delivery)
-        .then((settle) => this.track(settle()))
-        .catch((error: Error) => this.report(error))
-        .finally(() => {
-          this.running.delete(run);
-          this.lastActivity = Date.now();
-          this.pump();
-          this.emitIdleIfDone();
-        });
+      let plan: Settle | Promise<Settle>;
+      try {
+        plan = this.execute(delivery);
+      } catch (error) {
+        this.report(error as Error);
+        continue;
+      }
+      // A synchronous handler has already finished: no slot, no promise. Otherwise the slot is held only while
+      // the handler runs; sending the result and acking (a round trip) happen outside it, or each slot would idle
+      // for one round trip per task.
+      if (!(plan instanceof Promise)) {
+        this.track(plan());
+        continue;
+      }
+      const run: Promise<void> = plan.then(
+        (settle) => this.ran(run, settle),
+        (error: Error) => this.ran(run, undefined, error),
+      );
       this.running.add(run);
     }
+    this.lastActivity = Date.now();
+  }
+
+  private ran(run: Promise<void>, settle: Settle | undefined, error?: Error): void {
+    if (settle) this.track(settle());
+    else this.report(error!);
+    this.running.delete(run);
+    this.lastActivity = Date.now();
+    this.pump();
+    this.emitIdleIfDone();
   }
 
   private track(settling: Promise<void>): void {
-    const tracked: Promise<void> = settling
-      .catch((error: Error) => this.report(error))
-      .finally(() => {
-        this.settling.delete(tracked);
-        this.emitIdleIfDone();
-      });
+    const tracked: Promise<void> = settling.then(
+      () => this.tracked(tracked),
+      (error: Error) => {
+        this.report(error);
+        this.tracked(tracked);
+      },
+    );
     this.settling.add(tracked);
+  }
+
+  private tracked(settling: Promise<void>): void {
+    this.settling.delete(settling);
+    this.emitIdleIfDone();
   }
 
   private emitIdleIfDone(): void {
@@ -310,8 +333,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return Object.hasOwn(this.handlers, kind) ? this.handlers[kind] : undefined;
   }
 
-  /** Run the handler; resolves with what remains to do (send the result, settle the delivery). */
-  private async execute(delivery: Delivery<unknown>): Promise<() => Promise<void>> {
+  /**
+   * Run the handler; returns what remains to do (send the result, settle the delivery), at once when the handler
+   * was synchronous.
+   */
+  private execute(delivery: Delivery<unknown>): Settle | Promise<Settle> {
     const task = readTask(delivery.body);
     if (!task) {
       // Not a task at all: retrying cannot help, so dead-letter it.
@@ -351,7 +377,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
             timeoutMs,
             () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
           );
-    const outcome = running instanceof Promise ? await running : running;
+    if (running instanceof Promise) {
+      return running.then((outcome) => this.conclude(delivery, task, outcome, attempt, startedAt));
+    }
+    return this.conclude(delivery, task, running, attempt, startedAt);
+  }
+
+  /** After an attempt: a retry while attempts remain, else the final result. */
+  private conclude(
+    delivery: Delivery<unknown>,
+    task: TaskEnvelope,
+    outcome: AttemptOutcome,
+    attempt: number,
+    startedAt: number,
+  ): Settle {
     if (!outcome.ok && attempt < task.maxAttempts) {
       const delayMs = backoffDelay(attempt, this.backoff);
       this.emit('retrying', task, attempt, delayMs, outcome.error);
@@ -385,7 +424,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     outcome: AttemptOutcome,
     attempt: number,
     startedAt: number,
-  ): () => Promise<void> {
+  ): Settle {
     const result: TaskResult = outcome.ok
       ? {
           taskId: task.id,
@@ -455,6 +494,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     else process.emitWarning(error);
   }
 }
+
+/** What remains to do once a handler has run: send the result and settle the delivery. */
+type Settle = () => Promise<void>;
 
 /** Give a delivery back as never started: its next delivery keeps this attempt number. */
 function release(delivery: Delivery<unknown>): Promise<void> {
