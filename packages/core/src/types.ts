@@ -1,5 +1,5 @@
 /**
- * The contract every taskwire transport implements. See DESIGN.md, "The queue contract".
+ * The contract every taskwire transport implements; docs/decisions.md gives the reasons behind its choices.
  */
 
 /** Order in which a queue serves its items. */
