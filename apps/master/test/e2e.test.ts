@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Backend, customTransportBackend, tcpBackend } from './backends.js';
 import {
   CUSTOM_TRANSPORT,
   exitWithin,
   FLAKY_HANDLER,
   inputFile,
+  killAfterEach,
   MASTER_CLI,
-  type Running,
   readResults,
   start,
   WORKER_CLI,
@@ -14,16 +14,7 @@ import {
 } from './helpers.js';
 
 const SLOW_HANDLER = new URL('./fixtures/slow-square.mjs', import.meta.url).pathname;
-const running: Running[] = [];
-
-afterEach(() => {
-  for (const process of running.splice(0)) process.child.kill('SIGKILL');
-});
-
-function track(process: Running): Running {
-  running.push(process);
-  return process;
-}
+const track = killAfterEach();
 
 const lineCount = (path: string) => {
   try {

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 export const MASTER_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const WORKER_CLI = fileURLToPath(new URL('../../worker/dist/cli.js', import.meta.url));
@@ -43,6 +44,21 @@ export function start(cli: string, args: string[], env: NodeJS.ProcessEnv = {}):
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/**
+ * Processes a test file starts: pass each to the returned function, and every one still alive is SIGKILLed after
+ * each test, so a failing test leaves no process behind.
+ */
+export function killAfterEach(): (process: Running) => Running {
+  const running: Running[] = [];
+  afterEach(() => {
+    for (const process of running.splice(0)) process.child.kill('SIGKILL');
+  });
+  return (process) => {
+    running.push(process);
+    return process;
+  };
 }
 
 /** Run a CLI to completion (killed after `timeoutMs`). */

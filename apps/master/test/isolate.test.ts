@@ -4,19 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REDIS_URL } from './brokers.js';
-import { exitWithin, freePort, MASTER_CLI, type Running, run, start, WORKER_CLI } from './helpers.js';
+import { exitWithin, freePort, killAfterEach, MASTER_CLI, run, start, WORKER_CLI } from './helpers.js';
 
 // `--isolate threads`: handlers run in a pool of worker threads (apps/worker/src/thread-pool.ts).
 const THREAD_HANDLER = fileURLToPath(
   new URL('../../worker/test/fixtures/thread-handlers.mjs', import.meta.url),
 );
 
-const running: Running[] = [];
-afterEach(() => {
-  for (const process of running.splice(0)) process.child.kill('SIGKILL');
-});
+const track = killAfterEach();
 
 const isoName = (label: string) =>
   `iso-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -97,7 +94,7 @@ describe('--isolate threads', () => {
       '--output',
       output,
     ]);
-    running.push(master);
+    track(master);
     const { code } = await exitWithin(master, 30_000, 'the master');
     expect(code, master.stderr()).toBe(1);
     const results = readLines(output);
@@ -128,7 +125,7 @@ describe('--isolate threads', () => {
       '--output',
       output,
     ]);
-    running.push(master);
+    track(master);
     const { code } = await exitWithin(master, 20_000, 'the master');
     expect(code, master.stderr()).toBe(0);
     const values = readLines(output).map((r) => r.value);
@@ -162,9 +159,9 @@ describe('--isolate threads', () => {
         '--output',
         output,
       ]);
-      running.push(master);
+      track(master);
       for (let i = 0; i < 2; i++) {
-        running.push(
+        track(
           start(WORKER_CLI, [
             ...common,
             '--handler',

@@ -1,17 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Backend, tcpBackend } from './backends.js';
-import { inputFile, MASTER_CLI, type Running, readResults, start, WORKER_CLI, waitFor } from './helpers.js';
+import { inputFile, killAfterEach, MASTER_CLI, readResults, start, WORKER_CLI, waitFor } from './helpers.js';
 
 // A task that kills every worker running it: with workers restarted as they die (systemd, Kubernetes), the
 // task fails after --max-attempts with a WorkerLostError, and every other task completes once.
 
 const EXIT_ON_7 = fileURLToPath(new URL('./fixtures/exit-on-7.mjs', import.meta.url));
-const running: Running[] = [];
-
-afterEach(() => {
-  for (const process of running.splice(0)) process.child.kill('SIGKILL');
-});
+const track = killAfterEach();
 
 function poisonTask(makeBackend: () => Promise<Backend>) {
   it('a task that exits its worker fails with WorkerLostError after --max-attempts; the others complete', async () => {
@@ -27,7 +23,7 @@ function poisonTask(makeBackend: () => Promise<Backend>) {
         '--max-attempts',
         '2',
       ]);
-      running.push(master);
+      track(master);
       if (backend.readyLine)
         await waitFor(() => backend.readyLine!.test(master.stderr()), 10_000, 'the master');
       let finished = false;
@@ -47,7 +43,7 @@ function poisonTask(makeBackend: () => Promise<Backend>) {
             '--concurrency',
             '4',
           ]);
-          running.push(worker);
+          track(worker);
           const exit = await Promise.race([worker.exit, master.exit.then(() => undefined)]);
           if (exit && exit.code === 70) deaths++;
         }

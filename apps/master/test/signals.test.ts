@@ -1,20 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Backend, tcpBackend } from './backends.js';
-import { exitWithin, inputFile, MASTER_CLI, type Running, start, WORKER_CLI, waitFor } from './helpers.js';
+import { exitWithin, inputFile, killAfterEach, MASTER_CLI, start, WORKER_CLI, waitFor } from './helpers.js';
 
 const LOGGED_HANDLER = new URL('./fixtures/logged-square.mjs', import.meta.url).pathname;
-const running: Running[] = [];
-afterEach(() => {
-  for (const process of running.splice(0)) process.child.kill('SIGKILL');
-});
-
-function track(process: Running): Running {
-  running.push(process);
-  return process;
-}
+const track = killAfterEach();
 
 /** Process ids whose parent is `pid`. */
 function childrenOf(pid: number): number[] {

@@ -1,8 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, inputFile, MASTER_CLI, type Running, run, start, WORKER_CLI, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import {
+  freePort,
+  inputFile,
+  killAfterEach,
+  MASTER_CLI,
+  run,
+  start,
+  WORKER_CLI,
+  waitFor,
+} from './helpers.js';
 
 // A throwaway self-signed certificate for 127.0.0.1, made by openssl for this run.
 const { dir } = inputFile(0);
@@ -28,10 +37,7 @@ execFileSync(
   { stdio: 'ignore' },
 );
 
-const running: Running[] = [];
-afterEach(() => {
-  for (const process of running.splice(0)) process.child.kill('SIGKILL');
-});
+const track = killAfterEach();
 
 describe('the TCP manager over TLS from the CLIs', () => {
   it('--tls-cert/--tls-key serve tcps:// and local workers trust the certificate', async () => {
@@ -66,7 +72,7 @@ describe('the TCP manager over TLS from the CLIs', () => {
       '--tls-key',
       key,
     ]);
-    running.push(master);
+    track(master);
     await waitFor(() => /serving tcps/.test(master.stderr()), 10_000, 'the master to listen');
     const url = `tcps://127.0.0.1:${port}`;
     const refused = await run(WORKER_CLI, ['--url', url, '--authkey', 'k', '--idle-exit', '1']);
@@ -74,7 +80,7 @@ describe('the TCP manager over TLS from the CLIs', () => {
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/tcps:\/\/127\.0\.0\.1/);
     const trusted = start(WORKER_CLI, ['--url', url, '--authkey', 'k', '--tls-ca', cert, '--idle-exit', '1']);
-    running.push(trusted);
+    track(trusted);
     const { code } = await master.exit;
     expect(code, master.stderr()).toBe(0);
     expect(master.stderr()).toMatch(/done 5, failed 0/);
@@ -94,7 +100,7 @@ describe('the TCP manager over TLS from the CLIs', () => {
       '--tls-key',
       key,
     ]);
-    running.push(master);
+    track(master);
     await waitFor(() => /serving tcps/.test(master.stderr()), 10_000, 'the master to listen');
     expect(master.stderr()).toContain(
       `taskwire-worker --url tcps://127.0.0.1:${port} --tls-ca ${cert} --authkey-file ${keyFile}`,
@@ -113,7 +119,7 @@ describe('the TCP manager over TLS from the CLIs', () => {
       '--tls-key',
       key,
     ]);
-    running.push(master);
+    track(master);
     await waitFor(() => /serving tcps/.test(master.stderr()), 10_000, 'the master to listen');
     const { code, stderr } = await run(WORKER_CLI, ['--url', `tcp://127.0.0.1:${port}`, '--authkey', 'k']);
     expect(code).not.toBe(0);

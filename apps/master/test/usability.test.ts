@@ -2,14 +2,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AMQP_URL } from './brokers.js';
 import {
   exitWithin,
   freePort,
   inputFile,
+  killAfterEach,
   MASTER_CLI,
-  type Running,
   run,
   start,
   WORKER_CLI,
@@ -17,15 +17,7 @@ import {
 } from './helpers.js';
 
 const TCP_SERVER_CLI = fileURLToPath(new URL('../../../packages/transport-tcp/dist/bin.js', import.meta.url));
-const running: Running[] = [];
-afterEach(() => {
-  for (const process of running.splice(0)) process.child.kill('SIGKILL');
-});
-function track(process: Running): Running {
-  running.push(process);
-  return process;
-}
-
+const track = killAfterEach();
 /** One line on stderr, no stack trace. */
 function expectOneLineError(stderr: string, pattern: RegExp) {
   const lines = stderr.trim().split('\n');
