@@ -204,7 +204,12 @@ describe('stopping the master on Redis', async () => {
 
 describe('stopping the master on RabbitMQ', async () => {
   const { rabbitmqBackend, rabbitmqNamesOf } = await import('./brokers.js');
-  stoppingScenarios(() => rabbitmqBackend('cli'), rabbitmqNamesOf, true);
+  // Queues and exchanges: the private queue's broadcast exchange must go with it.
+  const queuesAndExchanges = async (queue: string) => [
+    ...(await rabbitmqNamesOf(queue, 'queues')),
+    ...(await rabbitmqNamesOf(queue, 'exchanges')),
+  ];
+  stoppingScenarios(() => rabbitmqBackend('cli'), queuesAndExchanges, true);
   hardKillScenario(() => rabbitmqBackend('cli'));
   departureScenario(() => rabbitmqBackend('cli'), rabbitmqNamesOf);
 });

@@ -17,6 +17,7 @@ import {
   type ResolvedQueueOptions,
   resolveQueueOptions,
 } from './arguments.js';
+import { BroadcastPublisher } from './broadcast-publisher.js';
 import type { Link } from './link.js';
 import type { Publisher } from './publisher.js';
 import { type QueueContext, RabbitMQQueue } from './queue.js';
@@ -41,7 +42,7 @@ export function declareError(name: string, error: unknown): unknown {
 export class RabbitMQConnection implements Connection {
   private readonly queues = new Set<RabbitMQQueue<any>>();
   private readonly subscriptions = new Set<BroadcastSubscription<any>>();
-  private readonly exchanges = new Map<string, number>();
+  private readonly broadcasts: BroadcastPublisher;
   private closed = false;
 
   constructor(
@@ -49,7 +50,9 @@ export class RabbitMQConnection implements Connection {
     private readonly link: Link,
     private readonly publisher: Publisher,
     private readonly context: QueueContext,
-  ) {}
+  ) {
+    this.broadcasts = new BroadcastPublisher(link);
+  }
 
   private get codec(): Codec {
     return this.context.codec;
@@ -70,13 +73,8 @@ export class RabbitMQConnection implements Connection {
   async publish<T = unknown>(channel: string, message: T): Promise<void> {
     this.assertOpen();
     const content = Buffer.from(this.codec.encode(message));
-    const exchange = broadcastExchangeName(channel);
-    // Asserted once per connection generation: publishing to a missing exchange kills the channel.
-    if (this.exchanges.get(exchange) !== this.link.generation) {
-      await this.link.withChannel((ch) => ch.assertExchange(exchange, 'fanout', { durable: true }));
-      this.exchanges.set(exchange, this.link.generation);
-    }
-    await this.publisher.publish(exchange, '', content, { persistent: false });
+    // Not declared here: the exchange exists while someone subscribes, and a publish to none is dropped.
+    await this.broadcasts.publish(broadcastExchangeName(channel), content);
   }
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
@@ -92,7 +90,7 @@ export class RabbitMQConnection implements Connection {
     this.closed = true;
     await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.unsubscribe()));
     const finalisers = await Promise.all([...this.queues].map((queue) => queue.shutdown()));
-    await this.publisher.close();
+    await Promise.all([this.publisher.close(), this.broadcasts.close()]);
     // Closing the connection returns every unsettled delivery to its queue.
     await this.link.close();
     for (const rejectWaitingGets of finalisers) rejectWaitingGets();

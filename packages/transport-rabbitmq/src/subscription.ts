@@ -1,14 +1,27 @@
 import { type BroadcastHandler, type Codec, decodingHandler, type Subscription } from '@taskwire/core';
 import { closeQuietly, type Link } from './link.js';
 
-/** The fanout exchange that carries broadcasts on `channel`. */
+/**
+ * The fanout exchange that carries broadcasts on `channel`. Not `taskwire.broadcast.…`: brokers may still hold
+ * durable, non-auto-delete exchanges of that name from older versions, and redeclaring one with other flags fails.
+ */
 export function broadcastExchangeName(channel: string): string {
-  return `taskwire.broadcast.${channel}`;
+  return `taskwire.fanout.${channel}`;
 }
 
 /**
+ * How broadcast exchanges are declared: the broker deletes one when its last binding goes (its last subscriber
+ * unsubscribed or disconnected), so nothing of a finished job's channel stays behind.
+ */
+const BROADCAST_EXCHANGE = { durable: false, autoDelete: true } as const;
+
+const NOT_FOUND = 404;
+/** Declare-and-bind attempts when other subscribers keep leaving in between (each leaving may delete it). */
+const BIND_ATTEMPTS = 10;
+
+/**
  * One subscriber of a broadcast channel: an exclusive, auto-deleted queue bound to the channel's
- * fanout exchange, bound again (once) after each reconnect.
+ * auto-delete fanout exchange, bound again (once) after each reconnect.
  */
 export class BroadcastSubscription<T> implements Subscription {
   private generation = -1;
@@ -31,15 +44,25 @@ export class BroadcastSubscription<T> implements Subscription {
     const generation = this.link.generation;
     if (this.stopped || this.generation === generation) return;
     this.generation = generation;
-    const channel = await model.createChannel();
-    channel.on('error', () => undefined);
-    this.close = () => closeQuietly(channel);
     const exchange = broadcastExchangeName(this.channelName);
-    await channel.assertExchange(exchange, 'fanout', { durable: true });
-    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
-    await channel.bindQueue(queue, exchange, '');
     const deliver = decodingHandler(this.codec, this.handler);
-    await channel.consume(queue, (message) => message && deliver(message.content), { noAck: true });
+    let queue = ''; // named by the broker on the first attempt, redeclared by name on the next
+    for (let attempt = 1; ; attempt++) {
+      const channel = await model.createChannel();
+      channel.on('error', () => undefined);
+      this.close = () => closeQuietly(channel);
+      try {
+        ({ queue } = await channel.assertQueue(queue, { exclusive: true, autoDelete: true, durable: false }));
+        await channel.assertExchange(exchange, 'fanout', BROADCAST_EXCHANGE);
+        await channel.bindQueue(queue, exchange, '');
+        await channel.consume(queue, (message) => message && deliver(message.content), { noAck: true });
+        return;
+      } catch (error) {
+        // The last other subscriber left between our declare and bind, taking the exchange with it (the
+        // failure closed this channel): declare it again.
+        if ((error as { code?: number }).code !== NOT_FOUND || attempt >= BIND_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async unsubscribe(): Promise<void> {

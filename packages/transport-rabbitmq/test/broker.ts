@@ -43,7 +43,7 @@ export async function deleteQueues(names: string[], delays: number[] = []): Prom
   try {
     for (const name of names) {
       const queues = [name, `${name}.dead`, ...delays.map((ms) => `${name}.delay.${ms}`)];
-      const exchanges = [`taskwire.options.${name}`, `taskwire.broadcast.${name}`];
+      const exchanges = [`taskwire.options.${name}`, `taskwire.fanout.${name}`];
       for (const queue of queues) {
         const channel = await connection.createChannel();
         channel.on('error', () => undefined);

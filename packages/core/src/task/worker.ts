@@ -151,6 +151,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.busy ? 0 : Date.now() - this.lastActivity;
   }
 
+  /**
+   * Handles on masters' result queues this worker holds open now (for tests and diagnostics). A handle closes when
+   * its master announces its departure or after `resultQueueIdleMs` unused, so this stays bounded however many
+   * masters come and go.
+   */
+  get openResultQueues(): number {
+    return this.sender?.openQueues ?? 0;
+  }
+
   private get busy(): boolean {
     return this.running.size > 0 || this.waiting.length > 0 || this.settling.size > 0 || !!this.isolating;
   }
