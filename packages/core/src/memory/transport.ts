@@ -157,14 +157,31 @@ class MemoryQueue<T> implements DistributedQueue<T> {
   }
 
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
+    // Deliveries reach the handler on the next turn, in one batch: the code that put them (a TCP peer's batch of
+    // results, say) finishes its turn, and its replies leave, before the consumer's work begins.
+    let batch: Taken<StoredPayload>[] = [];
+    const run = () => {
+      const takens = batch;
+      batch = [];
+      for (const taken of takens) {
+        const delivery = this.toDelivery(taken);
+        if (delivery) void runHandler(handler, delivery);
+      }
+    };
     const consumer = this.queue.consume(this.session, options.prefetch ?? DEFAULT_PREFETCH, (taken) => {
-      const delivery = this.toDelivery(taken);
-      if (delivery) void runHandler(handler, delivery);
+      if (batch.length === 0) setImmediate(run);
+      batch.push(taken);
     });
     const handle: ConsumerHandle = {
       cancel: async () => {
         consumer.cancel();
         this.consumers.delete(handle);
+        // Taken but not yet handed over: give them back as never delivered.
+        const untouched = batch;
+        batch = [];
+        for (const taken of untouched) {
+          await this.toDelivery(taken)?.nack({ requeue: true, countAttempt: false });
+        }
       },
     };
     this.consumers.add(handle);
