@@ -111,7 +111,11 @@ export class Peer {
       this.reader.push(chunk, this.onFrame);
     } catch (error) {
       this.abort(error as Error);
+      return;
     }
+    // The replies to this chunk leave now, not at the end of the turn: work this chunk queued for later in the
+    // turn (an in-process consumer handling the results just put, say) must not hold up the peer.
+    if (!this.closed) this.outbox.flush();
   }
 
   private readonly onFrame = (body: Buffer): void => {
