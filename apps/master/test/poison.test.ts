@@ -1,7 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { type Backend, tcpBackend } from './backends.js';
-import { inputFile, killAfterEach, MASTER_CLI, readResults, start, WORKER_CLI, waitFor } from './helpers.js';
+import {
+  exitWithin,
+  freePort,
+  inputFile,
+  killAfterEach,
+  MASTER_CLI,
+  readResults,
+  start,
+  WORKER_CLI,
+  waitFor,
+} from './helpers.js';
 
 // A task that kills every worker running it: with workers restarted as they die (systemd, Kubernetes), the
 // task fails after --max-attempts with a WorkerLostError, and every other task completes once.
@@ -77,4 +87,31 @@ describe('a poison task on Redis', () => {
 
 describe('a poison task on RabbitMQ', () => {
   poisonTask(async () => (await import('./brokers.js')).rabbitmqBackend());
+});
+
+describe('a result that cannot be encoded, on the embedded TCP manager', () => {
+  it('fails alone with ResultEncodingError; the 99 other tasks complete', async () => {
+    const { input, output } = inputFile(100);
+    const master = track(
+      start(MASTER_CLI, [
+        '--port',
+        String(await freePort()),
+        '--workers',
+        '1',
+        '--handler',
+        fileURLToPath(new URL('./fixtures/unencodable-13.mjs', import.meta.url)),
+        '--input',
+        input,
+        '--output',
+        output,
+      ]),
+    );
+    const { code } = await exitWithin(master, 30_000, 'the master');
+    expect(code, master.stderr()).toBe(1);
+    const results = readResults(output);
+    expect(results).toHaveLength(100);
+    const failed = results.filter((r) => !r.ok);
+    expect(failed.map((r) => [r.input, r.error?.name])).toEqual([[13, 'ResultEncodingError']]);
+    expect(results.every((r) => r.input === 13 || r.value === r.input * r.input)).toBe(true);
+  }, 60_000);
 });

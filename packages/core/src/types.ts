@@ -215,6 +215,12 @@ export interface Transport {
   readonly schemes: readonly string[];
   /** What this transport can do. */
   readonly capabilities: Capabilities;
+  /**
+   * The consume window that keeps this backend busy with small tasks, for consumers that do not choose one (a
+   * task-layer `Worker`): large where deliveries are cheap to push and hold (the TCP manager), smaller where each
+   * held delivery costs the backend something (a lease). @default 256
+   */
+  readonly recommendedPrefetch?: number;
   /** Open a connection. */
   connect(options?: ConnectOptions): Promise<Connection>;
   /**

@@ -57,7 +57,8 @@ export interface WorkerOptions {
   /**
    * Unsettled deliveries held at once (running, waiting, and awaiting their result's round trip).
    * Large enough to cover a round trip keeps fast tasks streaming; lower it for long tasks so
-   * one worker does not hoard work others could run. @default max(concurrency × 4, 1024)
+   * one worker does not hoard work others could run. @default max(concurrency × 4, the transport's
+   * `recommendedPrefetch` or 256)
    */
   prefetch?: number;
   /** Delay between attempts. */
@@ -131,7 +132,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
       throw new TypeError('concurrency must be an integer ≥ 1');
     }
-    this.prefetch = options.prefetch ?? Math.max(this.concurrency * 4, 1024);
+    this.prefetch =
+      options.prefetch ??
+      Math.max(this.concurrency * 4, this.connection.transport.recommendedPrefetch ?? 256);
     this.backoff = options.backoff ?? {};
     checkTaskTimeout(options.taskTimeoutMs, 'taskTimeoutMs');
     this.taskTimeoutMs = options.taskTimeoutMs;
