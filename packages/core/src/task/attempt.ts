@@ -17,28 +17,11 @@ export function checkTaskTimeout(timeoutMs: number | undefined, name: string): v
   }
 }
 
-/**
- * The abort signal of one attempt, created only when a handler reads it or a timeout needs it: most tasks never
- * touch it, and a controller per task is measurable on the hot path.
- */
-export class AttemptSignal {
-  private controller: AbortController | undefined;
-
-  /** The signal handed to the handler. */
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
-  }
-
-  /** Abort with `reason` (a no-op when nobody ever asked for the signal). */
-  abort(reason: Error): void {
-    this.controller?.abort(reason);
-  }
-}
-
 /** The context a handler gets: plain fields, and the signal created on first read (a getter on the prototype). */
 export class AttemptContext {
-  private readonly abortable = new AttemptSignal();
+  // Created only when the handler reads `signal` or the attempt times out: most tasks never touch it, and a
+  // controller per task is measurable on the hot path.
+  private controller: AbortController | undefined;
 
   constructor(
     readonly taskId: string,
@@ -51,12 +34,13 @@ export class AttemptContext {
 
   /** Aborted when the attempt times out. */
   get signal(): AbortSignal {
-    return this.abortable.signal;
+    this.controller ??= new AbortController();
+    return this.controller.signal;
   }
 
-  /** @internal */
-  get attemptSignal(): AttemptSignal {
-    return this.abortable;
+  /** @internal Abort the attempt with `reason` (a no-op when nobody asked for the signal). */
+  abort(reason: Error): void {
+    this.controller?.abort(reason);
   }
 }
 
@@ -93,7 +77,7 @@ function toError(error: unknown): Error {
  */
 export async function runAttempt(
   work: () => unknown,
-  signal: AttemptSignal,
+  attempt: { abort(reason: Error): void },
   timeoutMs: number | undefined,
   describe: () => string,
 ): Promise<AttemptOutcome> {
@@ -105,7 +89,7 @@ export async function runAttempt(
       : new Promise<AttemptOutcome>((resolve) => {
           timer = setTimeout(() => {
             const error = new TaskTimeoutError(`${describe()} timed out after ${timeoutMs} ms`);
-            signal.abort(error);
+            attempt.abort(error);
             resolve({ ok: false, error });
           }, timeoutMs);
         });

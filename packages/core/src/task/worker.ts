@@ -385,7 +385,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         ? runUntimed(handler, task.payload, context)
         : runAttempt(
             () => handler(task.payload, context),
-            context.attemptSignal,
+            context,
             timeoutMs,
             () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
           );
@@ -484,7 +484,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const context = new AttemptContext(task.id, task.kind, 1, 1, this.name, true);
       const outcome = await runAttempt(
         () => handler(task.payload, context),
-        context.attemptSignal,
+        context,
         task.timeoutMs ?? this.taskTimeoutMs,
         () => `broadcast task ${task.id}`,
       );
