@@ -249,7 +249,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     if (privateQueue) await deleteQueues(connection, [privateQueue, deadLetterQueueOf(privateQueue)]);
     await connection.close();
     await server?.close();
-    signals.dispose();
+    // After a first signal the process is on its way out: a second one, even now, must still exit at once
+    // (with 130/143), not kill it by the default action.
+    if (!signals.received) signals.dispose();
   }
 
   const elapsed = (Date.now() - started) / 1000;
