@@ -16,10 +16,15 @@ export interface ResultSenderOptions {
 /** Results sent in one batch at most before it leaves without waiting for the end of the turn. */
 const EARLY_FLUSH_ITEMS = 256;
 
+/**
+ * Called once per result: with the result its master will receive (itself, or the failed result that replaced it
+ * when it could not be encoded), or with `undefined` and the backend's error when it was refused.
+ */
+export type SentCallback = (sent: TaskResult | undefined, error?: unknown) => void;
+
 interface Pending {
   result: TaskResult;
-  resolve(sent: TaskResult): void;
-  reject(error: unknown): void;
+  done: SentCallback;
 }
 
 interface OpenQueue {
@@ -61,18 +66,23 @@ export class ResultSender {
    */
   send(replyTo: string, result: TaskResult): Promise<TaskResult> {
     return new Promise<TaskResult>((resolve, reject) => {
-      let batch = this.batches.get(replyTo);
-      if (!batch) {
-        const fresh: Pending[] = [];
-        this.batches.set(replyTo, fresh);
-        setImmediate(() => this.flushBatch(replyTo, fresh));
-        batch = fresh;
-      }
-      batch.push({ result, resolve, reject });
-      // A full batch leaves at once: its results travel while the rest of this turn's tasks still run, so the
-      // worker and its backend overlap instead of taking turns.
-      if (batch.length >= EARLY_FLUSH_ITEMS) this.flushBatch(replyTo, batch);
+      this.post(replyTo, result, (sent, error) => (sent ? resolve(sent) : reject(error)));
     });
+  }
+
+  /** {@link send} without a promise per result (the worker's hot path): `done` is called once. */
+  post(replyTo: string, result: TaskResult, done: SentCallback): void {
+    let batch = this.batches.get(replyTo);
+    if (!batch) {
+      const fresh: Pending[] = [];
+      this.batches.set(replyTo, fresh);
+      setImmediate(() => this.flushBatch(replyTo, fresh));
+      batch = fresh;
+    }
+    batch.push({ result, done });
+    // A full batch leaves at once: its results travel while the rest of this turn's tasks still run, so the
+    // worker and its backend overlap instead of taking turns.
+    if (batch.length >= EARLY_FLUSH_ITEMS) this.flushBatch(replyTo, batch);
   }
 
   private flushBatch(replyTo: string, batch: Pending[]): void {
@@ -117,7 +127,7 @@ export class ResultSender {
       if (items.length > 1) {
         try {
           await queue.putMany(items.map((item) => resultToWire(item.result)));
-          for (const item of items) item.resolve(item.result);
+          for (const item of items) item.done(item.result);
           return;
         } catch {
           // Retried one by one below: the batch fails as a whole, its items need not.
@@ -125,7 +135,7 @@ export class ResultSender {
       }
       for (const item of items) await this.deliverOne(queue, item);
     } catch (error) {
-      for (const item of items) item.reject(error);
+      for (const item of items) item.done(undefined, error);
     } finally {
       entry.sending--;
       entry.lastUsed = Date.now();
@@ -135,20 +145,20 @@ export class ResultSender {
   private async deliverOne(queue: DistributedQueue<ResultTuple>, item: Pending): Promise<void> {
     try {
       await queue.put(resultToWire(item.result));
-      item.resolve(item.result);
+      item.done(item.result);
       return;
     } catch (refusal) {
       const problem = encodingProblem(item.result, refusal);
-      if (!problem) return item.reject(refusal);
+      if (!problem) return item.done(undefined, refusal);
       // Name, message and code only: the replacement must fit where the original did not.
       const { taskId, worker, attempt, startedAt, finishedAt } = item.result;
       const error = { name: problem.name, message: problem.message, code: problem.code };
       const replacement: TaskResult = { taskId, ok: false, error, worker, attempt, startedAt, finishedAt };
       try {
         await queue.put(resultToWire(replacement));
-        item.resolve(replacement);
+        item.done(replacement);
       } catch (secondError) {
-        item.reject(secondError);
+        item.done(undefined, secondError);
       }
     }
   }

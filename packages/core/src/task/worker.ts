@@ -110,6 +110,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly queueOptions: QueueOptions;
   private readonly running = new Set<Promise<void>>();
   private readonly settling = new Set<Promise<void>>();
+  // Tasks whose result was handed to the sender and whose delivery is not settled yet.
+  private resultsPending = 0;
+  private resultsDrained: (() => void) | undefined;
   private readonly waiting: Delivery<unknown>[] = [];
   private tasks!: DistributedQueue<unknown>;
   private sender!: ResultSender;
@@ -164,7 +167,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private get busy(): boolean {
-    return this.running.size > 0 || this.waiting.length > 0 || this.settling.size > 0 || !!this.isolating;
+    return (
+      this.running.size > 0 ||
+      this.waiting.length > 0 ||
+      this.settling.size > 0 ||
+      this.resultsPending > 0 ||
+      !!this.isolating
+    );
   }
 
   /** Declare the task queue and start consuming (and listening for broadcasts where supported). */
@@ -194,8 +203,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.stopConsuming();
       await this.subscription?.unsubscribe();
       await this.releaseWaiting();
-      while (this.running.size > 0 || this.settling.size > 0 || this.isolating) {
-        await Promise.allSettled([...this.running, ...this.settling, this.isolating]);
+      while (this.running.size > 0 || this.settling.size > 0 || this.resultsPending > 0 || this.isolating) {
+        await Promise.allSettled([
+          ...this.running,
+          ...this.settling,
+          this.isolating,
+          this.allResultsSettled(),
+        ]);
       }
       await this.releaseWaiting();
       await this.sender?.close();
@@ -277,6 +291,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.releaseWaiting();
       while (this.running.size > 0) await Promise.allSettled([...this.running]);
       await (await this.execute(suspect))();
+      await this.allResultsSettled();
     } catch (error) {
       this.report(error as Error);
     } finally {
@@ -320,7 +335,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emitIdleIfDone();
   }
 
-  private track(settling: Promise<void>): void {
+  private track(settling: Promise<void> | undefined): void {
+    if (!settling) return;
     const tracked: Promise<void> = settling.then(
       () => this.tracked(tracked),
       (error: Error) => {
@@ -456,22 +472,56 @@ export class Worker extends EventEmitter<WorkerEvents> {
           startedAt,
           finishedAt: Date.now(),
         };
-    return async () => {
+    return () => {
       // A master that left meanwhile deleted its result queue: a result would recreate it.
       if (this.departed.has(task.replyTo)) return delivery.ack();
-      let sent: TaskResult;
-      try {
-        sent = await this.sender.send(task.replyTo, result);
-      } catch (error) {
-        // The backend refused the result: run the task again later rather than leave it unsettled.
-        await delivery.nack({ requeue: true, delayMs: backoffDelay(attempt, this.backoff) });
-        throw error;
-      }
-      // A final failure goes to the dead-letter queue once its master has the failed result.
-      if (sent.ok) await delivery.ack();
-      else await delivery.nack({ requeue: false });
-      this.emit(sent.ok ? 'completed' : 'failed', sent);
+      // A callback, not a promise per task: this is the path every task takes.
+      this.resultsPending++;
+      this.sender.post(task.replyTo, result, (sent, error) => {
+        if (!sent) {
+          // The backend refused the result: run the task again later rather than leave it unsettled.
+          this.report(error instanceof Error ? error : new Error(String(error)));
+          this.settleResult(delivery.nack({ requeue: true, delayMs: backoffDelay(attempt, this.backoff) }));
+          return;
+        }
+        // A final failure goes to the dead-letter queue once its master has the failed result.
+        this.settleResult(sent.ok ? delivery.ack() : delivery.nack({ requeue: false }), sent);
+      });
     };
+  }
+
+  /** The end of a task whose result was sent: its settlement, then the `completed` or `failed` event. */
+  private settleResult(settling: Promise<void>, sent?: TaskResult): void {
+    settling.then(
+      () => {
+        if (sent) this.emit(sent.ok ? 'completed' : 'failed', sent);
+        this.resultSettled();
+      },
+      (error: Error) => {
+        this.report(error);
+        this.resultSettled();
+      },
+    );
+  }
+
+  private resultSettled(): void {
+    if (--this.resultsPending > 0) return;
+    const drained = this.resultsDrained;
+    this.resultsDrained = undefined;
+    drained?.();
+    this.emitIdleIfDone();
+  }
+
+  /** Resolves once every sent result's task is settled. */
+  private allResultsSettled(): Promise<void> {
+    if (this.resultsPending === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const before = this.resultsDrained;
+      this.resultsDrained = () => {
+        before?.();
+        resolve();
+      };
+    });
   }
 
   private async runBroadcast(task: TaskEnvelope): Promise<void> {
@@ -507,8 +557,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 }
 
-/** What remains to do once a handler has run: send the result and settle the delivery. */
-type Settle = () => Promise<void>;
+/** What remains to do once a handler has run: send the result and settle the delivery (tracked when a promise). */
+type Settle = () => Promise<void> | undefined;
 
 /** Give a delivery back as never started: its next delivery keeps this attempt number. */
 function release(delivery: Delivery<unknown>): Promise<void> {
