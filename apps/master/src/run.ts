@@ -219,6 +219,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   if (useSeedLines) master.on('submitted', (task) => view.submitted(task.payload));
 
   const started = Date.now();
+  let finished = 0;
   let done = 0;
   let failed = 0;
   try {
@@ -236,6 +237,8 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     })();
     await Promise.race([run, allWorkersGone, signals.first]);
   } finally {
+    // The job's time ends with its last result; stopping the local workers and closing is not part of it.
+    finished = Date.now();
     view.stop();
     if (signals.received) {
       console.error(`taskwire-master: ${signals.received}: stopping (again to exit at once)`);
@@ -254,7 +257,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     if (!signals.received) signals.dispose();
   }
 
-  const elapsed = (Date.now() - started) / 1000;
+  const elapsed = (finished - started) / 1000;
   const failedTotal = failed + inputErrors.length;
   console.error(
     `taskwire-master: done ${done}, failed ${failedTotal}${inputErrors.length ? ` (${inputErrors.length} bad input lines)` : ''}, elapsed ${elapsed.toFixed(2)}s, ${Math.round((done + failed) / Math.max(elapsed, 0.001))} tasks/s`,
