@@ -130,6 +130,46 @@ describe('a poison task that kills every worker running it', () => {
   });
 });
 
+describe('a suspect and a hung task', () => {
+  it('a task running for ever does not stop the worker: the suspect runs after isolationWaitMs', async () => {
+    const { connect } = await backend();
+    const master = await Master.start({ connection: await connect(), maxAttempts: 3 });
+    // A delivery lost once: its worker's connection closes while the handler runs.
+    const crashed = await connect();
+    let started = false;
+    await Worker.start({
+      connection: crashed,
+      concurrency: 1,
+      prefetch: 1,
+      handler: () => {
+        started = true;
+        return new Promise(() => undefined);
+      },
+    });
+    const suspect = master.submit('suspect');
+    await until(() => started);
+    // The next worker is busy with a task that never ends (no timeout) when the suspect comes back. (Not
+    // stopped in afterEach: stop() would wait for that task; closing its connection ends it.)
+    let hung = false;
+    await Worker.start({
+      connection: await connect(),
+      isolationWaitMs: 100,
+      handler: (payload: unknown) => {
+        if (payload === 'hang') {
+          hung = true;
+          return new Promise(() => undefined);
+        }
+        return `ran ${payload}`;
+      },
+    });
+    void master.submit('hang');
+    await until(() => hung);
+    await crashed.close();
+    expect(await suspect).toMatchObject({ ok: true, value: 'ran suspect', attempt: 2 });
+    expect(await master.submit('after')).toMatchObject({ ok: true, value: 'ran after' });
+  });
+});
+
 describe('a graceful stop', () => {
   it('gives back tasks it fetched but never started without spending an attempt', async () => {
     const { connect } = await backend();

@@ -70,6 +70,11 @@ export interface WorkerOptions {
   taskTimeoutMs?: number;
   /** Close a master's result queue handle after this long unused. @default 10000 */
   resultQueueIdleMs?: number;
+  /**
+   * A task whose previous delivery was lost with its worker runs alone; it waits this long at most for the tasks
+   * already running (a hung one must not stop the worker). @default 10000
+   */
+  isolationWaitMs?: number;
   /** Name reported in results. @default `<hostname>:<pid>` */
   name?: string;
 }
@@ -107,6 +112,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly backoff: BackoffOptions;
   private readonly taskTimeoutMs: number | undefined;
   private readonly resultQueueIdleMs: number | undefined;
+  private readonly isolationWaitMs: number;
   private readonly queueOptions: QueueOptions;
   private readonly running = new Set<Promise<void>>();
   private readonly settling = new Set<Promise<void>>();
@@ -142,6 +148,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     checkTaskTimeout(options.taskTimeoutMs, 'taskTimeoutMs');
     this.taskTimeoutMs = options.taskTimeoutMs;
     this.resultQueueIdleMs = options.resultQueueIdleMs;
+    this.isolationWaitMs = options.isolationWaitMs ?? 10_000;
     this.name = options.name ?? `${hostname()}:${process.pid}`;
   }
 
@@ -275,6 +282,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.pump();
   }
 
+  /**
+   * Wait for the running tasks, at most `limitMs`: a hung handler without a timeout must not stop this worker
+   * from ever consuming again. A task still running then shares the suspect's fate, as any started task would.
+   */
+  private async runningSettled(limitMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, limitMs);
+    });
+    try {
+      while (this.running.size > 0) {
+        const waited = await Promise.race([
+          Promise.allSettled([...this.running]).then(() => true),
+          limit.then(() => false),
+        ]);
+        if (!waited) return;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Give back every delivery fetched but not started, without spending an attempt. */
   private async releaseWaiting(): Promise<void> {
     await Promise.allSettled(this.waiting.splice(0).map((delivery) => release(delivery)));
@@ -289,7 +318,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       await this.stopConsuming();
       await this.releaseWaiting();
-      while (this.running.size > 0) await Promise.allSettled([...this.running]);
+      await this.runningSettled(this.isolationWaitMs);
       await (await this.execute(suspect))();
       await this.allResultsSettled();
     } catch (error) {
