@@ -142,7 +142,14 @@ class MemoryQueue<T> implements DistributedQueue<T> {
   }
 
   async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
-    for (const item of items) await this.put(item, options);
+    if (this.session.closed) throw new ConnectionClosedError(`queue "${this.name}" is closed`);
+    checkOptionalDuration(options.timeoutMs, 'timeoutMs');
+    // Everything is encoded first, so an item that cannot be encoded stores none of the batch; then each item
+    // goes in at once while there is room, and waits for room only on a full bounded queue.
+    const values = Array.from(items, (item) => storePayload(this.codec.encode(item)));
+    for (const value of values) {
+      if (!this.queue.tryPut(value, options)) await this.queue.put(value, options, this.session);
+    }
   }
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
