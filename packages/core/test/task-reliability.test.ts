@@ -1,49 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Connection,
-  createMemoryTransport,
-  Master,
-  memoryEngine,
-  readTask,
-  type TaskContext,
-  type TaskResult,
-  Worker,
-} from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { Master, readTask, type TaskContext, type TaskResult, Worker } from '../src/index.js';
 import { ResultSender } from '../src/task/result-sender.js';
+import { sleep, taskHarness } from './task-harness.js';
 
 // Every task ends, once, with a result or a clear failure: the task layer under crashing, hanging and
 // unencodable handlers, on the reference transport.
 
-const transport = createMemoryTransport();
-let engineCounter = 0;
-const open: Connection[] = [];
-const stoppers: (() => Promise<void>)[] = [];
-
-async function backend() {
-  const url = `memory://reliability-${++engineCounter}`;
-  const connect = async (options: { maxPayloadBytes?: number } = {}) => {
-    const connection = await transport.connect({ url, ...options });
-    open.push(connection);
-    return connection;
-  };
-  return { connect, engine: memoryEngine(`reliability-${engineCounter}`) };
-}
-
-async function startWorker(
-  connection: Connection,
-  options: Partial<ConstructorParameters<typeof Worker>[0]>,
-) {
-  const worker = await Worker.start({ connection, handler: (n: number) => n * n, ...options });
-  stoppers.push(() => worker.stop());
-  return worker;
-}
-
-afterEach(async () => {
-  for (const stop of stoppers.splice(0)) await stop();
-  for (const connection of open.splice(0)) await connection.close();
-});
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const { backend, startWorker } = taskHarness('reliability');
 
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

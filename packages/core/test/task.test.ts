@@ -1,51 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Connection,
-  createMemoryTransport,
-  Master,
-  memoryEngine,
-  readTask,
-  type TaskResult,
-  Worker,
-} from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { Master, memoryEngine, readTask, type TaskResult } from '../src/index.js';
+import { sleep, taskHarness } from './task-harness.js';
 
-const transport = createMemoryTransport();
-let engineCounter = 0;
-const open: Connection[] = [];
-const stoppers: (() => Promise<void>)[] = [];
-
-/** A fresh memory engine per test: connections to it share queues, like processes on one broker. */
-async function backend() {
-  const url = `memory://task-${++engineCounter}`;
-  const connect = async () => {
-    const connection = await transport.connect({ url });
-    open.push(connection);
-    return connection;
-  };
-  return { connect, url };
-}
-
-async function startWorker(
-  connection: Connection,
-  options: Partial<ConstructorParameters<typeof Worker>[0]>,
-) {
-  const worker = await Worker.start({ connection, handler: (n: number) => n * n, ...options });
-  stoppers.push(() => worker.stop());
-  return worker;
-}
-
-afterEach(async () => {
-  for (const stop of stoppers.splice(0)) await stop();
-  for (const connection of open.splice(0)) await connection.close();
-});
+const { backend, startWorker } = taskHarness('task');
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of iterable) out.push(item);
   return out;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Master and Worker', () => {
   it('submit resolves with the result of the handler', async () => {

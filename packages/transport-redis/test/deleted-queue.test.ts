@@ -1,52 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import type { Connection } from '@taskwire/core';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisTransport } from '../src/index.js';
-import { adminClient, deleteKeys, REDIS_URL } from './redis.js';
+import { describe, expect, it } from 'vitest';
+import { shortLeaseRun } from './redis.js';
 
 // A worker answering many masters: each master consumes its own result queue and deletes it when
 // it finishes; the worker's handles to those queues must leave nothing behind.
-const transport = createRedisTransport();
-const prefix = `trn-deleted-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 // Heartbeats every 100 ms: several lease periods fit in each wait below.
-const LEASE_TTL_MS = 300;
-let admin: Redis;
-const open: Connection[] = [];
-
-beforeAll(async () => {
-  admin = await adminClient();
-});
-afterAll(async () => {
-  await Promise.allSettled(open.map((connection) => connection.close()));
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
-});
+const run = shortLeaseRun('trn-deleted', 300);
+const { connect, keysOf } = run;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function connect(connectionName: string): Promise<Connection> {
-  const connection = await transport.connect({
-    url: `${REDIS_URL}?prefix=${prefix}&leaseTtlMs=${LEASE_TTL_MS}`,
-    connectionName,
-    maxBlockMs: 200,
-  });
-  open.push(connection);
-  return connection;
-}
-
-/** Every key of queue `name` still in Redis. */
-async function keysOf(name: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  for (let round = 0; round < 1000; round++) {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `{${prefix}:${name}}*`, 'COUNT', 1000);
-    found.push(...keys);
-    cursor = next;
-    if (cursor === '0') break;
-  }
-  return found;
-}
 
 /**
  * Seconds since the named client's last command, as Redis reports it (CLIENT LIST `idle`). Redis
@@ -54,7 +16,7 @@ async function keysOf(name: string): Promise<string[]> {
  * for 2.2 s reads at least 2.
  */
 async function idleSeconds(connectionName: string): Promise<number> {
-  const list = String(await admin.call('CLIENT', 'LIST'));
+  const list = String(await run.admin().call('CLIENT', 'LIST'));
   const line = list.split('\n').find((entry) => entry.includes(` name=${connectionName} `));
   if (!line) throw new Error(`no Redis client named ${connectionName}`);
   return Number(/ idle=(\d+) /.exec(line)![1]);

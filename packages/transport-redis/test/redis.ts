@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import type { Connection } from '@taskwire/core';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { createRedisTransport } from '../src/index.js';
 import { prefixPattern } from '../src/keys.js';
 
 /** The broker the tests use. */
@@ -45,4 +48,50 @@ export async function freePort(): Promise<number> {
   const { port } = probe.address() as { port: number };
   await new Promise((resolve) => probe.close(resolve));
   return port;
+}
+
+/**
+ * A run of tests against the shared Redis under a prefix of its own, with a short lease so heartbeats happen many
+ * times in a test's wait. Registers its cleanup (close every connection, delete every key) with vitest.
+ */
+export function shortLeaseRun(label: string, leaseTtlMs: number) {
+  const prefix = uniquePrefix(label);
+  const transport = createRedisTransport();
+  const open: Connection[] = [];
+  let admin: Redis;
+  beforeAll(async () => {
+    admin = await adminClient();
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((connection) => connection.close()));
+    await deleteKeys(admin, prefix);
+    admin.disconnect();
+  });
+  return {
+    prefix,
+    /** The admin client (available once the suite started). */
+    admin: () => admin,
+    /** A connection under the run's prefix and lease, named `connectionName` in CLIENT LIST. */
+    async connect(connectionName: string): Promise<Connection> {
+      const connection = await transport.connect({
+        url: `${REDIS_URL}?prefix=${prefix}&leaseTtlMs=${leaseTtlMs}`,
+        connectionName,
+        maxBlockMs: 200,
+      });
+      open.push(connection);
+      return connection;
+    },
+    /** Every key of queue `name` still in Redis (SCAN, bounded). */
+    async keysOf(name: string): Promise<string[]> {
+      const found: string[] = [];
+      let cursor = '0';
+      for (let round = 0; round < 1000; round++) {
+        const [next, keys] = await admin.scan(cursor, 'MATCH', `{${prefix}:${name}}*`, 'COUNT', 1000);
+        found.push(...keys);
+        cursor = next;
+        if (cursor === '0') break;
+      }
+      return found;
+    },
+  };
 }

@@ -1,57 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { type Connection, Master, Worker } from '@taskwire/core';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisTransport } from '../src/index.js';
-import { adminClient, deleteKeys, REDIS_URL, uniquePrefix } from './redis.js';
+import { Master, Worker } from '@taskwire/core';
+import { describe, expect, it } from 'vitest';
+import { shortLeaseRun } from './redis.js';
 
 // One long-lived worker answering many short-lived masters, end to end through the task layer: once the masters
 // are gone, nothing of their result queues may stay on Redis, and the worker must hold no handle to them.
-const transport = createRedisTransport();
-const prefix = uniquePrefix('lft-results');
 // Heartbeats every 100 ms: a handle left open would write its lease back many times during the final wait.
-const LEASE_TTL_MS = 300;
+const run = shortLeaseRun('lft-results', 300);
+const { keysOf } = run;
 /** Short idle close for the worker's result-queue handles. */
 const IDLE_MS = 600;
 const MASTERS = 5;
 /** Longer than the lease TTL and the idle close (the sweep runs every IDLE_MS / 2) together, with margin. */
 const SETTLE_MS = 2500;
-let admin: Redis;
-const open: Connection[] = [];
-
-beforeAll(async () => {
-  admin = await adminClient();
-});
-afterAll(async () => {
-  await Promise.allSettled(open.map((connection) => connection.close()));
-  await deleteKeys(admin, prefix);
-  admin.disconnect();
-});
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function connect(label: string): Promise<Connection> {
-  const connection = await transport.connect({
-    url: `${REDIS_URL}?prefix=${prefix}&leaseTtlMs=${LEASE_TTL_MS}`,
-    connectionName: `lft-${label}-${randomBytes(3).toString('hex')}`,
-    maxBlockMs: 200,
-  });
-  open.push(connection);
-  return connection;
-}
-
-/** Every key of queue `name` still in Redis (SCAN, bounded). */
-async function keysOf(name: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  for (let round = 0; round < 1000; round++) {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `{${prefix}:${name}}*`, 'COUNT', 1000);
-    found.push(...keys);
-    cursor = next;
-    if (cursor === '0') break;
-  }
-  return found;
-}
+const connect = (label: string) => run.connect(`lft-${label}-${randomBytes(3).toString('hex')}`);
 
 /** How the masters of a run leave. */
 type Departure =
