@@ -1,18 +1,11 @@
 // Runs inside each piscina thread: loads the user's handler module once, then runs the tasks the
 // pool sends. Everything that crosses the thread boundary is plain (structured-cloneable) data.
-import { errorInfo, type TaskErrorInfo, type TaskHandler } from '@taskwire/core';
+import { errorInfo, type TaskContext, type TaskErrorInfo, type TaskHandler } from '@taskwire/core';
 import { workerData } from 'piscina';
 import { loadHandler } from './handlers.js';
 
 /** The plain part of a `TaskContext` (an `AbortSignal` cannot cross threads). */
-export interface ThreadTaskContext {
-  taskId: string;
-  kind: string;
-  attempt: number;
-  maxAttempts: number;
-  worker: string;
-  broadcast: boolean;
-}
+export type ThreadTaskContext = Omit<TaskContext, 'signal'>;
 
 /** What the pool sends a thread. */
 export type ThreadRequest = { op: 'describe' } | { op: 'run'; payload: unknown; context: ThreadTaskContext };

@@ -1,19 +1,17 @@
 import { TaskTimeoutError } from '../errors.js';
-
-/** The longest task timeout: Node's timers cannot wait longer (2³¹−1 ms, about 24.8 days). */
-export const MAX_TASK_TIMEOUT_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from '../timer.js';
 
 /** How one attempt ended. */
 export type AttemptOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
 
 /**
- * Refuse a task timeout that is not a whole number of milliseconds between 1 and {@link MAX_TASK_TIMEOUT_MS}.
+ * Refuse a task timeout that is not a whole number of milliseconds between 1 and {@link MAX_TIMER_MS}.
  * `undefined` means no timeout.
  */
 export function checkTaskTimeout(timeoutMs: number | undefined, name: string): void {
   if (timeoutMs === undefined) return;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TASK_TIMEOUT_MS) {
-    throw new RangeError(`${name} must be an integer from 1 to ${MAX_TASK_TIMEOUT_MS} ms, got ${timeoutMs}`);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMER_MS) {
+    throw new RangeError(`${name} must be an integer from 1 to ${MAX_TIMER_MS} ms, got ${timeoutMs}`);
   }
 }
 

@@ -482,25 +482,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     attempt: number,
     startedAt: number,
   ): Settle {
-    const result: TaskResult = outcome.ok
-      ? {
-          taskId: task.id,
-          ok: true,
-          value: outcome.value,
-          worker: this.name,
-          attempt,
-          startedAt,
-          finishedAt: Date.now(),
-        }
-      : {
-          taskId: task.id,
-          ok: false,
-          error: errorInfo(outcome.error),
-          worker: this.name,
-          attempt,
-          startedAt,
-          finishedAt: Date.now(),
-        };
+    const result = this.resultOf(task.id, outcome, attempt, startedAt);
     return () => {
       // A master that left meanwhile deleted its result queue: a result would recreate it.
       if (this.departed.has(task.replyTo)) return delivery.ack();
@@ -556,23 +538,34 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async runBroadcast(task: TaskEnvelope): Promise<void> {
     const handler = this.handlerFor(task.kind);
     const startedAt = Date.now();
-    const base = { taskId: task.id, worker: this.name, attempt: 1, startedAt };
-    let result: TaskResult;
-    try {
-      if (!handler) throw new Error(`no handler for task kind "${task.kind}"`);
-      const context = new AttemptContext(task.id, task.kind, 1, 1, this.name, true);
-      const outcome = await runAttempt(
-        () => handler(task.payload, context),
-        context,
-        task.timeoutMs ?? this.taskTimeoutMs,
-        () => `broadcast task ${task.id}`,
-      );
-      if (!outcome.ok) throw outcome.error;
-      result = { ...base, ok: true, value: outcome.value, finishedAt: Date.now() };
-    } catch (error) {
-      result = { ...base, ok: false, error: errorInfo(error), finishedAt: Date.now() };
-    }
+    const context = new AttemptContext(task.id, task.kind, 1, 1, this.name, true);
+    const outcome: AttemptOutcome = handler
+      ? await runAttempt(
+          () => handler(task.payload, context),
+          context,
+          task.timeoutMs ?? this.taskTimeoutMs,
+          () => `broadcast task ${task.id}`,
+        )
+      : { ok: false, error: new Error(`no handler for task kind "${task.kind}"`) };
+    const result = this.resultOf(task.id, outcome, 1, startedAt);
     await this.sender.send(task.replyTo, result).catch((error: Error) => this.report(error));
+  }
+
+  /** The result of an attempt as it travels to the master. */
+  private resultOf(taskId: string, outcome: AttemptOutcome, attempt: number, startedAt: number): TaskResult {
+    const finishedAt = Date.now();
+    // One literal per outcome: results keep a fixed shape, with no property added after creation.
+    return outcome.ok
+      ? { taskId, ok: true, value: outcome.value, worker: this.name, attempt, startedAt, finishedAt }
+      : {
+          taskId,
+          ok: false,
+          error: errorInfo(outcome.error),
+          worker: this.name,
+          attempt,
+          startedAt,
+          finishedAt,
+        };
   }
 
   /**
