@@ -133,6 +133,32 @@ describe('a suspect and a hung task', () => {
   });
 });
 
+describe('a retry on a full bounded queue', () => {
+  it('falls back to the requeue that never waits for room: the task still ends, once', async () => {
+    const { connect } = await backend();
+    const queueOptions = { maxsize: 1 };
+    const failedOnce = new Set<unknown>();
+    await startWorker(await connect(), {
+      queueOptions,
+      concurrency: 1,
+      prefetch: 1,
+      backoff: { baseMs: 5 },
+      handler: (payload: string) => {
+        if (payload === 'flaky' && !failedOnce.has(payload)) {
+          failedOnce.add(payload);
+          throw new Error('first attempt fails');
+        }
+        return payload;
+      },
+    });
+    const master = await Master.start({ connection: await connect(), queueOptions, maxAttempts: 3 });
+    // 'flaky' is in flight when it fails; 'other' fills the queue, so the retry copy finds no room.
+    const [flaky, other] = await Promise.all([master.submit('flaky'), master.submit('other')]);
+    expect(flaky).toMatchObject({ ok: true, value: 'flaky', attempt: 2 });
+    expect(other).toMatchObject({ ok: true, value: 'other' });
+  });
+});
+
 describe('a graceful stop', () => {
   it('gives back tasks it fetched but never started without spending an attempt', async () => {
     const { connect } = await backend();
