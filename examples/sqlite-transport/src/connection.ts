@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type BroadcastHandler,
+  type Codec,
+  ConfigError,
+  type Connection,
+  ConnectionClosedError,
+  type DistributedQueue,
+  type EngineQueueOptions,
+  type QueueOptions,
+  resolveQueueOptions,
+  type Subscription,
+  type Transport,
+  UnsupportedError,
+} from '@taskwire/core';
+import Database from 'better-sqlite3';
+import { type QueueContext, SqliteQueue } from './queue.js';
+import { prepareDatabase } from './schema.js';
+import { ItemStore, type Order } from './store.js';
+import { type Wakeups, wakeupsOf } from './wakeups.js';
+
+/** Settings of one connection. */
+export interface SqliteSettings {
+  file: string;
+  leaseMs: number;
+  pollMs: number;
+  codec: Codec;
+}
+
+/** One open handle on the database file. Its heartbeat keeps the leases of the items it holds. */
+export class SqliteConnection implements Connection, QueueContext {
+  readonly owner = randomUUID();
+  readonly store: ItemStore;
+  readonly wakeups: Wakeups;
+  readonly codec: Codec;
+  readonly leaseMs: number;
+  readonly pollMs: number;
+  private readonly db: Database.Database;
+  private readonly queues = new Set<SqliteQueue<unknown>>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    readonly transport: Transport,
+    settings: SqliteSettings,
+  ) {
+    this.db = new Database(settings.file);
+    prepareDatabase(this.db);
+    this.store = new ItemStore(this.db);
+    this.wakeups = wakeupsOf(settings.file);
+    this.codec = settings.codec;
+    this.leaseMs = settings.leaseMs;
+    this.pollMs = settings.pollMs;
+    this.heartbeat = setInterval(
+      () => this.store.renew(this.owner, Date.now() + this.leaseMs),
+      this.leaseMs / 3,
+    );
+    this.heartbeat.unref();
+  }
+
+  async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
+    this.assertOpen();
+    const queue = new SqliteQueue<T>(this, name, this.declareOptions(name, options));
+    this.queues.add(queue as SqliteQueue<unknown>);
+    return queue;
+  }
+
+  declare(name: string): Order {
+    return { queue: name, lifo: this.declareOptions(name, undefined).order === 'lifo' };
+  }
+
+  async publish<T>(_channel: string, _message: T): Promise<void> {
+    throw new UnsupportedError('the sqlite transport has no broadcast');
+  }
+
+  async subscribe<T>(_channel: string, _handler: BroadcastHandler<T>): Promise<Subscription> {
+    throw new UnsupportedError('the sqlite transport has no broadcast');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const queue of this.queues) await queue.close();
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.store.transaction(() => this.store.releaseOwner(this.owner, Date.now()));
+    this.wakeups.notify();
+    this.db.close();
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new ConnectionClosedError('sqlite connection is closed');
+  }
+
+  /** Store a new queue's options, or check `options` against the stored ones (options left out are taken). */
+  private declareOptions(name: string, options: QueueOptions | undefined): EngineQueueOptions {
+    if (typeof name !== 'string' || name.length === 0)
+      throw new TypeError('queue name must be a non-empty string');
+    const wanted = resolveQueueOptions(options);
+    const row = this.db.prepare('SELECT options FROM taskwire_queues WHERE name = ?').get(name) as
+      | { options: string }
+      | undefined;
+    if (!row) {
+      this.db
+        .prepare('INSERT OR IGNORE INTO taskwire_queues (name, options) VALUES (?, ?)')
+        .run(name, JSON.stringify(wanted));
+      return wanted;
+    }
+    const existing = { deadLetter: undefined, ...JSON.parse(row.options) } as EngineQueueOptions;
+    for (const key of Object.keys(wanted) as (keyof EngineQueueOptions)[]) {
+      if (options?.[key] !== undefined && existing[key] !== wanted[key]) {
+        throw new ConfigError(
+          `queue "${name}" already exists with ${key}=${String(existing[key])}; requested ${key}=${String(wanted[key])}`,
+        );
+      }
+    }
+    return existing;
+  }
+}

@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type Codec,
+  ConnectionClosedError,
+  type ConsumeOptions,
+  type ConsumerHandle,
+  checkOptionalDuration,
+  checkPriority,
+  type Delivery,
+  type DeliveryHandler,
+  type DistributedQueue,
+  type EngineQueueOptions,
+  type GetOptions,
+  type NackOptions,
+  type PutOptions,
+  QueueEmptyError,
+  QueueFullError,
+  runHandler,
+} from '@taskwire/core';
+import type { HeldItem, ItemStore, Order } from './store.js';
+import type { Wakeups } from './wakeups.js';
+
+/** What a queue needs from its connection. */
+export interface QueueContext {
+  readonly store: ItemStore;
+  readonly codec: Codec;
+  readonly wakeups: Wakeups;
+  /** This connection's id: the owner of the items it holds. */
+  readonly owner: string;
+  /** How long a held item of a queue without a visibility timeout survives its connection's last heartbeat. */
+  readonly leaseMs: number;
+  /** How often to look for items another process put. */
+  readonly pollMs: number;
+  /** Declare `name` (a dead-letter queue) with default options. */
+  declare(name: string): Order;
+  assertOpen(): void;
+}
+
+class SqliteDelivery<T> implements Delivery<T> {
+  settled = false;
+  /** Called once when settled (a consumer counts its unsettled deliveries against its prefetch). */
+  onSettled: (() => void) | undefined;
+  constructor(
+    private readonly queue: SqliteQueue<T>,
+    readonly item: HeldItem,
+    readonly body: T,
+  ) {}
+  get id(): string {
+    return this.item.id;
+  }
+  get attempt(): number {
+    return this.item.attempt;
+  }
+  async ack(): Promise<void> {
+    if (this.settle()) this.queue.ack(this);
+  }
+  async nack(options: NackOptions = {}): Promise<void> {
+    checkOptionalDuration(options.delayMs, 'delayMs');
+    if (this.settle()) this.queue.nack(this, options);
+  }
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.onSettled?.();
+    return true;
+  }
+}
+
+/** A queue in the SQLite file. Waits (a full queue, an empty one) poll, and wake at once for this process's puts. */
+export class SqliteQueue<T> implements DistributedQueue<T> {
+  private readonly order: Order;
+  private readonly consumers = new Set<ConsumerHandle>();
+  /** Unsettled deliveries: closing the handle gives them back. */
+  private readonly held = new Set<SqliteDelivery<T>>();
+  private closed = false;
+
+  constructor(
+    private readonly context: QueueContext,
+    readonly name: string,
+    private readonly options: EngineQueueOptions,
+  ) {
+    this.order = { queue: name, lifo: options.order === 'lifo' };
+  }
+
+  put(item: T, options?: PutOptions): Promise<void> {
+    return this.putMany([item], options);
+  }
+
+  async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
+    this.assertOpen();
+    const priority = checkPriority(options.priority);
+    const delayMs = checkOptionalDuration(options.delayMs, 'delayMs') ?? 0;
+    const timeoutMs = checkOptionalDuration(options.timeoutMs, 'timeoutMs');
+    const payloads = Array.from(items, (item) => this.context.codec.encode(item));
+    const { store, wakeups } = this.context;
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    for (let next = 0; next < payloads.length; ) {
+      const stored = store.transaction(() => {
+        const room = this.options.maxsize ? this.options.maxsize - store.count(this.name) : payloads.length;
+        const batch = payloads.slice(next, next + Math.max(0, room));
+        const ids = batch.map(() => randomUUID());
+        store.insert(
+          this.order,
+          ids,
+          batch,
+          this.options.order === 'priority' ? priority : 0,
+          Date.now() + delayMs,
+        );
+        return batch.length;
+      });
+      next += stored;
+      if (stored) wakeups.notify();
+      if (next === payloads.length) break;
+      if (Date.now() >= deadline)
+        throw new QueueFullError(`queue "${this.name}" is full (maxsize ${this.options.maxsize})`);
+      await wakeups.wait(Math.min(this.context.pollMs, deadline - Date.now()));
+      this.assertOpen();
+    }
+  }
+
+  async get(options: GetOptions = {}): Promise<Delivery<T>> {
+    const timeoutMs = checkOptionalDuration(options.timeoutMs, 'timeoutMs');
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    for (;;) {
+      this.assertOpen();
+      const [delivery] = this.take(1);
+      if (delivery) return delivery;
+      if (Date.now() >= deadline) throw new QueueEmptyError(`queue "${this.name}" is empty`);
+      await this.context.wakeups.wait(this.waitMs(deadline));
+    }
+  }
+
+  async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
+    this.assertOpen();
+    const prefetch = options.prefetch ?? 100;
+    let unsettled = 0;
+    let cancelled = false;
+    const settled = () => {
+      unsettled--;
+      this.context.wakeups.notify();
+    };
+    const loop = async () => {
+      while (!cancelled && !this.closed) {
+        const deliveries = unsettled < prefetch ? this.take(prefetch - unsettled) : [];
+        for (const delivery of deliveries) {
+          unsettled++;
+          delivery.onSettled = settled;
+          void runHandler(handler, delivery);
+        }
+        if (deliveries.length === 0) await this.context.wakeups.wait(this.waitMs(Infinity));
+      }
+    };
+    const running = loop();
+    const handle: ConsumerHandle = {
+      cancel: async () => {
+        cancelled = true;
+        this.context.wakeups.notify();
+        await running;
+        this.consumers.delete(handle);
+      },
+    };
+    this.consumers.add(handle);
+    return handle;
+  }
+
+  async size(): Promise<number> {
+    return this.context.store.count(this.name);
+  }
+
+  async purge(): Promise<number> {
+    return this.context.store.purge(this.name);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const consumer of this.consumers) await consumer.cancel();
+    this.closed = true;
+    for (const delivery of this.held) await delivery.nack({ requeue: true, countAttempt: true });
+  }
+
+  async delete(): Promise<void> {
+    await this.close();
+    this.context.store.drop(this.name);
+  }
+
+  ack(delivery: SqliteDelivery<T>): void {
+    const { item } = delivery;
+    this.held.delete(delivery);
+    this.context.store.ack(item.rowid, item.token);
+    this.context.wakeups.notify();
+  }
+
+  nack(delivery: SqliteDelivery<T>, options: NackOptions): void {
+    const { store } = this.context;
+    const { item } = delivery;
+    this.held.delete(delivery);
+    if (options.requeue ?? true) {
+      const readyAt = Date.now() + (options.delayMs ?? 0);
+      store.transaction(() =>
+        store.requeue(this.order, item.rowid, item.token, readyAt, options.countAttempt === false),
+      );
+    } else if (this.options.deadLetter) {
+      const target = this.context.declare(this.options.deadLetter);
+      store.transaction(() => store.moveTo(target, item.rowid, item.token));
+    } else {
+      store.ack(item.rowid, item.token);
+    }
+    this.context.wakeups.notify();
+  }
+
+  /** Hold up to `limit` items; an undecodable one goes to the dead-letter queue (`<name>.dead` without one). */
+  private take(limit: number): SqliteDelivery<T>[] {
+    const { store, owner, leaseMs, codec } = this.context;
+    const now = Date.now();
+    const visibility = this.options.visibilityTimeoutMs;
+    const items = store.transaction(() =>
+      store.take(this.order, owner, limit, now, now + (visibility || leaseMs), visibility === 0),
+    );
+    const deliveries: SqliteDelivery<T>[] = [];
+    for (const item of items) {
+      try {
+        const delivery = new SqliteDelivery(this, item, codec.decode(item.payload) as T);
+        this.held.add(delivery);
+        deliveries.push(delivery);
+      } catch {
+        const target = this.context.declare(this.options.deadLetter ?? `${this.name}.dead`);
+        store.transaction(() => store.moveTo(target, item.rowid, item.token));
+      }
+    }
+    return deliveries;
+  }
+
+  /** How long an idle taker sleeps: until the next delayed item, a poll, or `deadline`. */
+  private waitMs(deadline: number): number {
+    const now = Date.now();
+    const nextReady = this.context.store.nextReadyAt(this.name) ?? Infinity;
+    return Math.max(1, Math.min(this.context.pollMs, nextReady - now, deadline - now));
+  }
+
+  private assertOpen(): void {
+    this.context.assertOpen();
+    if (this.closed) throw new ConnectionClosedError(`queue "${this.name}" is closed`);
+  }
+}
