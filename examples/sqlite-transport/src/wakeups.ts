@@ -28,6 +28,9 @@ const byFile = new Map<string, Wakeups>();
 /** The wake-ups of the connections of this process to `file`. */
 export function wakeupsOf(file: string): Wakeups {
   let wakeups = byFile.get(file);
-  if (!wakeups) byFile.set(file, (wakeups = new Wakeups()));
+  if (!wakeups) {
+    wakeups = new Wakeups();
+    byFile.set(file, wakeups);
+  }
   return wakeups;
 }
