@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, uniqueName } from './helpers.js';
 
 /** How the e2e scenarios reach one transport. */
@@ -61,5 +64,26 @@ export async function customTransportBackend(spec: string): Promise<Backend> {
     workerArgs: common,
     readyLine: /serving tcp:\/\//,
     cleanup: async () => undefined,
+  };
+}
+
+/**
+ * The example SQLite transport, loaded by package name (a devDependency of both CLIs, as a user would install
+ * it next to them): master and workers share one database file in a fresh directory; a killed worker's items
+ * come back after a 1 s lease.
+ */
+export function sqliteBackend(): Backend {
+  const dir = mkdtempSync(join(tmpdir(), 'taskwire-e2e-sqlite-'));
+  const common = [
+    '--transport',
+    'taskwire-transport-sqlite',
+    '--url',
+    `sqlite://${join(dir, 'queues.db')}?leaseMs=1000`,
+  ];
+  return {
+    name: 'sqlite',
+    masterArgs: common,
+    workerArgs: common,
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }

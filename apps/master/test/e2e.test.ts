@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Backend, customTransportBackend, tcpBackend } from './backends.js';
+import { type Backend, customTransportBackend, sqliteBackend, tcpBackend } from './backends.js';
 import {
   CUSTOM_TRANSPORT,
   exitWithin,
@@ -135,6 +135,10 @@ describe('a custom transport loaded from a file path', () => {
       expect(results.every((r) => r.ok && r.value === r.input * r.input)).toBe(true);
     }, 60_000);
   }
+});
+
+describe('end to end on SQLite (the example transport for a new backend, loaded by package name)', () => {
+  endToEnd(async () => sqliteBackend());
 });
 
 describe('end to end on Redis', () => {

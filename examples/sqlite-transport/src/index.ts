@@ -29,12 +29,25 @@ export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
   broadcast: false,
 });
 
-/** The database file of `sqlite://<path>`: `sqlite:///tmp/q.db` is absolute, `sqlite://q.db` relative. */
-export function fileOf(url = 'sqlite://taskwire.db'): string {
-  const match = /^sqlite:\/\/(.+)$/.exec(url);
+/**
+ * Read `sqlite://<path>[?leaseMs=…&pollMs=…]`: `sqlite:///tmp/q.db` is absolute, `sqlite://q.db` relative to the
+ * working directory.
+ */
+export function parseSqliteUrl(url = 'sqlite://taskwire.db'): { file: string } & SqliteTransportOptions {
+  const match = /^sqlite:\/\/([^?]+)(?:\?(.*))?$/.exec(url);
   if (!match)
     throw new ConfigError(`invalid sqlite URL "${url}": expected sqlite://<path of the database file>`);
-  return match[1]!;
+  const parsed: { file: string } & SqliteTransportOptions = { file: match[1]! };
+  for (const [key, value] of new URLSearchParams(match[2] ?? '')) {
+    const ms = Number(value);
+    if ((key !== 'leaseMs' && key !== 'pollMs') || !(ms >= 1 && ms <= 3_600_000)) {
+      throw new ConfigError(
+        `invalid sqlite URL parameter ${key}=${value}: expected leaseMs or pollMs, 1 to 3600000`,
+      );
+    }
+    parsed[key] = ms;
+  }
+  return parsed;
 }
 
 /** `sqlite://<path>`: queues in one SQLite file, shared by the processes of one machine. */
@@ -44,10 +57,11 @@ export function createSqliteTransport(defaults: SqliteTransportOptions = {}): Tr
     schemes: ['sqlite'],
     capabilities: SQLITE_CAPABILITIES,
     async connect(options: ConnectOptions & SqliteTransportOptions = {}) {
+      const url = parseSqliteUrl(options.url);
       return new SqliteConnection(transport, {
-        file: fileOf(options.url),
-        leaseMs: options.leaseMs ?? defaults.leaseMs ?? 10_000,
-        pollMs: options.pollMs ?? defaults.pollMs ?? 25,
+        file: url.file,
+        leaseMs: options.leaseMs ?? url.leaseMs ?? defaults.leaseMs ?? 10_000,
+        pollMs: options.pollMs ?? url.pollMs ?? defaults.pollMs ?? 25,
         codec: createCodec({ maxPayloadBytes: options.maxPayloadBytes }),
       });
     },

@@ -52,7 +52,7 @@ class SqliteDelivery<T> implements Delivery<T> {
     return this.item.attempt;
   }
   async ack(): Promise<void> {
-    if (this.settle()) this.queue.ack(this);
+    if (this.settle()) await this.queue.ack(this);
   }
   async nack(options: NackOptions = {}): Promise<void> {
     checkOptionalDuration(options.delayMs, 'delayMs');
@@ -72,6 +72,8 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
   private readonly consumers = new Set<ConsumerHandle>();
   /** Unsettled deliveries: closing the handle gives them back. */
   private readonly held = new Set<SqliteDelivery<T>>();
+  private acks: HeldItem[] = [];
+  private acksDone: Promise<void> | undefined;
   private closed = false;
 
   constructor(
@@ -175,6 +177,7 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
     if (this.closed) return;
     for (const consumer of this.consumers) await consumer.cancel();
     this.closed = true;
+    this.flushAcks();
     for (const delivery of this.held) await delivery.nack({ requeue: true, countAttempt: true });
   }
 
@@ -183,10 +186,23 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
     this.context.store.drop(this.name);
   }
 
-  ack(delivery: SqliteDelivery<T>): void {
-    const { item } = delivery;
+  /** Acks of one turn go in one transaction: a write transaction per ack would make the processes queue for the lock. */
+  ack(delivery: SqliteDelivery<T>): Promise<void> {
     this.held.delete(delivery);
-    this.context.store.ack(item.rowid, item.token);
+    this.acks.push(delivery.item);
+    this.acksDone ??= new Promise((resolve) => setImmediate(() => resolve(this.flushAcks())));
+    return this.acksDone;
+  }
+
+  private flushAcks(): void {
+    const { store } = this.context;
+    const items = this.acks;
+    this.acks = [];
+    this.acksDone = undefined;
+    if (items.length === 0) return;
+    store.transaction(() => {
+      for (const item of items) store.ack(item.rowid, item.token);
+    });
     this.context.wakeups.notify();
   }
 
@@ -213,6 +229,7 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
     const { store, owner, leaseMs, codec } = this.context;
     const now = Date.now();
     const visibility = this.options.visibilityTimeoutMs;
+    if (!store.hasDue(this.name, now)) return [];
     const items = store.transaction(() =>
       store.take(this.order, owner, limit, now, now + (visibility || leaseMs), visibility === 0),
     );

@@ -35,6 +35,9 @@ export class ItemStore {
       hold: db.prepare(
         'UPDATE taskwire_items SET owner = ?, token = ?, attempt = attempt + 1, lease_until = ?, renewable = ? WHERE rowid = ?',
       ),
+      due: db.prepare(
+        'SELECT 1 FROM taskwire_items WHERE queue = ? AND ((owner IS NULL AND ready_at <= ?) OR lease_until <= ?) LIMIT 1',
+      ),
       expired: db.prepare(
         'SELECT rowid FROM taskwire_items WHERE queue = ? AND owner IS NOT NULL AND lease_until <= ?',
       ),
@@ -73,6 +76,11 @@ export class ItemStore {
       const seq = last - payloads.length + 1 + i;
       this.statements.insert.run(order.queue, ids[i], seq, priority, readyAt, payloads[i]);
     }
+  }
+
+  /** Whether a take would find anything: a read, which never waits for another process's write lock. */
+  hasDue(queue: string, now: number): boolean {
+    return this.statements.due.get(queue, now, now) !== undefined;
   }
 
   /** Hold up to `limit` ready items for `owner` until `leaseUntil`. Call inside {@link transaction}. */
