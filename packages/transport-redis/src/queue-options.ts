@@ -27,9 +27,10 @@ export async function declareQueue(
   name: string,
   options: QueueOptions = {},
 ): Promise<StoredQueueOptions> {
-  const wanted = normalise(options);
-  const mask = GIVEN.map((key) => (options[key] === undefined ? '0' : '1')).join('');
-  const reply = ((await scripts.declare.run(client, [metaKey], [...wanted, mask])) as Buffer[]).map((part) =>
+  const [order, maxsize, vt, dl] = normalise(options);
+  const given = GIVEN.map((key) => (options[key] === undefined ? '0' : '1')).join('');
+  const args = { order, maxsize, vt, dl, given };
+  const reply = ((await scripts.declare.run(client, { meta: metaKey }, args)) as Buffer[]).map((part) =>
     part.toString(),
   );
   if (reply[0] === 'conflict') {

@@ -20,9 +20,10 @@ import { Batcher } from './batcher.js';
 import type { BlockingPool } from './blocking.js';
 import { Consumer, type TakeResult } from './consumer.js';
 import { RedisDelivery, type Settler, type Taken } from './delivery.js';
-import { type QueueKeys, queueKeys } from './keys.js';
+import { decodeItem, deliveryField, encodeItem } from './item.js';
+import { type QueueKeyName, type QueueKeys, queueKeys } from './keys.js';
 import type { StoredQueueOptions } from './queue-options.js';
-import { type RedisClient, scripts } from './scripts.js';
+import { type LuaScript, type RedisClient, type ScriptArg, scripts } from './scripts.js';
 
 /** What a queue handle borrows from its connection. */
 export interface QueueContext {
@@ -43,34 +44,13 @@ export interface QueueContext {
 interface PutEntry {
   readonly priority: number;
   readonly delayMs: number;
-  /** `id|0||payload`: the stored form (the put script fills in a priority queue's score). */
-  readonly envelope: Buffer;
+  /** The stored form (`encodeItem`); the put script fills in a priority queue's score. */
+  readonly item: Buffer;
 }
 
 /** Items (and bytes) per put, take or ack call (Lua's unpack() limits the count). */
 const BATCH_ITEMS = 1000;
 const BATCH_BYTES = 4 * 1024 * 1024;
-
-const SEPARATOR = 0x7c; // '|'
-const PRIORITY_UNIT = 2 ** 44;
-
-function envelope(id: string, payload: Uint8Array): Buffer {
-  const header = Buffer.from(`${id}|0||`);
-  return Buffer.concat([header, payload], header.length + payload.length);
-}
-
-/** Split a stored envelope `id|attempt|score|payload`. */
-function parseEnvelope(stored: Buffer): { id: string; priority: number; payload: Buffer } {
-  const a = stored.indexOf(SEPARATOR);
-  const b = stored.indexOf(SEPARATOR, a + 1);
-  const c = stored.indexOf(SEPARATOR, b + 1);
-  const score = stored.toString('latin1', b + 1, c);
-  return {
-    id: stored.toString('latin1', 0, a),
-    priority: score === '' ? 0 : 255 - Math.floor(Number(score) / PRIORITY_UNIT),
-    payload: stored.subarray(c + 1),
-  };
-}
 
 /**
  * One handle on a Redis-backed queue. Its deliveries are recorded against a lease that a heartbeat
@@ -101,7 +81,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     this.putBatcher = new Batcher((entries) => this.store(entries, false).then(() => undefined), {
       maxItems: BATCH_ITEMS,
       maxBytes: BATCH_BYTES,
-      bytes: (entry) => entry.envelope.length,
+      bytes: (entry) => entry.item.length,
     });
     this.ackBatcher = new Batcher((items) => this.ackNow(items), {
       maxItems: BATCH_ITEMS,
@@ -117,7 +97,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     // The heartbeat doubles as this client's reaper for the queue.
     this.heartbeat = setInterval(
       () => {
-        void this.send(scripts.heartbeat, [this.lease, leaseTtlMs]).catch(() => undefined);
+        void this.send(scripts.heartbeat, { lease: this.lease, leaseTtlMs }).catch(() => undefined);
       },
       Math.max(100, Math.floor(leaseTtlMs / 3)),
     );
@@ -155,7 +135,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       let end = start;
       let bytes = 0;
       while (end < entries.length && end - start < BATCH_ITEMS && bytes < BATCH_BYTES) {
-        bytes += entries[end++]!.envelope.length;
+        bytes += entries[end++]!.item.length;
       }
       // Sent back to back on one connection: Redis stores the chunks in order.
       sends.push(this.store(entries.slice(start, end), false));
@@ -215,12 +195,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   async size(): Promise<number> {
     if (this.closed) throw this.closedError();
-    return Number(await this.send(scripts.size, []));
+    return Number(await this.send(scripts.size, {}));
   }
 
   async purge(): Promise<number> {
     if (this.closed) throw this.closedError();
-    return Number(await this.send(scripts.purge, []));
+    return Number(await this.send(scripts.purge, {}));
   }
 
   close(): Promise<void> {
@@ -237,7 +217,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     await this.ackBatcher.drain();
     // A handle that never took holds no lease and no delivery: nothing to release.
     if (this.heartbeat === undefined) return;
-    await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, [lease])));
+    await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, { lease })));
   }
 
   /** Close this handle and remove the queue (every key, its declaration included). */
@@ -260,8 +240,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   async nack(taken: Taken, options: NackOptions): Promise<void> {
     if (options.requeue ?? true) {
       const delayMs = Math.max(0, Math.ceil(options.delayMs ?? 0));
-      const undo = options.countAttempt === false ? '1' : '0';
-      await this.send(scripts.nack, [taken.field, delayMs, undo]);
+      const uncount = options.countAttempt === false ? '1' : '0';
+      await this.send(scripts.nack, { delivery: taken.field, delayMs, uncount });
     } else {
       await this.deadLetter(taken, false);
     }
@@ -272,14 +252,15 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     const delayMs = checkDuration(options.delayMs ?? 0, 'delayMs');
     checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     const payload = this.ctx.codec.encode(item);
-    return { priority, delayMs: Math.ceil(delayMs), envelope: envelope(this.ctx.nextId(), payload) };
+    return { priority, delayMs: Math.ceil(delayMs), item: encodeItem(this.ctx.nextId(), payload) };
   }
 
   /** Run the put script; resolves false when a bounded queue had no room. */
   private async store(entries: PutEntry[], checkFull: boolean, keys = this.keys): Promise<boolean> {
-    const args: (string | number | Buffer)[] = [checkFull ? '1' : '0', entries.length];
-    for (const entry of entries) args.push(entry.delayMs, entry.priority, entry.envelope);
-    return Number(await scripts.put.run(this.ctx.client, keys.all, args)) === 1;
+    const each: ScriptArg[] = [];
+    for (const entry of entries) each.push(entry.delayMs, entry.priority, entry.item);
+    const args = { checkFull: checkFull ? '1' : '0', count: entries.length };
+    return Number(await scripts.put.run(this.ctx.client, keys, args, each)) === 1;
   }
 
   private async putBounded(entry: PutEntry, timeoutMs: number | undefined): Promise<void> {
@@ -298,15 +279,13 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private async take(max: number): Promise<TakeResult> {
     this.startHeartbeat();
     const count = Math.min(max, BATCH_ITEMS);
-    const reply = (await this.send(scripts.take, [this.lease, count, this.ctx.leaseTtlMs])) as (
-      | Buffer
-      | number
-    )[];
+    const args = { lease: this.lease, max: count, leaseTtlMs: this.ctx.leaseTtlMs };
+    const reply = (await this.send(scripts.take, args)) as (Buffer | number)[];
     const items: Taken[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
       const attempt = Number(reply[i + 1]);
-      const { id, priority, payload } = parseEnvelope(reply[i] as Buffer);
-      items.push({ id, field: `${id}|${attempt}`, attempt, payload, priority });
+      const { id, priority, payload } = decodeItem(reply[i] as Buffer);
+      items.push({ id, field: deliveryField(id, attempt), attempt, payload, priority });
     }
     return { items, wait: Number(reply[0]) };
   }
@@ -336,7 +315,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private async deadLetter(taken: Taken, undecodable: boolean): Promise<void> {
     const target = this.options.deadLetter ?? (undecodable ? `${this.name}.dead` : undefined);
     if (target !== undefined) {
-      const entry = { priority: taken.priority, delayMs: 0, envelope: envelope(taken.id, taken.payload) };
+      const entry = { priority: taken.priority, delayMs: 0, item: encodeItem(taken.id, taken.payload) };
       await this.store([entry], false, queueKeys(this.ctx.prefix, target));
     }
     await this.ack(taken);
@@ -357,11 +336,13 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   private async giveBack(items: Taken[]): Promise<void> {
     // Never handed to a handler: uncounted. Each goes to the back, so they keep their order.
-    await Promise.all(items.map((taken) => this.send(scripts.nack, [taken.field, 0, '1'])));
+    await Promise.all(
+      items.map((taken) => this.send(scripts.nack, { delivery: taken.field, delayMs: 0, uncount: '1' })),
+    );
   }
 
-  private send(script: (typeof scripts)[keyof typeof scripts], args: (string | number | Buffer)[]) {
-    return script.run(this.ctx.client, this.keys.all, args).catch((error: unknown) => {
+  private send<A extends string>(script: LuaScript<QueueKeyName, A>, args: Readonly<Record<A, ScriptArg>>) {
+    return script.run(this.ctx.client, this.keys, args).catch((error: unknown) => {
       throw this.closed ? this.closedError() : error;
     });
   }
