@@ -1,0 +1,67 @@
+// The workspace's published packages and how to pack them: shared by check-packages.mjs and
+// pack-smoke.mjs. Packages are discovered through pnpm (the globs of pnpm-workspace.yaml), so a
+// new package is covered without editing these scripts; `"private": true` ones are skipped.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (no trailing slash). */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+
+/** The root package.json: its `repository` and `engines` are the ones every package must carry. */
+export const rootManifest = readJson(join(ROOT, 'package.json'));
+
+/** Parse a JSON file. */
+export function readJson(path) {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+/**
+ * Every workspace package, root excluded: `{ name, dir, rel, manifest }` (`rel` is the directory
+ * relative to the root, e.g. `packages/core`).
+ */
+export function workspacePackages() {
+  const listing = execFileSync('pnpm', ['ls', '--recursive', '--depth', '-1', '--json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return JSON.parse(listing)
+    .filter((entry) => entry.path !== ROOT)
+    .map((entry) => {
+      const manifest = readJson(join(entry.path, 'package.json'));
+      return { name: manifest.name, dir: entry.path, rel: relative(ROOT, entry.path), manifest };
+    })
+    .sort((a, b) => a.rel.localeCompare(b.rel));
+}
+
+/** The workspace packages that are not `"private": true`. */
+export function publishedPackages() {
+  return workspacePackages().filter((pkg) => pkg.manifest.private !== true);
+}
+
+/**
+ * `pnpm pack` one package into `destination` (runs its `prepack`, which copies the LICENSE, and
+ * rewrites `workspace:` ranges as publishing does). Returns the tarball's path.
+ */
+export function pack(pkg, destination) {
+  mkdirSync(destination, { recursive: true });
+  const output = execFileSync('pnpm', ['pack', '--pack-destination', destination, '--json'], {
+    cwd: pkg.dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  // Lifecycle scripts print their banner on stdout before the JSON.
+  return JSON.parse(output.slice(output.search(/^\{/m))).filename;
+}
+
+/**
+ * Unpack a tarball into `destination` (system tar; npm tarballs hold everything under
+ * `package/`). Returns the unpacked package directory.
+ */
+export function unpack(tarball, destination) {
+  mkdirSync(destination, { recursive: true });
+  execFileSync('tar', ['-xzf', tarball, '-C', destination], { timeout: 60_000 });
+  return join(destination, 'package');
+}
