@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import {
-  pack,
+  packAll,
   publishedPackages,
   ROOT,
   readJson,
@@ -136,8 +136,9 @@ try {
       .filter((pkg) => pkg.manifest.private === true)
       .map((pkg) => pkg.name),
   );
-  for (const pkg of packages) {
-    const tarball = pack(pkg, join(work, 'tarballs'));
+  const tarballs = packAll(packages, join(work, 'tarballs'));
+  for (const [i, pkg] of packages.entries()) {
+    const tarball = tarballs[i];
     const unpacked = unpack(tarball, join(work, 'unpacked', pkg.rel));
     const files = filesUnder(unpacked);
     const problems = [

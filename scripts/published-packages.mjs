@@ -2,7 +2,7 @@
 // pack-smoke.mjs. Packages are discovered through pnpm (the globs of pnpm-workspace.yaml), so a
 // new package is covered without editing these scripts; `"private": true` ones are skipped.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,18 +42,26 @@ export function publishedPackages() {
 }
 
 /**
- * `pnpm pack` one package into `destination` (runs its `prepack`, which copies the LICENSE, and
- * rewrites `workspace:` ranges as publishing does). Returns the tarball's path.
+ * `pnpm pack` the packages into `destination`, in one pnpm run: as publishing does, it runs each
+ * package's `prepack` (which copies the LICENSE) and rewrites `workspace:` ranges. Returns the
+ * tarball of each package, in order.
  */
-export function pack(pkg, destination) {
+export function packAll(packages, destination) {
   mkdirSync(destination, { recursive: true });
-  const output = execFileSync('pnpm', ['pack', '--pack-destination', destination, '--json'], {
-    cwd: pkg.dir,
-    encoding: 'utf8',
-    timeout: 120_000,
+  const filters = packages.flatMap((pkg) => ['--filter', pkg.name]);
+  execFileSync('pnpm', ['--recursive', ...filters, 'pack', '--pack-destination', destination], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 180_000,
   });
-  // Lifecycle scripts print their banner on stdout before the JSON.
-  return JSON.parse(output.slice(output.search(/^\{/m))).filename;
+  return packages.map((pkg) => {
+    const tarball = join(
+      destination,
+      `${pkg.name.replace(/^@/, '').replace('/', '-')}-${pkg.manifest.version}.tgz`,
+    );
+    if (!existsSync(tarball)) throw new Error(`pnpm pack wrote no ${tarball}`);
+    return tarball;
+  });
 }
 
 /**
