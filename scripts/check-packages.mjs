@@ -42,7 +42,6 @@ function checkManifest(pkg, manifest, privateNames) {
   expect('homepage', manifest.homepage, `${WEB_URL}/tree/main/${pkg.rel}#readme`);
   expect('bugs', manifest.bugs, { url: `${WEB_URL}/issues` });
   expect('engines.node', manifest.engines?.node, rootManifest.engines.node);
-  expect('scripts.prepack', pkg.manifest.scripts?.prepack, 'node ../../scripts/copy-license.mjs');
   for (const field of RUNTIME_DEPENDENCY_FIELDS) {
     for (const [name, range] of Object.entries(manifest[field] ?? {})) {
       if (privateNames.has(name)) problems.push(`${field} names the private workspace package ${name}`);

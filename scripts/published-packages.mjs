@@ -42,9 +42,9 @@ export function publishedPackages() {
 }
 
 /**
- * `pnpm pack` the packages into `destination`, in one pnpm run: as publishing does, it runs each
- * package's `prepack` (which copies the LICENSE) and rewrites `workspace:` ranges. Returns the
- * tarball of each package, in order.
+ * `pnpm pack` the packages into `destination`, in one pnpm run. It builds the tarballs
+ * `pnpm publish` uploads: `workspace:` ranges rewritten, and the workspace root's LICENSE packed
+ * into every package that has none. Returns the tarball of each package, in order.
  */
 export function packAll(packages, destination) {
   mkdirSync(destination, { recursive: true });
