@@ -51,6 +51,26 @@ function checkManifest(pkg, manifest, privateNames) {
   return problems;
 }
 
+/**
+ * Markdown tables whose rows have different numbers of cells: GitHub and npm split a row at every
+ * `|` not escaped as a backslash-pipe, even inside a code span, and such a row breaks the table.
+ */
+function brokenTables(text, file) {
+  const problems = [];
+  let header;
+  for (const [index, line] of text.split('\n').entries()) {
+    if (!line.startsWith('|')) {
+      header = undefined;
+      continue;
+    }
+    const cells = line.replaceAll('\\|', '').split('|').length;
+    header ??= cells;
+    if (cells !== header)
+      problems.push(`${file}:${index + 1}: a table row with ${cells - 2} cells, not ${header - 2}`);
+  }
+  return problems;
+}
+
 /** LICENSE is the root's; README says ESM-only and links only absolutely (relative links break on npm). */
 function checkDocuments(unpacked) {
   const problems = [];
@@ -70,7 +90,7 @@ function checkDocuments(unpacked) {
   for (const target of targets) {
     if (!/^(https:|http:|mailto:|#)/.test(target)) problems.push(`README.md links relatively to ${target}`);
   }
-  return problems;
+  return [...problems, ...brokenTables(text, 'README.md')];
 }
 
 /**
@@ -154,8 +174,12 @@ try {
     for (const problem of problems) console.log(`     - ${problem.replaceAll('\n', '\n       ')}`);
     if (problems.length > 0) failed++;
   }
+  const rootTables = brokenTables(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md');
+  console.log(`${rootTables.length === 0 ? 'ok  ' : 'FAIL'} the repository's README.md tables`);
+  for (const problem of rootTables) console.log(`     - ${problem}`);
+  if (rootTables.length > 0) failed++;
   console.log(
-    `\n${packages.length} published packages, ${failed} failing (publint strict, attw --profile esm-only, LICENSE, links, maps, fields)`,
+    `\n${failed === 0 ? 'no problems' : `problems in ${failed}`}: ${packages.length} published packages (publint strict, attw --profile esm-only, LICENSE, links, tables, maps, fields) and the root README`,
   );
 } finally {
   rmSync(work, { recursive: true, force: true });
