@@ -1,8 +1,10 @@
 // `pnpm smoke:packages`: what a user gets from npm. Packs every published package, installs the
 // tarballs into a fresh project in a temporary directory outside the workspace (third-party
 // dependencies from the registry) and there runs taskwire-master with two workers, a worker that
-// loads its transport by package name, a type check of a file importing every public entry point,
-// and require() + import() of every package. Needs `pnpm build` first; every step is bounded in time.
+// loads its transport by package name, the master and workers on Redis and RabbitMQ, a type check
+// of a file importing every public entry point, and require() + import() of every package. Needs
+// `pnpm build`, Redis and RabbitMQ (TASKWIRE_REDIS_URL, TASKWIRE_AMQP_URL); every step is bounded
+// in time.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -223,6 +225,33 @@ try {
       master.child.kill('SIGKILL');
     }
   });
+
+  // The broker transports as installed from their tarballs (CI starts both brokers, as for the tests).
+  const brokers = {
+    Redis: process.env.TASKWIRE_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    RabbitMQ: process.env.TASKWIRE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+  };
+  for (const [broker, url] of Object.entries(brokers)) {
+    await step(`taskwire-master --workers 2 --tasks 200 on ${broker}`, async () => {
+      const queue = `taskwire-pack-smoke-${randomBytes(4).toString('hex')}`;
+      const args = [
+        '--workers',
+        '2',
+        '--tasks',
+        '200',
+        '--transport',
+        url,
+        '--queue',
+        queue,
+        '--no-progress',
+      ];
+      const { stderr } = await run(bin('taskwire-master'), args, {
+        cwd: project,
+        expect: /done 200, failed 0/,
+      });
+      return stderr.trim().split('\n').at(-1);
+    });
+  }
 
   await step('tsc --noEmit (NodeNext) of a file importing every public entry point', async () => {
     const specifiers = writeTypeCheck(project, packages);
