@@ -214,8 +214,8 @@ try {
         ['--transport', '@taskwire/transport-tcp', '--url', url, '--idle-exit', '2'],
         { cwd: project, env },
       );
-      worker.catch(() => {}); // awaited below, once the master is done
-      const done = await master.exited;
+      // A worker that fails (its transport not found, say) fails the step at once.
+      const done = await Promise.race([master.exited, worker.then(() => master.exited)]);
       if (done.code !== 0 || !/done 200, failed 0/.test(done.stderr)) {
         throw new Error(`taskwire-master: exit ${done.code ?? done.signal}\n${done.stderr.slice(-3000)}`);
       }
