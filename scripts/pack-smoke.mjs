@@ -1,7 +1,7 @@
 // `pnpm smoke:packages`: what a user gets from npm. Packs every published package, installs the
 // tarballs into a fresh project in a temporary directory outside the workspace (third-party
-// dependencies from the registry) and there runs taskwire-master with two workers, a worker that
-// loads its transport by package name, the master and workers on Redis and RabbitMQ, a type check
+// dependencies from the registry) and there runs taskwire-master with two workers, workers that
+// load their transport by package name (a taskwire one and a third-party one), the master and workers on Redis and RabbitMQ, a type check
 // of a file importing every public entry point, and require() + import() of every package. Needs
 // `pnpm build`, Redis and RabbitMQ (TASKWIRE_REDIS_URL, TASKWIRE_AMQP_URL); every step is bounded
 // in time.
@@ -106,7 +106,13 @@ function waitForOutput(started, stream, pattern, timeoutMs = STEP_TIMEOUT_MS) {
   });
 }
 
-/** The fresh project: every tarball as a dependency, pinned with overrides so none comes from npm. */
+/** A third-party transport package, as someone would publish one: here it re-exports the TCP factory. */
+const THIRD_PARTY_TRANSPORT = 'taskwire-transport-smoke';
+
+/**
+ * The fresh project: every tarball as a dependency, pinned with overrides so none comes from npm,
+ * and {@link THIRD_PARTY_TRANSPORT}, a package that none of the taskwire packages depends on.
+ */
 function writeProject(project, tarballs) {
   const dependencies = {};
   const overrides = {};
@@ -115,9 +121,22 @@ function writeProject(project, tarballs) {
     overrides[pkg.name] = `$${pkg.name}`;
   }
   for (const tool of ['typescript', '@types/node']) dependencies[tool] = rootManifest.devDependencies[tool];
+  dependencies[THIRD_PARTY_TRANSPORT] = 'file:./third-party-transport';
   const manifest = { name: 'taskwire-pack-smoke', private: true, type: 'module', dependencies, overrides };
-  mkdirSync(project, { recursive: true });
+  mkdirSync(join(project, 'third-party-transport'), { recursive: true });
   writeFileSync(join(project, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const transport = {
+    name: THIRD_PARTY_TRANSPORT,
+    version: '1.0.0',
+    type: 'module',
+    exports: './index.js',
+    peerDependencies: { '@taskwire/transport-tcp': '*' },
+  };
+  writeFileSync(join(project, 'third-party-transport', 'package.json'), JSON.stringify(transport));
+  writeFileSync(
+    join(project, 'third-party-transport', 'index.js'),
+    "export { default } from '@taskwire/transport-tcp';\n",
+  );
 }
 
 /**
@@ -201,30 +220,33 @@ try {
     return stderr.trim().split('\n').at(-1);
   });
 
-  await step('taskwire-worker --transport @taskwire/transport-tcp (loaded by package name)', async () => {
-    const env = cleanEnv({ TASKWIRE_AUTHKEY: randomBytes(24).toString('base64url') });
-    const master = start(bin('taskwire-master'), ['--tasks', '200', '--port', '0', '--no-progress'], {
-      cwd: project,
-      env,
-    });
-    try {
-      const [, url] = await waitForOutput(master, 'stderr', /serving (tcp:\/\/\S+)/);
-      const worker = run(
-        bin('taskwire-worker'),
-        ['--transport', '@taskwire/transport-tcp', '--url', url, '--idle-exit', '2'],
-        { cwd: project, env },
-      );
-      // A worker that fails (its transport not found, say) fails the step at once.
-      const done = await Promise.race([master.exited, worker.then(() => master.exited)]);
-      if (done.code !== 0 || !/done 200, failed 0/.test(done.stderr)) {
-        throw new Error(`taskwire-master: exit ${done.code ?? done.signal}\n${done.stderr.slice(-3000)}`);
+  // A transport loaded by package name: a taskwire one, and a third-party one the CLIs do not depend on.
+  for (const transport of ['@taskwire/transport-tcp', THIRD_PARTY_TRANSPORT]) {
+    await step(`taskwire-worker --transport ${transport} (loaded by package name)`, async () => {
+      const env = cleanEnv({ TASKWIRE_AUTHKEY: randomBytes(24).toString('base64url') });
+      const master = start(bin('taskwire-master'), ['--tasks', '200', '--port', '0', '--no-progress'], {
+        cwd: project,
+        env,
+      });
+      try {
+        const [, url] = await waitForOutput(master, 'stderr', /serving (tcp:\/\/\S+)/);
+        const worker = run(
+          bin('taskwire-worker'),
+          ['--transport', transport, '--url', url, '--idle-exit', '2'],
+          { cwd: project, env },
+        );
+        // A worker that fails (its transport not found, say) fails the step at once.
+        const done = await Promise.race([master.exited, worker.then(() => master.exited)]);
+        if (done.code !== 0 || !/done 200, failed 0/.test(done.stderr)) {
+          throw new Error(`taskwire-master: exit ${done.code ?? done.signal}\n${done.stderr.slice(-3000)}`);
+        }
+        await worker; // exits 0 on its own (--idle-exit) once the master is gone
+        return done.stderr.trim().split('\n').at(-1);
+      } finally {
+        master.child.kill('SIGKILL');
       }
-      await worker; // exits 0 on its own (--idle-exit) once the master is gone
-      return done.stderr.trim().split('\n').at(-1);
-    } finally {
-      master.child.kill('SIGKILL');
-    }
-  });
+    });
+  }
 
   // The broker transports as installed from their tarballs (CI starts both brokers, as for the tests).
   const brokers = {
