@@ -123,8 +123,9 @@ function checkMaps(pkg, unpacked, files) {
 }
 
 async function runPublint(tarball) {
+  const bytes = readFileSync(tarball);
   const { messages, pkg } = await publint({
-    pack: { tarball: readFileSync(tarball).buffer },
+    pack: { tarball: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) },
     level: 'suggestion',
     strict: true,
   });
