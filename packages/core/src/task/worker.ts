@@ -10,7 +10,7 @@ import type {
   Subscription,
 } from '../types.js';
 import { AttemptContext, type AttemptOutcome, checkTaskTimeout, runAttempt, runUntimed } from './attempt.js';
-import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { type BackoffOptions, backoffDelay } from '../backoff.js';
 import { DepartedMasters, isDepartureNotice } from './departure.js';
 import type { TaskEnvelope, TaskResult } from './envelope.js';
 import { errorInfo } from './error-info.js';

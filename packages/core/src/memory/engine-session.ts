@@ -1,0 +1,59 @@
+import type { StoredItem, TaggedItem } from './engine-item.js';
+import type { EngineQueue } from './engine-queue.js';
+
+/** A delivery its taker has not settled yet. */
+export interface InFlight<V> {
+  readonly tag: number;
+  readonly item: StoredItem<V>;
+  readonly queue: EngineQueue<V>;
+  readonly session: EngineSession;
+  readonly consumer: EngineConsumer<V> | undefined;
+  /** When its visibility timeout ends; 0 = none, or settled. */
+  deadline: number;
+}
+
+/** A push consumer: receives up to `prefetch` unsettled deliveries. */
+export class EngineConsumer<V> {
+  outstanding = 0;
+  active = true;
+
+  constructor(
+    readonly queue: EngineQueue<V>,
+    readonly session: EngineSession,
+    public prefetch: number,
+    readonly onDelivery: (taken: TaggedItem<V>) => void,
+  ) {}
+
+  get hasCapacity(): boolean {
+    return this.active && this.outstanding < this.prefetch;
+  }
+
+  /** Stop receiving; deliveries already made stay valid. */
+  cancel(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.queue.removeConsumer(this);
+  }
+}
+
+/**
+ * One client of the engine (a connection). Closing it rejects its waiting gets and puts, cancels
+ * its consumers and requeues every delivery it has not settled.
+ */
+export class EngineSession {
+  closed = false;
+  /** @internal */ readonly inFlight = new Map<number, InFlight<any>>();
+  /** @internal */ readonly consumers = new Set<EngineConsumer<any>>();
+  /** @internal */ readonly queues = new Set<EngineQueue<any>>();
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const consumer of this.consumers) consumer.cancel();
+    for (const queue of this.queues) queue.dropSession(this);
+    // Oldest first: each goes to the back of its queue, so they keep their original order.
+    const held = [...this.inFlight.values()];
+    this.inFlight.clear();
+    for (const delivery of held) delivery.queue.returnDelivery(delivery);
+  }
+}
