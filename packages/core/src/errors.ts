@@ -65,7 +65,8 @@ export class TaskwireError extends Error {
     this.name = 'TaskwireError';
     Object.defineProperty(this, MARKER, { value: true });
     // Not enumerable, like the marker: an error's own enumerable fields stay what they always were.
-    if (options?.retryable !== undefined) Object.defineProperty(this, RETRYABLE, { value: options.retryable });
+    if (options?.retryable !== undefined)
+      Object.defineProperty(this, RETRYABLE, { value: options.retryable });
   }
 
   /** True when `error` is a taskwire error (from any installed copy of core). */

@@ -1,3 +1,4 @@
+export { type BackoffOptions, backoffDelay } from './backoff.js';
 export * from './codec.js';
 export * from './config.js';
 export * from './duration.js';
@@ -9,7 +10,6 @@ export {
 } from './memory/transport.js';
 export { MAX_PAYLOAD_DEPTH } from './payload-check.js';
 export * from './registry.js';
-export { type BackoffOptions, backoffDelay } from './backoff.js';
 export {
   announceDeparture,
   DepartedMasters,

@@ -65,7 +65,8 @@ export function isRetryable(error: unknown): boolean {
  */
 export function wrapBackendError(error: unknown, what: string, options: WrapBackendErrorOptions = {}): Error {
   // Taskwire's own errors, and the TypeError/RangeError of bad input, already say what they are.
-  if (TaskwireError.isInstance(error) || error instanceof TypeError || error instanceof RangeError) return error;
+  if (TaskwireError.isInstance(error) || error instanceof TypeError || error instanceof RangeError)
+    return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new BackendError(`${what} failed: ${reason}`, {
     cause: error,

@@ -5,23 +5,25 @@ export const UNDECODABLE: unique symbol = Symbol('taskwire.undecodable');
 
 /**
  * Decode a delivered payload. One that cannot be decoded is never handed to a handler and never dropped: it is
- * passed to `deadLetter(reference)` (which moves it to {@link undecodableTarget}) and {@link UNDECODABLE} is
+ * passed to `deadLetter(reference, context)` (which moves it to {@link undecodableTarget}) and {@link UNDECODABLE} is
  * returned, so a `get()` keeps waiting for a good item and a consumer moves on.
  *
  * `deadLetter` may be async; its failure is swallowed (the item stays held and comes back through the
- * backend's own redelivery). Pass a method bound once per queue and the item as `reference`: no closure per item.
+ * backend's own redelivery). Pass a function bound once per queue, the item as `reference` and, when settling
+ * needs a second thing (the channel it arrived on), that as `context`: no closure nor object per item.
  */
-export function decodeOrDeadLetter<R>(
+export function decodeOrDeadLetter<R, C = undefined>(
   codec: Codec,
   payload: Uint8Array,
-  deadLetter: (reference: R) => unknown,
+  deadLetter: (reference: R, context: C) => unknown,
   reference: R,
+  context?: C,
 ): unknown {
   try {
     return codec.decode(payload);
   } catch {
     try {
-      const moved = deadLetter(reference);
+      const moved = deadLetter(reference, context as C);
       if (moved instanceof Promise) moved.catch(ignore);
     } catch {
       // as for a rejection: the backend redelivers it

@@ -1,6 +1,10 @@
 import { type Codec, createCodec, decodingHandler } from '../codec.js';
 import { checkOptionalDuration } from '../duration.js';
 import { ConfigError, ConnectionClosedError } from '../errors.js';
+import { runHandler } from '../kit/delivery.js';
+import { resolvePrefetch } from '../kit/queue-options.js';
+import { TickBatcher } from '../kit/tick-batcher.js';
+import { decodeOrDeadLetter, UNDECODABLE } from '../kit/undecodable.js';
 import type {
   BroadcastHandler,
   Capabilities,
@@ -12,16 +16,11 @@ import type {
   DeliveryHandler,
   DistributedQueue,
   GetOptions,
-  NackOptions,
   PutOptions,
   QueueOptions,
   Subscription,
   Transport,
 } from '../types.js';
-import { runHandler } from '../kit/delivery.js';
-import { resolvePrefetch } from '../kit/queue-options.js';
-import { TickBatcher } from '../kit/tick-batcher.js';
-import { decodeOrDeadLetter, UNDECODABLE } from '../kit/undecodable.js';
 import { MemoryDelivery } from './delivery.js';
 import { MemoryEngine } from './engine.js';
 import type { TaggedItem } from './engine-item.js';
@@ -162,7 +161,12 @@ class MemoryQueue<T> implements DistributedQueue<T> {
   }
 
   private toDelivery(taken: TaggedItem<StoredPayload>): MemoryDelivery<T> | undefined {
-    const body = decodeOrDeadLetter(this.codec, loadPayload(taken.item.value), this.deadLetterUndecodable, taken);
+    const body = decodeOrDeadLetter(
+      this.codec,
+      loadPayload(taken.item.value),
+      this.deadLetterUndecodable,
+      taken,
+    );
     if (body === UNDECODABLE) return undefined;
     return new MemoryDelivery(this.queue, this.session, taken, body as T);
   }

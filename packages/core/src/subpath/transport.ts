@@ -9,7 +9,12 @@
  */
 export { type BackoffOptions, backoffDelay } from '../backoff.js';
 export { BackendError, type TaskwireErrorOptions } from '../errors.js';
-export { backendCodeOf, isRetryable, type WrapBackendErrorOptions, wrapBackendError } from '../kit/backend-error.js';
+export {
+  backendCodeOf,
+  isRetryable,
+  type WrapBackendErrorOptions,
+  wrapBackendError,
+} from '../kit/backend-error.js';
 export { BaseDelivery, runHandler } from '../kit/delivery.js';
 export {
   checkPriority,

@@ -1,7 +1,7 @@
 import type { ConsumerHandle } from '@taskwire/core';
 import type { Message } from 'amqplib';
-import { Holder } from './delivery.js';
-import type { Link } from './link.js';
+import { Holder } from './holder.js';
+import type { ReconnectingConnection } from './reconnecting-connection.js';
 
 // After the consumer's channel closes while the connection stays up (e.g. a channel error), wait
 // this long before subscribing again.
@@ -9,10 +9,10 @@ const RESUBSCRIBE_DELAY_MS = 1000;
 
 /**
  * A `basic.consume` on its own channel with its own prefetch. It subscribes once per connection:
- * after a reconnect the link calls it once, and an old channel's close never adds a second
+ * after a reconnect the connection calls it once, and an old channel's close never adds a second
  * subscription (the duplicate-consumer failure of some AMQP wrappers).
  */
-export class Consumer implements ConsumerHandle {
+export class ChannelConsumer implements ConsumerHandle {
   private holder: Holder | undefined;
   private tag: string | undefined;
   private cancelled = false;
@@ -21,20 +21,20 @@ export class Consumer implements ConsumerHandle {
   private readonly removeListener: () => void;
 
   constructor(
-    private readonly link: Link,
+    private readonly amqp: ReconnectingConnection,
     private readonly queue: string,
     private readonly prefetch: number,
     private readonly onMessage: (message: Message, holder: Holder) => void,
-    private readonly onCancel: (consumer: Consumer) => void,
+    private readonly onCancel: (consumer: ChannelConsumer) => void,
   ) {
-    this.removeListener = link.onConnect(() => void this.subscribe().catch(() => undefined));
+    this.removeListener = amqp.onConnect(() => void this.subscribe().catch(() => undefined));
   }
 
   /** Subscribe on the current connection (no-op when already subscribed on it). */
   async subscribe(): Promise<void> {
-    const model = await this.link.ready();
+    const model = await this.amqp.ready();
     // Check and claim the generation with no await in between: exactly one subscription each.
-    const generation = this.link.generation;
+    const generation = this.amqp.generation;
     if (this.cancelled || this.subscribedGeneration === generation) return;
     this.subscribedGeneration = generation;
     const channel = await model.createChannel();
@@ -80,9 +80,9 @@ export class Consumer implements ConsumerHandle {
 
   private onChannelClose(generation: number): void {
     this.tag = undefined;
-    // A dropped connection is handled by the link's reconnect callback; only a lone channel
+    // A dropped connection is handled by the connection's reconnect callback; only a lone channel
     // failure on a still-open connection resubscribes from here.
-    if (this.cancelled || !this.link.connected || this.link.generation !== generation) return;
+    if (this.cancelled || !this.amqp.connected || this.amqp.generation !== generation) return;
     this.subscribedGeneration = -1;
     this.retry = setTimeout(() => void this.subscribe().catch(() => undefined), RESUBSCRIBE_DELAY_MS);
   }
