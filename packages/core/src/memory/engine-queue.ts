@@ -2,12 +2,11 @@ import { checkOptionalDuration } from '../duration.js';
 import { ConnectionClosedError, QueueEmptyError, QueueFullError } from '../errors.js';
 import { checkPriority, type ResolvedQueueOptions, resolvePrefetch } from '../kit/queue-options.js';
 import { undecodableTarget } from '../kit/undecodable.js';
-import { type LongTimeout, setLongTimeout } from '../timer.js';
-import { Deque } from './deque.js';
 import { type EnginePutOptions, StoredItem, type TaggedItem } from './engine-item.js';
-import { EngineConsumer, type EngineSession, type InFlight } from './engine-session.js';
+import { ReadyItems } from './engine-ready.js';
+import { ConsumerRing, EngineConsumer, type EngineSession, type InFlight } from './engine-session.js';
 import { DelayedItems, VisibilityDeadlines } from './engine-timers.js';
-import { Heap } from './heap.js';
+import { type GetWaiter, type PutWaiter, Waiters } from './engine-waiters.js';
 
 /** What a queue needs from the engine that holds it. */
 export interface EngineQueueHost<V> {
@@ -19,37 +18,17 @@ export interface EngineQueueHost<V> {
   queue(name: string): EngineQueue<V>;
 }
 
-interface GetWaiter<V> {
-  readonly session: EngineSession;
-  readonly resolve: (taken: TaggedItem<V>) => void;
-  readonly reject: (error: Error) => void;
-  timer: LongTimeout | undefined;
-}
-
-interface PutWaiter<V> {
-  readonly value: V;
-  readonly options: EnginePutOptions;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-  readonly session: EngineSession | undefined;
-  timer: LongTimeout | undefined;
-}
-
 /**
  * One named queue of a `MemoryEngine`. Costs: fifo/lifo O(1), priority and delays O(log n), one timer
  * per queue for delays and one for visibility timeouts (never one per item).
  */
 export class EngineQueue<V> {
-  // A fifo/lifo list holds a fresh item as its bare value: no per-item object until it is taken
-  // (its id is assigned then, which is the first time anyone can see it).
-  private readonly list: Deque<StoredItem<V> | V> | undefined;
-  private readonly heap: Heap<StoredItem<V>> | undefined;
+  private readonly ready: ReadyItems<V>;
   private readonly delayed: DelayedItems<StoredItem<V>>;
   private readonly deadlines: VisibilityDeadlines<InFlight<V>>;
-  private readonly getWaiters = new Deque<GetWaiter<V>>();
-  private readonly putWaiters = new Deque<PutWaiter<V>>();
-  private consumers: EngineConsumer<V>[] = [];
-  private nextConsumer = 0;
+  private readonly getWaiters = new Waiters<GetWaiter<V>>();
+  private readonly putWaiters = new Waiters<PutWaiter<V>>();
+  private readonly consumers = new ConsumerRing<V>();
   private dispatching = false;
 
   constructor(
@@ -57,19 +36,18 @@ export class EngineQueue<V> {
     readonly name: string,
     readonly options: ResolvedQueueOptions,
   ) {
-    if (options.order === 'priority') {
-      this.heap = new Heap((a, b) => a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq));
-    } else {
-      this.list = new Deque();
-    }
+    this.ready = new ReadyItems(
+      options.order,
+      (value, priority, id) => new StoredItem(engine.idPrefix, value, priority, engine.nextSeq(), id),
+    );
     this.delayed = new DelayedItems(
-      (item) => this.pushReady(item),
+      (item) => this.ready.push(item),
       () => this.dispatch(),
     );
     this.deadlines = new VisibilityDeadlines(
       // Requeue only a delivery still held: anything else already went back or was settled.
       (delivery) => {
-        if (this.settle(delivery.session, delivery.tag)) this.requeue(delivery.item);
+        if (this.settle(delivery.session, delivery.tag)) this.ready.requeue(delivery.item);
       },
       () => this.dispatch(),
     );
@@ -77,11 +55,7 @@ export class EngineQueue<V> {
 
   /** Items ready plus items delayed. */
   get size(): number {
-    return this.readyCount + this.delayed.length;
-  }
-
-  private get readyCount(): number {
-    return this.list ? this.list.length : this.heap!.length;
+    return this.ready.length + this.delayed.length;
   }
 
   private get full(): boolean {
@@ -106,20 +80,14 @@ export class EngineQueue<V> {
     if (options.timeoutMs === 0) return Promise.reject(this.fullError());
     return new Promise((resolve, reject) => {
       const waiter: PutWaiter<V> = { value, options, resolve, reject, session, timer: undefined };
-      if (options.timeoutMs !== undefined) {
-        waiter.timer = setLongTimeout(() => {
-          this.putWaiters.remove((w) => w === waiter);
-          reject(this.fullError());
-        }, options.timeoutMs);
-      }
       if (session) session.queues.add(this);
-      this.putWaiters.pushBack(waiter);
+      this.putWaiters.add(waiter, options.timeoutMs, () => reject(this.fullError()));
     });
   }
 
   /** Take an item now, or undefined when none is ready. */
   tryTake(session: EngineSession): TaggedItem<V> | undefined {
-    const item = this.popReady();
+    const item = this.ready.pop();
     if (!item) return undefined;
     const taken = this.deliver(item, session, undefined);
     this.admitPutWaiters();
@@ -135,14 +103,8 @@ export class EngineQueue<V> {
     if (timeoutMs === 0) return Promise.reject(this.emptyError(0));
     return new Promise((resolve, reject) => {
       const waiter: GetWaiter<V> = { session, resolve, reject, timer: undefined };
-      if (timeoutMs !== undefined) {
-        waiter.timer = setLongTimeout(() => {
-          this.getWaiters.remove((w) => w === waiter);
-          reject(this.emptyError(timeoutMs));
-        }, timeoutMs);
-      }
       session.queues.add(this);
-      this.getWaiters.pushBack(waiter);
+      this.getWaiters.add(waiter, timeoutMs, () => reject(this.emptyError(timeoutMs!)));
     });
   }
 
@@ -154,7 +116,7 @@ export class EngineQueue<V> {
   ): EngineConsumer<V> {
     if (session.closed) throw new ConnectionClosedError('connection is closed');
     const consumer = new EngineConsumer(this, session, resolvePrefetch(prefetch), onDelivery);
-    this.consumers.push(consumer);
+    this.consumers.add(consumer);
     session.consumers.add(consumer);
     session.queues.add(this);
     this.dispatch();
@@ -163,7 +125,7 @@ export class EngineQueue<V> {
 
   /** @internal */
   removeConsumer(consumer: EngineConsumer<V>): void {
-    this.consumers = this.consumers.filter((c) => c !== consumer);
+    this.consumers.remove(consumer);
     consumer.session.consumers.delete(consumer);
   }
 
@@ -192,7 +154,7 @@ export class EngineQueue<V> {
       // Given back as never started: the next delivery keeps this one's attempt number.
       if (options.countAttempt === false) item.attempt--;
       if (options.delayMs && options.delayMs > 0) this.delayed.add(item, Date.now() + options.delayMs);
-      else this.requeue(item);
+      else this.ready.requeue(item);
     } else {
       const target = options.undecodable
         ? undecodableTarget(this.name, this.options.deadLetter)
@@ -208,8 +170,7 @@ export class EngineQueue<V> {
   /** Remove every ready and delayed item; returns how many. */
   purge(): number {
     const removed = this.size;
-    this.list?.clear();
-    this.heap?.clear();
+    this.ready.clear();
     this.delayed.clear();
     this.admitPutWaiters();
     return removed;
@@ -218,18 +179,8 @@ export class EngineQueue<V> {
   /** @internal Reject a closing session's waiters. */
   dropSession(session: EngineSession): void {
     const closed = () => new ConnectionClosedError('connection closed while waiting');
-    for (const waiter of [...this.getWaiters]) {
-      if (waiter.session !== session) continue;
-      this.getWaiters.remove((w) => w === waiter);
-      waiter.timer?.clear();
-      waiter.reject(closed());
-    }
-    for (const waiter of [...this.putWaiters]) {
-      if (waiter.session !== session) continue;
-      this.putWaiters.remove((w) => w === waiter);
-      waiter.timer?.clear();
-      waiter.reject(closed());
-    }
+    this.getWaiters.dropSession(session, closed);
+    this.putWaiters.dropSession(session, closed);
   }
 
   /** @internal Return an unsettled delivery of a closed session to the queue. */
@@ -238,7 +189,7 @@ export class EngineQueue<V> {
     // Its visibility deadline ends with it: left armed, it would requeue the item again later,
     // while the next taker holds it or after that taker acked it.
     delivery.deadline = 0;
-    this.requeue(delivery.item);
+    this.ready.requeue(delivery.item);
     this.dispatch();
   }
 
@@ -249,51 +200,17 @@ export class EngineQueue<V> {
   }
 
   private insert(value: V, options: EnginePutOptions): void {
-    const priority = this.heap ? checkPriority(options.priority) : 0;
+    const priority = this.ready.prioritised ? checkPriority(options.priority) : 0;
     const delayed = options.delayMs !== undefined && options.delayMs > 0;
-    if (this.list && !delayed && options.id === undefined) {
-      this.list.pushBack(value);
-    } else {
-      const item = this.newItem(value, priority, options.id);
+    if (delayed || options.id !== undefined || !this.ready.pushValue(value)) {
+      const item = new StoredItem(this.engine.idPrefix, value, priority, this.engine.nextSeq(), options.id);
       if (delayed) {
         this.delayed.add(item, Date.now() + options.delayMs!);
         return;
       }
-      this.pushReady(item);
+      this.ready.push(item);
     }
     this.dispatch();
-  }
-
-  private newItem(value: V, priority: number, id: string | undefined): StoredItem<V> {
-    return new StoredItem(this.engine.idPrefix, value, priority, this.engine.nextSeq(), id);
-  }
-
-  private pushReady(item: StoredItem<V>): void {
-    if (this.list) this.list.pushBack(item);
-    else this.heap!.push(item);
-  }
-
-  private requeue(item: StoredItem<V>): void {
-    // A returned item is served after the items already waiting among its priority (back of a
-    // FIFO list, bottom of a LIFO stack, a new sequence number in a priority heap), so an item
-    // that keeps crashing its consumers cannot hold back the rest of the queue.
-    if (!this.list) this.heap!.push(this.resequenced(item));
-    else if (this.options.order === 'fifo') this.list.pushBack(item);
-    else this.list.pushFront(item);
-  }
-
-  /** The same item (id, value, attempts) ordered after everything stored so far. */
-  private resequenced(item: StoredItem<V>): StoredItem<V> {
-    const copy = this.newItem(item.value, item.priority, item.id);
-    copy.attempt = item.attempt;
-    return copy;
-  }
-
-  private popReady(): StoredItem<V> | undefined {
-    if (!this.list) return this.heap!.pop();
-    const next = this.options.order === 'lifo' ? this.list.popBack() : this.list.popFront();
-    if (next === undefined || next instanceof StoredItem) return next as StoredItem<V> | undefined;
-    return this.newItem(next as V, 0, undefined);
   }
 
   private deliver(
@@ -336,17 +253,16 @@ export class EngineQueue<V> {
   private dispatchLoop(): void {
     for (;;) {
       let delivered = false;
-      while (this.readyCount > 0) {
-        const waiter = this.getWaiters.popFront();
+      while (this.ready.length > 0) {
+        const waiter = this.getWaiters.next();
         if (waiter) {
-          waiter.timer?.clear();
-          waiter.resolve(this.deliver(this.popReady()!, waiter.session, undefined));
+          waiter.resolve(this.deliver(this.ready.pop()!, waiter.session, undefined));
           delivered = true;
           continue;
         }
-        const consumer = this.pickConsumer();
+        const consumer = this.consumers.pick();
         if (!consumer) break;
-        consumer.onDelivery(this.deliver(this.popReady()!, consumer.session, consumer));
+        consumer.onDelivery(this.deliver(this.ready.pop()!, consumer.session, consumer));
         delivered = true;
       }
       // Taking made room: admit waiting puts, then serve what they added.
@@ -354,25 +270,11 @@ export class EngineQueue<V> {
     }
   }
 
-  private pickConsumer(): EngineConsumer<V> | undefined {
-    const count = this.consumers.length;
-    for (let i = 0; i < count; i++) {
-      const index = (this.nextConsumer + i) % count;
-      const consumer = this.consumers[index]!;
-      if (consumer.hasCapacity) {
-        this.nextConsumer = (index + 1) % count;
-        return consumer;
-      }
-    }
-    return undefined;
-  }
-
   /** Move waiting puts in while there is room; true when any was admitted. */
   private admitPutWaiters(): boolean {
     let admitted = false;
     while (this.putWaiters.length > 0 && !this.full) {
-      const waiter = this.putWaiters.popFront()!;
-      waiter.timer?.clear();
+      const waiter = this.putWaiters.next()!;
       this.insert(waiter.value, waiter.options);
       waiter.resolve();
       admitted = true;

@@ -57,3 +57,31 @@ export class EngineSession {
     for (const delivery of held) delivery.queue.returnDelivery(delivery);
   }
 }
+
+/** A queue's push consumers, served round-robin so each gets its share. */
+export class ConsumerRing<V> {
+  private consumers: EngineConsumer<V>[] = [];
+  private next = 0;
+
+  add(consumer: EngineConsumer<V>): void {
+    this.consumers.push(consumer);
+  }
+
+  remove(consumer: EngineConsumer<V>): void {
+    this.consumers = this.consumers.filter((c) => c !== consumer);
+  }
+
+  /** The next consumer with room for a delivery, or undefined when all are full. */
+  pick(): EngineConsumer<V> | undefined {
+    const count = this.consumers.length;
+    for (let i = 0; i < count; i++) {
+      const index = (this.next + i) % count;
+      const consumer = this.consumers[index]!;
+      if (consumer.hasCapacity) {
+        this.next = (index + 1) % count;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+}
