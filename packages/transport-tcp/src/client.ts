@@ -12,23 +12,14 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
-import { backoffDelay, resolveQueueOptions, runHandler } from '@taskwire/core/transport';
+import { backoffDelay, resolveQueueOptions } from '@taskwire/core/transport';
 import { resolveAuthkey } from './auth.js';
 import { type AuthenticatedSocket, openAuthenticatedSocket } from './authenticated-socket.js';
 import type { TcpConnectOptions } from './connect-options.js';
 import { type ManagerAddress, parseManagerUrl } from './manager-address.js';
 import { Outbox } from './outbox.js';
-import {
-  asArray,
-  asBytes,
-  asString,
-  asUint,
-  DEFAULT_PORT,
-  decodeFrame,
-  errorFromWire,
-  Op,
-  Push,
-} from './protocol.js';
+import { asUint, DEFAULT_PORT, decodeFrame, Op } from './protocol.js';
+import { PushReceiver } from './push-receiver.js';
 import { TcpQueue } from './queue.js';
 import type { ClientConsumer, HandleState, QueueContext } from './queue-context.js';
 import { RequestPipeline } from './request-pipeline.js';
@@ -66,15 +57,11 @@ export class TcpConnection implements Connection, QueueContext {
   /** The reason the server gave before closing (a FATAL push). */
   private fatal: Error | undefined;
   private nextHandle = 0;
-  private nextConsumerId = 0;
-  private nextSubscriptionId = 0;
   private readonly pipeline = new RequestPipeline();
   private readonly queues = new Map<number, TcpQueue<any>>();
-  private readonly consumers = new Map<number, ClientConsumer>();
-  private readonly subscriptions = new Map<
-    number,
-    { channel: string; handler: (bytes: Uint8Array) => void }
-  >();
+  private readonly pushes = new PushReceiver((queue, tag, epoch) => {
+    void this.nack(queue, tag, epoch, { requeue: true, countAttempt: false }, false);
+  });
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempt = 0;
 
@@ -125,13 +112,13 @@ export class TcpConnection implements Connection, QueueContext {
   }
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
-    const id = ++this.nextSubscriptionId;
+    const id = this.pushes.subscriptionId();
     const receive = decodingHandler(this.codec, handler);
     await this.request([0, Op.SUBSCRIBE, id, channel]);
-    this.subscriptions.set(id, { channel, handler: receive });
+    this.pushes.addSubscription(id, channel, receive);
     return {
       unsubscribe: async () => {
-        if (!this.subscriptions.delete(id)) return;
+        if (!this.pushes.removeSubscription(id)) return;
         await this.request([0, Op.UNSUBSCRIBE, id]).catch(() => undefined);
       },
     };
@@ -207,15 +194,12 @@ export class TcpConnection implements Connection, QueueContext {
 
   /** @internal */
   addConsumer(queue: HandleState, handler: DeliveryHandler<any>, prefetch: number): ClientConsumer {
-    const consumer: ClientConsumer = { id: ++this.nextConsumerId, queue, handler, prefetch, active: true };
-    this.consumers.set(consumer.id, consumer);
-    return consumer;
+    return this.pushes.addConsumer(queue, handler, prefetch);
   }
 
   /** @internal */
   removeConsumer(consumer: ClientConsumer): void {
-    consumer.active = false;
-    this.consumers.delete(consumer.id);
+    this.pushes.removeConsumer(consumer);
   }
 
   /** @internal */
@@ -250,57 +234,11 @@ export class TcpConnection implements Connection, QueueContext {
   private readonly onFrame = (body: Buffer): void => {
     const message = decodeFrame(body);
     const id = asUint(message[0], 'reply id');
-    if (id === 0) this.onPush(message);
-    else this.pipeline.onReply(id, message);
+    if (id === 0) {
+      const fatal = this.pushes.receive(message, this.epoch);
+      if (fatal) this.fatal = fatal;
+    } else this.pipeline.onReply(id, message);
   };
-
-  private onPush(message: unknown[]): void {
-    switch (message[1]) {
-      case Push.DELIVER:
-        this.onDeliveries(message);
-        break;
-      case Push.MESSAGE: {
-        const subscription = this.subscriptions.get(asUint(message[2], 'subscription id'));
-        const payload = asBytes(message[3], 'message');
-        try {
-          subscription?.handler(payload);
-        } catch {
-          // a throwing broadcast handler must not break the connection
-        }
-        break;
-      }
-      case Push.FATAL:
-        this.fatal = errorFromWire(message[2], message[3]);
-        break;
-    }
-  }
-
-  private onDeliveries(message: unknown[]): void {
-    const consumer = this.consumers.get(asUint(message[2], 'consumer id'));
-    const tags = asArray(message[3], 'tags');
-    const ids = asArray(message[4], 'ids');
-    const attempts = asArray(message[5], 'attempts');
-    const payloads = asArray(message[6], 'payloads');
-    const epoch = this.epoch;
-    for (let i = 0; i < tags.length; i++) {
-      const tag = asUint(tags[i], 'tag');
-      if (!consumer?.active) {
-        // Pushed before our cancel reached the server: hand it straight back, never started.
-        if (consumer) {
-          void this.nack(consumer.queue, tag, epoch, { requeue: true, countAttempt: false }, false);
-        }
-        continue;
-      }
-      const delivery = consumer.queue.toDelivery(
-        epoch,
-        tag,
-        asString(ids[i], 'id'),
-        asUint(attempts[i], 'attempt'),
-        asBytes(payloads[i], 'payload'),
-      );
-      if (delivery) void runHandler(consumer.handler, delivery);
-    }
-  }
 
   private onClose(socket: OpenSocket): void {
     if (this.socket !== socket) return;
@@ -362,13 +300,7 @@ export class TcpConnection implements Connection, QueueContext {
     for (const queue of this.queues.values()) {
       this.request([0, Op.DECLARE, queue.handle, queue.name, queue.options]).catch(ignore);
     }
-    for (const consumer of this.consumers.values()) {
-      if (consumer.active) {
-        this.request([0, Op.CONSUME, consumer.queue.handle, consumer.id, consumer.prefetch]).catch(ignore);
-      }
-    }
-    for (const [id, { channel }] of this.subscriptions)
-      this.request([0, Op.SUBSCRIBE, id, channel]).catch(ignore);
+    for (const request of this.pushes.restoreRequests()) this.request(request).catch(ignore);
   }
 
   private unavailable(): Error {
