@@ -9,7 +9,6 @@ import {
   type GetOptions,
   type PutOptions,
   QueueEmptyError,
-  QueueFullError,
 } from '@taskwire/core';
 import {
   checkPriority,
@@ -21,26 +20,18 @@ import {
   undecodableTarget,
   wrapBackendError,
 } from '@taskwire/core/transport';
-import type { Message, Options } from 'amqplib';
-import { ATTEMPT_HEADER, optionsExchangeName, type RabbitQueueOptions } from './arguments.js';
+import type { Message } from 'amqplib';
+import { optionsExchangeName, type RabbitQueueOptions } from './arguments.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import { DelayQueues } from './delay-queues.js';
 import { attemptOf, RabbitMQDelivery, type RequeueTarget } from './delivery.js';
 import { GetChannel, type GetChannelOwner } from './get-channel.js';
 import type { Holder } from './holder.js';
+import { PutSender, type PutTarget } from './put-sender.js';
 import type { QueueContext } from './queue-context.js';
 
-// A put refused by a full queue (reject-publish) retries with this backoff until its timeout.
-const FULL_RETRY_FIRST_MS = 10;
-const FULL_RETRY_MAX_MS = 200;
 // Undecodable messages skipped by one get before it gives up on the queue.
 const MAX_UNDECODABLE_PER_GET = 10_000;
-
-// close() re-checks the connection this often while waiting for pending puts, for at most a minute.
-const CLOSE_WAIT_STEP_MS = 100;
-const MAX_CLOSE_WAIT_STEPS = 600;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -50,13 +41,12 @@ function toBuffer(bytes: Uint8Array): Buffer {
  * A RabbitMQ queue behind the `DistributedQueue` contract. `options` is undefined when the queue
  * was opened as it exists (declared without options by this handle).
  */
-export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, GetChannelOwner {
+export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, GetChannelOwner, PutTarget {
   private closed = false;
   private readonly gets: GetChannel;
   private readonly consumers = new Set<ChannelConsumer>();
-  private pendingPuts = 0;
-  private putsSettled: (() => void) | undefined;
   private readonly delayQueues: DelayQueues;
+  private readonly puts: PutSender;
   private deadQueue: Promise<void> | undefined;
 
   constructor(
@@ -66,6 +56,12 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
   ) {
     this.gets = new GetChannel(context.amqp, this);
     this.delayQueues = new DelayQueues(context.amqp, name, context.durable);
+    this.puts = new PutSender(context, this, this.delayQueues);
+  }
+
+  /** Its maxsize when declared by this handle (for messages); 0 otherwise. */
+  get maxsize(): number {
+    return this.options?.maxsize ?? 0;
   }
 
   /** True once closing: waiting gets then stay pending until shutdown rejects them. */
@@ -84,7 +80,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.send(content, this.properties(priority), options);
+    return this.puts.send(content, this.puts.properties(priority), options);
   }
 
   async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
@@ -93,7 +89,9 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
     const priority = checkPriority(options.priority);
     const contents = Array.from(items, (item) => toBuffer(this.context.codec.encode(item)));
     // Published back to back on the confirm channel; the broker confirms them in batches.
-    await Promise.all(contents.map((content) => this.send(content, this.properties(priority), options)));
+    await Promise.all(
+      contents.map((content) => this.puts.send(content, this.puts.properties(priority), options)),
+    );
   }
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
@@ -201,27 +199,14 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
     if (this.closed) return () => undefined;
     this.closed = true;
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.close()));
-    // Wait for pending puts while the broker can still confirm them; puts waiting for a
-    // reconnect are rejected with ConnectionClosedError when the connection closes.
-    const settled = new Promise<void>((resolve) => {
-      this.putsSettled = resolve;
-    });
-    for (let i = 0; i < MAX_CLOSE_WAIT_STEPS && this.pendingPuts > 0 && this.context.amqp.connected; i++) {
-      await Promise.race([settled, sleep(CLOSE_WAIT_STEP_MS)]);
-    }
+    await this.puts.settle();
     await this.gets.close();
     return () =>
       this.gets.rejectWaiting(new ConnectionClosedError(`queue "${this.name}" was closed while waiting`));
   }
 
-  async publishCopy(message: Message, attempt: number, delayMs: number): Promise<boolean> {
-    const properties: Options.Publish = {
-      ...message.properties,
-      headers: { ...message.properties.headers, [ATTEMPT_HEADER]: attempt },
-    };
-    const routingKey = delayMs > 0 ? await this.delayQueues.nameFor(delayMs) : this.name;
-    const outcome = await this.context.publisher.publish('', routingKey, message.content, properties);
-    return outcome === 'ack';
+  publishCopy(message: Message, attempt: number, delayMs: number): Promise<boolean> {
+    return this.puts.publishCopy(message, attempt, delayMs);
   }
 
   /**
@@ -240,67 +225,6 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
       holder.reject(message, true); // not copied: the broker keeps it and redelivers it later
     }
     return true;
-  }
-
-  private properties(priority: number): Options.Publish {
-    const properties: Options.Publish = {
-      persistent: this.context.durable,
-      messageId: this.context.nextId(),
-    };
-    if (priority > 0) properties.priority = priority;
-    return properties;
-  }
-
-  /** Publish and wait for the confirm; on a full queue, wait for room until the put's timeout. */
-  private send(content: Buffer, properties: Options.Publish, options: PutOptions): Promise<void> {
-    const delayMs = Math.round(options.delayMs ?? 0);
-    // Only a put with a timeout needs its start time (read once per put, not on the hot path).
-    const startedAt = options.timeoutMs === undefined ? 0 : Date.now();
-    const publisher = this.context.publisher;
-    this.pendingPuts++;
-    const sent =
-      delayMs > 0
-        ? this.delayQueues.nameFor(delayMs).then((key) => publisher.publish('', key, content, properties))
-        : publisher.publish('', this.name, content, properties);
-    // One reaction per put on the confirmed path; the full-queue path is the slow one.
-    return sent.then(
-      (outcome) => {
-        if (outcome === 'ack') return this.putDone();
-        return this.waitForRoom(content, properties, options, startedAt).finally(() => this.putDone());
-      },
-      (error: unknown) => {
-        this.putDone();
-        throw error;
-      },
-    );
-  }
-
-  private putDone(): void {
-    if (--this.pendingPuts === 0) this.putsSettled?.();
-  }
-
-  private async waitForRoom(
-    content: Buffer,
-    properties: Options.Publish,
-    options: PutOptions,
-    startedAt: number,
-  ): Promise<void> {
-    // A nack from a queue with x-overflow reject-publish means it is full: retry with backoff.
-    const deadline = options.timeoutMs === undefined ? Infinity : startedAt + options.timeoutMs;
-    const routingKey = options.delayMs
-      ? await this.delayQueues.nameFor(Math.round(options.delayMs))
-      : this.name;
-    for (let wait = FULL_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, FULL_RETRY_MAX_MS)) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        const limit = this.options?.maxsize ? ` (maxsize ${this.options.maxsize})` : '';
-        throw new QueueFullError(`queue "${this.name}" is full${limit}`);
-      }
-      if (this.closed)
-        throw new ConnectionClosedError(`queue "${this.name}" was closed while waiting for room`);
-      await sleep(Math.min(wait, remaining));
-      if ((await this.context.publisher.publish('', routingKey, content, properties)) === 'ack') return;
-    }
   }
 
   /** Hand back, uncounted, an item a satisfied get received by mistake. */
