@@ -1,11 +1,12 @@
 import type { ConsumerHandle } from '@taskwire/core';
+import { backoffDelay } from '@taskwire/core/transport';
 import type { Message } from 'amqplib';
 import { Holder } from './holder.js';
 import type { ReconnectingConnection } from './reconnecting-connection.js';
 
 // After the consumer's channel closes while the connection stays up (e.g. a channel error), wait
-// this long before subscribing again.
-const RESUBSCRIBE_DELAY_MS = 1000;
+// about this long before subscribing again, backing off while it keeps failing.
+const RESUBSCRIBE_BACKOFF = { baseMs: 1000, maxMs: 30_000 };
 
 /**
  * A `basic.consume` on its own channel with its own prefetch. It subscribes once per connection:
@@ -18,6 +19,8 @@ export class ChannelConsumer implements ConsumerHandle {
   private cancelled = false;
   private subscribedGeneration = -1;
   private retry: NodeJS.Timeout | undefined;
+  /** Channel closes since the last subscription that held. */
+  private resubscribes = 0;
   private readonly removeListener: () => void;
 
   constructor(
@@ -54,6 +57,7 @@ export class ChannelConsumer implements ConsumerHandle {
       { noAck: false },
     );
     this.tag = ok.consumerTag;
+    this.resubscribes = 0;
     if (this.cancelled) await this.stop();
   }
 
@@ -84,6 +88,7 @@ export class ChannelConsumer implements ConsumerHandle {
     // failure on a still-open connection resubscribes from here.
     if (this.cancelled || !this.amqp.connected || this.amqp.generation !== generation) return;
     this.subscribedGeneration = -1;
-    this.retry = setTimeout(() => void this.subscribe().catch(() => undefined), RESUBSCRIBE_DELAY_MS);
+    const delay = backoffDelay(++this.resubscribes, RESUBSCRIBE_BACKOFF);
+    this.retry = setTimeout(() => void this.subscribe().catch(() => undefined), delay);
   }
 }
