@@ -12,7 +12,7 @@ import {
 } from '@taskwire/core/engine';
 import { TickBatcher } from '@taskwire/core/transport';
 import type { Outbox } from './outbox.js';
-import { asUint, BATCH_MAX_BYTES, BATCH_MAX_ITEMS, Push } from './protocol.js';
+import { asBytes, asUint, BATCH_MAX_BYTES, BATCH_MAX_ITEMS, Push } from './protocol.js';
 
 /** A declared queue on one connection; each has its own engine session, like a memory:// handle. */
 interface Handle {
@@ -58,9 +58,9 @@ export class EngineClient {
   }
 
   /** Store every payload in order; a promise only when a bounded queue is full and the rest must wait. */
-  putMany(handleId: number, payloads: Uint8Array[]): Promise<void> | undefined {
+  putMany(handleId: number, payloads: readonly unknown[]): Promise<void> | undefined {
     const { queue, session } = this.handleOf(handleId);
-    const stored = payloads.map(storePayload);
+    const stored = payloads.map((payload) => storePayload(asBytes(payload, 'payload')));
     let i = 0;
     while (i < stored.length && queue.tryPut(stored[i]!)) i++;
     if (i === stored.length) return undefined;

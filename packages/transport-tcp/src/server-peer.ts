@@ -183,11 +183,8 @@ export class Peer {
           delayMs: optionalNumber(message[5], 'delayMs'),
           timeoutMs: optionalNumber(message[6], 'timeoutMs'),
         });
-      case Op.PUT_MANY: {
-        const handleId = asUint(message[2], 'handle');
-        const payloads = asArray(message[3], 'payloads').map((payload) => asBytes(payload, 'payload'));
-        return client.putMany(handleId, payloads);
-      }
+      case Op.PUT_MANY:
+        return client.putMany(asUint(message[2], 'handle'), asArray(message[3], 'payloads'));
       case Op.GET:
         return client.get(asUint(message[2], 'handle'), optionalNumber(message[3], 'timeoutMs'));
       case Op.ACK: {
