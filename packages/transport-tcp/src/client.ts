@@ -12,7 +12,7 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
-import { backoffDelay, resolveQueueOptions } from '@taskwire/core/transport';
+import { backoffDelay, checkQueueName, resolveQueueOptions } from '@taskwire/core/transport';
 import { resolveAuthkey } from './auth.js';
 import { type AuthenticatedSocket, openAuthenticatedSocket } from './authenticated-socket.js';
 import type { TcpConnectOptions } from './connect-options.js';
@@ -98,7 +98,9 @@ export class TcpConnection implements Connection, QueueContext {
   }
 
   async queue<T = unknown>(name: string, options: QueueOptions = {}): Promise<TcpQueue<T>> {
-    resolveQueueOptions(options); // refuse bad options here, before a round trip
+    // Refuse a bad name or bad options here, before a round trip (the server checks them again).
+    checkQueueName(name);
+    resolveQueueOptions(options);
     const handle = ++this.nextHandle;
     const declared = definedOptions(options);
     await this.request([0, Op.DECLARE, handle, name, declared]);
