@@ -4,7 +4,13 @@ import { checkPriority, type ResolvedQueueOptions, resolvePrefetch } from '../ki
 import { undecodableTarget } from '../kit/undecodable.js';
 import { type EnginePutOptions, StoredItem, type TaggedItem } from './engine-item.js';
 import { ReadyItems } from './engine-ready.js';
-import { ConsumerRing, EngineConsumer, type EngineSession, type InFlight } from './engine-session.js';
+import {
+  ConsumerRing,
+  EngineConsumer,
+  type EngineSession,
+  type InFlight,
+  type SessionQueue,
+} from './engine-session.js';
 import { DelayedItems, VisibilityDeadlines } from './engine-timers.js';
 import { type GetWaiter, type PutWaiter, Waiters } from './engine-waiters.js';
 
@@ -22,7 +28,7 @@ export interface EngineQueueHost<V> {
  * One named queue of a `MemoryEngine`. Costs: fifo/lifo O(1), priority and delays O(log n), one timer
  * per queue for delays and one for visibility timeouts (never one per item).
  */
-export class EngineQueue<V> {
+export class EngineQueue<V> implements SessionQueue<V> {
   private readonly ready: ReadyItems<V>;
   private readonly delayed: DelayedItems<StoredItem<V>>;
   private readonly deadlines: VisibilityDeadlines<InFlight<V>>;

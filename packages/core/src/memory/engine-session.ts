@@ -1,11 +1,23 @@
 import type { StoredItem, TaggedItem } from './engine-item.js';
-import type { EngineQueue } from './engine-queue.js';
+
+/**
+ * What sessions and consumers ask of a queue (the engine's queue implements it; this module needs no more of it,
+ * so the two do not import each other).
+ */
+export interface SessionQueue<V> {
+  /** Stop pushing to `consumer`. */
+  removeConsumer(consumer: EngineConsumer<V>): void;
+  /** Reject a closing session's waiting gets and puts. */
+  dropSession(session: EngineSession): void;
+  /** Return an unsettled delivery of a closed session to the queue. */
+  returnDelivery(delivery: InFlight<V>): void;
+}
 
 /** A delivery its taker has not settled yet. */
 export interface InFlight<V> {
   readonly tag: number;
   readonly item: StoredItem<V>;
-  readonly queue: EngineQueue<V>;
+  readonly queue: SessionQueue<V>;
   readonly session: EngineSession;
   readonly consumer: EngineConsumer<V> | undefined;
   /** When its visibility timeout ends; 0 = none, or settled. */
@@ -18,7 +30,7 @@ export class EngineConsumer<V> {
   active = true;
 
   constructor(
-    readonly queue: EngineQueue<V>,
+    readonly queue: SessionQueue<V>,
     readonly session: EngineSession,
     public prefetch: number,
     readonly onDelivery: (taken: TaggedItem<V>) => void,
@@ -44,7 +56,7 @@ export class EngineSession {
   closed = false;
   /** @internal */ readonly inFlight = new Map<number, InFlight<any>>();
   /** @internal */ readonly consumers = new Set<EngineConsumer<any>>();
-  /** @internal */ readonly queues = new Set<EngineQueue<any>>();
+  /** @internal */ readonly queues = new Set<SessionQueue<any>>();
 
   close(): void {
     if (this.closed) return;
