@@ -1,13 +1,9 @@
-import { ConfigError, type QueueOptions, type QueueOrder, resolveQueueOptions } from '@taskwire/core';
+import { ConfigError, type QueueOptions, type QueueOrder } from '@taskwire/core';
+import { type ResolvedQueueOptions, resolveQueueOptions } from '@taskwire/core/transport';
 import { type RedisClient, scripts } from './scripts.js';
 
 /** A queue's options as stored in its meta hash (every field present). */
-export interface StoredQueueOptions {
-  readonly order: QueueOrder;
-  readonly maxsize: number;
-  readonly visibilityTimeoutMs: number;
-  readonly deadLetter: string | undefined;
-}
+export type StoredQueueOptions = ResolvedQueueOptions;
 
 function normalise(options: QueueOptions): [string, string, string, string] {
   const { order, maxsize, visibilityTimeoutMs, deadLetter } = resolveQueueOptions(options);

@@ -5,8 +5,6 @@ import {
   type ConsumerHandle,
   checkDuration,
   checkOptionalDuration,
-  checkPriority,
-  DEFAULT_PREFETCH,
   type Delivery,
   type DeliveryHandler,
   type DistributedQueue,
@@ -16,12 +14,20 @@ import {
   QueueEmptyError,
   QueueFullError,
 } from '@taskwire/core';
-import { Batcher } from './batcher.js';
+import {
+  checkPriority,
+  decodeOrDeadLetter,
+  resolvePrefetch,
+  TickBatcher,
+  UNDECODABLE,
+  undecodableTarget,
+  wrapBackendError,
+} from '@taskwire/core/transport';
 import type { BlockingPool } from './blocking.js';
-import { Consumer, type TakeResult } from './consumer.js';
-import { RedisDelivery, type Settler, type Taken } from './delivery.js';
+import { type LeasedItem, RedisDelivery, type Settler } from './delivery.js';
 import { decodeItem, deliveryField, encodeItem } from './item.js';
 import { type QueueKeyName, type QueueKeys, queueKeys } from './keys.js';
+import { PollingConsumer, type TakeResult } from './polling-consumer.js';
 import type { StoredQueueOptions } from './queue-options.js';
 import { type LuaScript, type RedisClient, type ScriptArg, scripts } from './scripts.js';
 
@@ -64,10 +70,10 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly stop = new AbortController();
-  private readonly consumers = new Set<Consumer<T>>();
+  private readonly consumers = new Set<PollingConsumer<T>>();
   private readonly pendingPuts = new Set<Promise<void>>();
-  private readonly putBatcher: Batcher<PutEntry>;
-  private readonly ackBatcher: Batcher<Taken>;
+  private readonly putBatcher: TickBatcher<PutEntry>;
+  private readonly ackBatcher: TickBatcher<LeasedItem>;
   /** Started by the first take: a handle that only puts holds no lease and needs none. */
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -78,16 +84,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   ) {
     this.keys = queueKeys(ctx.prefix, name);
     this.leases.push(ctx.nextLease());
-    this.putBatcher = new Batcher((entries) => this.store(entries, false).then(() => undefined), {
+    this.putBatcher = new TickBatcher((entries) => this.store(entries, false), {
       maxItems: BATCH_ITEMS,
       maxBytes: BATCH_BYTES,
       bytes: (entry) => entry.item.length,
     });
-    this.ackBatcher = new Batcher((items) => this.ackNow(items), {
-      maxItems: BATCH_ITEMS,
-      maxBytes: Number.POSITIVE_INFINITY,
-      bytes: () => 0,
-    });
+    this.ackBatcher = new TickBatcher((items) => this.ackNow(items), { maxItems: BATCH_ITEMS });
   }
 
   /** Keep this handle's lease alive from its first take until it closes. */
@@ -117,7 +119,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       return Promise.reject(error);
     }
     const stored =
-      this.options.maxsize > 0 ? this.putBounded(entry, options.timeoutMs) : this.putBatcher.add(entry);
+      this.options.maxsize > 0 ? this.putBounded(entry, options.timeoutMs) : this.batchPut(entry);
     this.pendingPuts.add(stored);
     void stored.catch(() => undefined).finally(() => this.pendingPuts.delete(stored));
     return stored.catch((error: unknown) => Promise.reject(this.closed ? this.closedError() : error));
@@ -166,9 +168,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
     if (this.closed) throw this.closedError();
-    const prefetch = options.prefetch ?? DEFAULT_PREFETCH;
-    if (!Number.isInteger(prefetch) || prefetch < 1) throw new TypeError('prefetch must be an integer ≥ 1');
-    const consumer = new Consumer<T>(
+    const prefetch = resolvePrefetch(options.prefetch);
+    const consumer = new PollingConsumer<T>(
       {
         take: (max) => this.take(max),
         toDelivery: (taken, onSettle) => this.toDelivery(taken, onSettle),
@@ -232,12 +233,14 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   }
 
   /** @internal Settle by ack (batched with the acks of this tick). */
-  ack(taken: Taken): Promise<void> {
-    return this.ackBatcher.add(taken);
+  ack(taken: LeasedItem): Promise<void> {
+    const done = this.ackBatcher.nextFlush();
+    this.ackBatcher.add(taken);
+    return done;
   }
 
   /** @internal Settle by nack: requeue (optionally delayed) or dead-letter. */
-  async nack(taken: Taken, options: NackOptions): Promise<void> {
+  async nack(taken: LeasedItem, options: NackOptions): Promise<void> {
     if (options.requeue ?? true) {
       const delayMs = Math.max(0, Math.ceil(options.delayMs ?? 0));
       const uncount = options.countAttempt === false ? '1' : '0';
@@ -255,12 +258,23 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     return { priority, delayMs: Math.ceil(delayMs), item: encodeItem(this.ctx.nextId(), payload) };
   }
 
+  /** A put to an unbounded queue, stored with this turn's others in one script call. */
+  private batchPut(entry: PutEntry): Promise<void> {
+    const done = this.putBatcher.nextFlush();
+    this.putBatcher.add(entry);
+    return done;
+  }
+
   /** Run the put script; resolves false when a bounded queue had no room. */
   private async store(entries: PutEntry[], checkFull: boolean, keys = this.keys): Promise<boolean> {
     const each: ScriptArg[] = [];
     for (const entry of entries) each.push(entry.delayMs, entry.priority, entry.item);
     const args = { checkFull: checkFull ? '1' : '0', count: entries.length };
-    return Number(await scripts.put.run(this.ctx.client, keys, args, each)) === 1;
+    try {
+      return Number(await scripts.put.run(this.ctx.client, keys, args, each)) === 1;
+    } catch (error) {
+      throw wrapBackendError(error, `redis: put to "${this.name}"`);
+    }
   }
 
   private async putBounded(entry: PutEntry, timeoutMs: number | undefined): Promise<void> {
@@ -281,7 +295,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     const count = Math.min(max, BATCH_ITEMS);
     const args = { lease: this.lease, max: count, leaseTtlMs: this.ctx.leaseTtlMs };
     const reply = (await this.send(scripts.take, args)) as (Buffer | number)[];
-    const items: Taken[] = [];
+    const items: LeasedItem[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
       const attempt = Number(reply[i + 1]);
       const { id, priority, payload } = decodeItem(reply[i] as Buffer);
@@ -295,25 +309,24 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     return wait >= 0 ? Math.min(wait + 1, this.ctx.maxBlockMs) : this.ctx.maxBlockMs;
   }
 
-  private toDelivery(taken: Taken, onSettle?: () => void): RedisDelivery<T> | undefined {
-    let body: T;
-    try {
-      body = this.ctx.codec.decode(taken.payload) as T;
-    } catch {
-      // Never let a poisoned payload stop a worker: park it on the dead-letter queue.
-      void this.deadLetter(taken, true).catch(() => undefined);
-      return undefined;
-    }
-    return new RedisDelivery(this, taken, body, onSettle);
+  private toDelivery(taken: LeasedItem, onSettle?: () => void): RedisDelivery<T> | undefined {
+    // Never let a poisoned payload stop a worker: park it on the dead-letter queue.
+    const body = decodeOrDeadLetter(this.ctx.codec, taken.payload, this.deadLetterUndecodable, taken);
+    if (body === UNDECODABLE) return undefined;
+    return new RedisDelivery(this, taken, body as T, onSettle);
   }
+
+  private readonly deadLetterUndecodable = (taken: LeasedItem): Promise<void> => this.deadLetter(taken, true);
 
   /**
    * Move a delivery to the dead-letter queue (or drop it when there is none). The copy is stored
    * before the original is acked, so a crash in between duplicates rather than loses it; two
    * steps because the two queues may live in different cluster slots.
    */
-  private async deadLetter(taken: Taken, undecodable: boolean): Promise<void> {
-    const target = this.options.deadLetter ?? (undecodable ? `${this.name}.dead` : undefined);
+  private async deadLetter(taken: LeasedItem, undecodable: boolean): Promise<void> {
+    const target = undecodable
+      ? undecodableTarget(this.name, this.options.deadLetter)
+      : this.options.deadLetter;
     if (target !== undefined) {
       const entry = { priority: taken.priority, delayMs: 0, item: encodeItem(taken.id, taken.payload) };
       await this.store([entry], false, queueKeys(this.ctx.prefix, target));
@@ -322,7 +335,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   }
 
   /** Acks need no script: deleting the delivery's field is the whole settlement. */
-  private async ackNow(items: Taken[]): Promise<void> {
+  private async ackNow(items: LeasedItem[]): Promise<void> {
     const fields = items.map((taken) => taken.field);
     try {
       await Promise.all([
@@ -330,11 +343,11 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
         this.options.visibilityTimeoutMs > 0 ? this.ctx.client.zrem(this.keys.deadlines, ...fields) : 0,
       ]);
     } catch (error) {
-      throw this.closed ? this.closedError() : error;
+      throw this.closed ? this.closedError() : wrapBackendError(error, `redis: ack on "${this.name}"`);
     }
   }
 
-  private async giveBack(items: Taken[]): Promise<void> {
+  private async giveBack(items: LeasedItem[]): Promise<void> {
     // Never handed to a handler: uncounted. Each goes to the back, so they keep their order.
     await Promise.all(
       items.map((taken) => this.send(scripts.nack, { delivery: taken.field, delayMs: 0, uncount: '1' })),
@@ -343,7 +356,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   private send<A extends string>(script: LuaScript<QueueKeyName, A>, args: Readonly<Record<A, ScriptArg>>) {
     return script.run(this.ctx.client, this.keys, args).catch((error: unknown) => {
-      throw this.closed ? this.closedError() : error;
+      throw this.closed ? this.closedError() : wrapBackendError(error, `redis: queue "${this.name}"`);
     });
   }
 
