@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import {
   ConfigError,
   type Connection,
-  DEFAULT_URLS,
+  findTransport,
+  knownTransports,
   redactUrl,
   resolveSettings,
   resolveTransport,
@@ -35,13 +36,18 @@ export function addCommonOptions(program: Command): Command {
           'tcp (default), memory, redis, rabbitmq, a URL whose scheme names one, or a package / file exporting a transport',
         ),
       )
-      .option('--url <url>', `backend address (defaults: ${Object.values(DEFAULT_URLS).join(', ')})`)
+      .option('--url <url>', `backend address (defaults: ${defaultUrls().join(', ')})`)
       .option('--authkey <key>', 'TCP manager shared secret (or TASKWIRE_AUTHKEY)')
       .option('--authkey-file <path>', 'file holding the authkey')
       .option('--tls-ca <file>', 'tcps://: trust this CA (or self-signed) certificate (or TASKWIRE_TLS_CA)')
       .option('--queue <name>', 'task queue name (default: tasks)')
       .option('--config <path>', 'JSON config file (default: ./taskwire.config.json if present)')
   );
+}
+
+/** The default URL of every registered transport, for the help. */
+function defaultUrls(): string[] {
+  return knownTransports().flatMap((name) => findTransport(name)?.defaultUrl ?? []);
 }
 
 /** Settings from flags > environment > config file > defaults. */
