@@ -6,13 +6,12 @@ import {
   type Connection,
   ConnectionClosedError,
   type DistributedQueue,
-  type EngineQueueOptions,
   type QueueOptions,
-  resolveQueueOptions,
   type Subscription,
   type Transport,
   UnsupportedError,
 } from '@taskwire/core';
+import { checkQueueName, type ResolvedQueueOptions, resolveQueueOptions } from '@taskwire/core/transport';
 import Database from 'better-sqlite3';
 import { type QueueContext, SqliteQueue } from './queue.js';
 import { prepareDatabase } from './schema.js';
@@ -92,7 +91,7 @@ export class SqliteConnection implements Connection, QueueContext {
   }
 
   /** Store a new queue's options, or check `options` against the stored ones (options left out are taken). */
-  private declareOptions(name: string, options: QueueOptions | undefined): EngineQueueOptions {
+  private declareOptions(name: string, options: QueueOptions | undefined): ResolvedQueueOptions {
     if (typeof name !== 'string' || name.length === 0)
       throw new TypeError('queue name must be a non-empty string');
     const wanted = resolveQueueOptions(options);
@@ -105,8 +104,8 @@ export class SqliteConnection implements Connection, QueueContext {
         .run(name, JSON.stringify(wanted));
       return wanted;
     }
-    const existing = { deadLetter: undefined, ...JSON.parse(row.options) } as EngineQueueOptions;
-    for (const key of Object.keys(wanted) as (keyof EngineQueueOptions)[]) {
+    const existing = { deadLetter: undefined, ...JSON.parse(row.options) } as ResolvedQueueOptions;
+    for (const key of Object.keys(wanted) as (keyof ResolvedQueueOptions)[]) {
       if (options?.[key] !== undefined && existing[key] !== wanted[key]) {
         throw new ConfigError(
           `queue "${name}" already exists with ${key}=${String(existing[key])}; requested ${key}=${String(wanted[key])}`,

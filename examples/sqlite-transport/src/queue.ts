@@ -4,19 +4,27 @@ import {
   ConnectionClosedError,
   type ConsumeOptions,
   type ConsumerHandle,
-  checkOptionalDuration,
-  checkPriority,
   type Delivery,
   type DeliveryHandler,
   type DistributedQueue,
-  type EngineQueueOptions,
   type GetOptions,
   type NackOptions,
   type PutOptions,
   QueueEmptyError,
   QueueFullError,
-  runHandler,
 } from '@taskwire/core';
+import {
+  BaseDelivery,
+  checkPriority,
+  checkPutOptions,
+  decodeOrDeadLetter,
+  type ResolvedQueueOptions,
+  resolvePrefetch,
+  runHandler,
+  TickBatcher,
+  UNDECODABLE,
+  undecodableTarget,
+} from '@taskwire/core/transport';
 import type { HeldItem, ItemStore, Order } from './store.js';
 import type { Wakeups } from './wakeups.js';
 
@@ -36,33 +44,30 @@ export interface QueueContext {
   assertOpen(): void;
 }
 
-class SqliteDelivery<T> implements Delivery<T> {
-  settled = false;
+class SqliteDelivery<T> extends BaseDelivery<T> {
   /** Called once when settled (a consumer counts its unsettled deliveries against its prefetch). */
-  onSettled: (() => void) | undefined;
+  whenSettled: (() => void) | undefined;
   constructor(
     private readonly queue: SqliteQueue<T>,
     readonly item: HeldItem,
     readonly body: T,
-  ) {}
+  ) {
+    super();
+  }
   get id(): string {
     return this.item.id;
   }
   get attempt(): number {
     return this.item.attempt;
   }
-  async ack(): Promise<void> {
-    if (this.settle()) await this.queue.ack(this);
+  protected override onSettled(): void {
+    this.whenSettled?.();
   }
-  async nack(options: NackOptions = {}): Promise<void> {
-    checkOptionalDuration(options.delayMs, 'delayMs');
-    if (this.settle()) this.queue.nack(this, options);
+  protected settleAck(): Promise<void> {
+    return this.queue.ack(this);
   }
-  private settle(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.onSettled?.();
-    return true;
+  protected async settleNack(options: NackOptions): Promise<void> {
+    this.queue.nack(this, options);
   }
 }
 
@@ -72,14 +77,20 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
   private readonly consumers = new Set<ConsumerHandle>();
   /** Unsettled deliveries: closing the handle gives them back. */
   private readonly held = new Set<SqliteDelivery<T>>();
-  private acks: HeldItem[] = [];
-  private acksDone: Promise<void> | undefined;
+  /** Acks of one turn go in one transaction: a write transaction per ack would make the processes queue for the lock. */
+  private readonly acks = new TickBatcher<HeldItem>((items) => {
+    const { store } = this.context;
+    store.transaction(() => {
+      for (const item of items) store.ack(item.rowid, item.token);
+    });
+    this.context.wakeups.notify();
+  });
   private closed = false;
 
   constructor(
     private readonly context: QueueContext,
     readonly name: string,
-    private readonly options: EngineQueueOptions,
+    private readonly options: ResolvedQueueOptions,
   ) {
     this.order = { queue: name, lifo: options.order === 'lifo' };
   }
@@ -91,8 +102,8 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
   async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
     this.assertOpen();
     const priority = checkPriority(options.priority);
-    const delayMs = checkOptionalDuration(options.delayMs, 'delayMs') ?? 0;
-    const timeoutMs = checkOptionalDuration(options.timeoutMs, 'timeoutMs');
+    checkPutOptions(options);
+    const { delayMs = 0, timeoutMs } = options;
     const payloads = Array.from(items, (item) => this.context.codec.encode(item));
     const { store, wakeups } = this.context;
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
@@ -121,8 +132,8 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
   }
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
-    const timeoutMs = checkOptionalDuration(options.timeoutMs, 'timeoutMs');
-    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    checkPutOptions(options);
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
     for (;;) {
       this.assertOpen();
       const [delivery] = this.take(1);
@@ -134,7 +145,7 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
 
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
     this.assertOpen();
-    const prefetch = options.prefetch ?? 100;
+    const prefetch = resolvePrefetch(options.prefetch);
     let unsettled = 0;
     let cancelled = false;
     const settled = () => {
@@ -146,7 +157,7 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
         const deliveries = unsettled < prefetch ? this.take(prefetch - unsettled) : [];
         for (const delivery of deliveries) {
           unsettled++;
-          delivery.onSettled = settled;
+          delivery.whenSettled = settled;
           void runHandler(handler, delivery);
         }
         if (deliveries.length === 0) await this.context.wakeups.wait(this.waitMs(Infinity));
@@ -177,7 +188,7 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
     if (this.closed) return;
     for (const consumer of this.consumers) await consumer.cancel();
     this.closed = true;
-    this.flushAcks();
+    this.acks.flush();
     for (const delivery of this.held) await delivery.nack({ requeue: true, countAttempt: true });
   }
 
@@ -186,24 +197,11 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
     this.context.store.drop(this.name);
   }
 
-  /** Acks of one turn go in one transaction: a write transaction per ack would make the processes queue for the lock. */
   ack(delivery: SqliteDelivery<T>): Promise<void> {
     this.held.delete(delivery);
-    this.acks.push(delivery.item);
-    this.acksDone ??= new Promise((resolve) => setImmediate(() => resolve(this.flushAcks())));
-    return this.acksDone;
-  }
-
-  private flushAcks(): void {
-    const { store } = this.context;
-    const items = this.acks;
-    this.acks = [];
-    this.acksDone = undefined;
-    if (items.length === 0) return;
-    store.transaction(() => {
-      for (const item of items) store.ack(item.rowid, item.token);
-    });
-    this.context.wakeups.notify();
+    const done = this.acks.nextFlush();
+    this.acks.add(delivery.item);
+    return done;
   }
 
   nack(delivery: SqliteDelivery<T>, options: NackOptions): void {
@@ -216,15 +214,14 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
         store.requeue(this.order, item.rowid, item.token, readyAt, options.countAttempt === false),
       );
     } else if (this.options.deadLetter) {
-      const target = this.context.declare(this.options.deadLetter);
-      store.transaction(() => store.moveTo(target, item.rowid, item.token));
+      this.deadLetter(item, this.options.deadLetter);
     } else {
       store.ack(item.rowid, item.token);
     }
     this.context.wakeups.notify();
   }
 
-  /** Hold up to `limit` items; an undecodable one goes to the dead-letter queue (`<name>.dead` without one). */
+  /** Hold up to `limit` items; an undecodable one is dead-lettered, never handed out. */
   private take(limit: number): SqliteDelivery<T>[] {
     const { store, owner, leaseMs, codec } = this.context;
     const now = Date.now();
@@ -235,16 +232,22 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
     );
     const deliveries: SqliteDelivery<T>[] = [];
     for (const item of items) {
-      try {
-        const delivery = new SqliteDelivery(this, item, codec.decode(item.payload) as T);
-        this.held.add(delivery);
-        deliveries.push(delivery);
-      } catch {
-        const target = this.context.declare(this.options.deadLetter ?? `${this.name}.dead`);
-        store.transaction(() => store.moveTo(target, item.rowid, item.token));
-      }
+      const body = decodeOrDeadLetter(codec, item.payload, this.deadLetterUndecodable, item);
+      if (body === UNDECODABLE) continue;
+      const delivery = new SqliteDelivery(this, item, body as T);
+      this.held.add(delivery);
+      deliveries.push(delivery);
     }
     return deliveries;
+  }
+
+  private readonly deadLetterUndecodable = (item: HeldItem) =>
+    this.deadLetter(item, undecodableTarget(this.name, this.options.deadLetter));
+
+  private deadLetter(item: HeldItem, queue: string): void {
+    const { store } = this.context;
+    const target = this.context.declare(queue);
+    store.transaction(() => store.moveTo(target, item.rowid, item.token));
   }
 
   /** How long an idle taker sleeps: until the next delayed item, a poll, or `deadline`. */
