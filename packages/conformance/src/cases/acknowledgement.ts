@@ -5,7 +5,7 @@ import type { BaseConformanceOptions } from '../context.js';
 import { defineGroup } from '../define.js';
 
 export function acknowledgementCases(options: BaseConformanceOptions): void {
-  defineGroup(options, 'acknowledgement', ({ test, caps, timing }) => {
+  defineGroup(options, 'acknowledgement', ({ test, timing }) => {
     test('ack removes the item for good', async (ctx) => {
       const name = ctx.name('ack');
       const first = await ctx.connect();

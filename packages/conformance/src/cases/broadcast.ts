@@ -5,7 +5,7 @@ import { type BaseConformanceOptions, sleep, within } from '../context.js';
 import { defineGroup } from '../define.js';
 
 export function broadcastCases(options: BaseConformanceOptions): void {
-  defineGroup(options, 'broadcast', ({ test, caps, timing }) => {
+  defineGroup(options, 'broadcast', ({ test, caps }) => {
     if (caps.broadcast) {
       test('a published message reaches every subscriber', async (ctx) => {
         const channel = ctx.name('channel');

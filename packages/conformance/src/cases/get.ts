@@ -5,7 +5,7 @@ import { type BaseConformanceOptions, sleep, within } from '../context.js';
 import { defineGroup } from '../define.js';
 
 export function getCases(options: BaseConformanceOptions): void {
-  defineGroup(options, 'get and close', ({ test, caps, timing }) => {
+  defineGroup(options, 'get and close', ({ test, timing }) => {
     test('get with timeoutMs on an empty queue rejects with QueueEmptyError within tolerance', async (ctx) => {
       const queue = await (await ctx.connect()).queue(ctx.name('empty'));
       const started = Date.now();

@@ -5,7 +5,7 @@ import type { BaseConformanceOptions } from '../context.js';
 import { defineGroup } from '../define.js';
 
 export function orderingCases(options: BaseConformanceOptions): void {
-  defineGroup(options, 'ordering', ({ test, caps, timing }) => {
+  defineGroup(options, 'ordering', ({ test, caps }) => {
     test('fifo: items come out in the order they went in', async (ctx) => {
       const queue = await (await ctx.connect()).queue<number>(ctx.name('fifo'));
       for (let i = 0; i < 20; i++) await queue.put(i);

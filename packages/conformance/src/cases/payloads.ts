@@ -5,7 +5,7 @@ import type { BaseConformanceOptions } from '../context.js';
 import { defineGroup } from '../define.js';
 
 export function payloadCases(options: BaseConformanceOptions): void {
-  defineGroup(options, 'payloads', ({ test, caps, timing }) => {
+  defineGroup(options, 'payloads', ({ test }) => {
     test('msgpack types round-trip', async (ctx) => {
       const queue = await (await ctx.connect()).queue<unknown>(ctx.name('types'));
       const value = {

@@ -5,7 +5,7 @@ import type { BaseConformanceOptions } from '../context.js';
 import { defineGroup } from '../define.js';
 
 export function queueCases(options: BaseConformanceOptions): void {
-  defineGroup(options, 'queues and connections', ({ test, caps, timing }) => {
+  defineGroup(options, 'queues and connections', ({ test, timing }) => {
     test('two queues on one connection are independent', async (ctx) => {
       const connection = await ctx.connect();
       const a = await connection.queue<string>(ctx.name('a'));

@@ -5,7 +5,7 @@ import { type BaseConformanceOptions, sleep, within } from '../context.js';
 import { defineGroup } from '../define.js';
 
 export function throughputCases(options: BaseConformanceOptions): void {
-  defineGroup(options, 'throughput shapes', ({ test, caps, timing }) => {
+  defineGroup(options, 'throughput shapes', ({ test, timing }) => {
     test('putMany stores every item in order', async (ctx) => {
       const queue = await (await ctx.connect()).queue<number>(ctx.name('putmany'));
       const items = Array.from({ length: 500 }, (_, i) => i);
