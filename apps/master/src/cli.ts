@@ -1,31 +1,14 @@
 #!/usr/bin/env node
-import { createRequire } from 'node:module';
-import { Command, InvalidArgumentError } from 'commander';
-import { addCommonOptions, addIsolationOptions, exitWithError } from 'taskwire-worker';
+import { addCommonOptions, addIsolationOptions, createProgram, integer, runProgram } from '@taskwire/cli-kit';
 import { runMaster } from './run.js';
 
-const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
-
-const integer =
-  (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(
-        max === Number.MAX_SAFE_INTEGER
-          ? `must be an integer ≥ ${min}`
-          : `must be an integer from ${min} to ${max}`,
-      );
-    }
-    return n;
-  };
-
 const program = addCommonOptions(
-  new Command('taskwire-master')
-    .description(
+  createProgram({
+    name: 'taskwire-master',
+    description:
       'Split a job into tasks, hand them to workers, collect the results. With no --input it runs the demo: random integers squared by the workers.',
-    )
-    .version(version),
+    packageJson: new URL('../package.json', import.meta.url),
+  }),
 )
   .option('--tasks <n>', 'demo: number of tasks', integer(0), 10)
   .option('--input <file>', "one JSON payload per line ('-' for stdin)")
@@ -41,15 +24,9 @@ const program = addCommonOptions(
   .option('--window <n>', 'tasks outstanding at once', integer(1), 1000)
   .option('--max-attempts <n>', 'attempts per task before it fails', integer(1), 3)
   .option('--progress', 'always show the progress bar')
-  .option('--no-progress', "print the seed's per-task lines instead of a progress bar")
-  .showHelpAfterError('(run with --help for usage)');
+  .option('--no-progress', "print the seed's per-task lines instead of a progress bar");
 
 // Handler isolation and timeout of the local workers.
 addIsolationOptions(program);
 
-try {
-  program.parse();
-  process.exit(await runMaster(program.opts()));
-} catch (error) {
-  exitWithError('taskwire-master', error);
-}
+await runProgram(program, runMaster);

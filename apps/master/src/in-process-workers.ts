@@ -1,5 +1,5 @@
+import { type IsolationFlags, loadRunnableHandler, type RunnableHandler } from '@taskwire/cli-kit';
 import { type Connection, type Transport, Worker } from '@taskwire/core';
-import { type IsolationFlags, loadRunnableHandler, type RunnableHandler } from 'taskwire-worker';
 
 /** Options of {@link InProcessWorkers}. */
 export interface InProcessWorkerOptions {

@@ -15,6 +15,7 @@ export function toJson(value: unknown): string {
 export class ResultWriter {
   private readonly stream: NodeJS.WritableStream;
   private failure: Error | undefined;
+  private closed = false;
 
   private constructor(stream: NodeJS.WritableStream) {
     this.stream = stream;
@@ -36,8 +37,13 @@ export class ResultWriter {
     return new ResultWriter(stream);
   }
 
-  /** Write one result line; resolves when the stream can take more (backpressure). */
+  /**
+   * Write one result line; resolves when the stream can take more (backpressure). After
+   * {@link close} it writes nothing: a stopped job closes its output while the tasks already
+   * running may still answer, and a write after the end would fail the whole run.
+   */
   async write(result: TaskResult): Promise<void> {
+    if (this.closed) return;
     if (this.failure) throw this.failure;
     const line = toJson({
       input: result.payload,
@@ -51,6 +57,7 @@ export class ResultWriter {
 
   /** Flush and close (stdout stays open). */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.stream === process.stdout) return;
     await new Promise<void>((resolve, reject) => {
       (this.stream as WriteStream).end((error?: Error | null) => (error ? reject(error) : resolve()));

@@ -1,16 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
-  announceDeparture,
-  ConfigError,
-  type Connection,
-  deadLetterQueueOf,
-  type HostedServer,
-  Master,
-  redactUrl,
-  type TaskResult,
-} from '@taskwire/core';
-import {
   type CommonFlags,
   connect,
   type IsolationFlags,
@@ -20,7 +10,17 @@ import {
   readAuthkey,
   settingsFrom,
   tlsClientOptions,
-} from 'taskwire-worker';
+} from '@taskwire/cli-kit';
+import {
+  announceDeparture,
+  ConfigError,
+  type Connection,
+  deadLetterQueueOf,
+  type HostedServer,
+  Master,
+  redactUrl,
+  type TaskResult,
+} from '@taskwire/core';
 import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { LocalWorkers } from './local-workers.js';
@@ -99,7 +99,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     process.exit(exitCodeOf(signal));
   });
   const settings = await settingsFrom(options);
-  const transport = await loadTransport(settings);
+  const transport = await loadTransport(settings, (specifier) => import(specifier));
   const workersWanted = options.workers ?? 0;
   // Whatever can be checked here is, before the first task is submitted.
   if (workersWanted > 0) await loadHandler(options.handler ?? 'square');

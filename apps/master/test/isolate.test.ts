@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { REDIS_URL } from './brokers.js';
 import { exitWithin, freePort, killAfterEach, MASTER_CLI, run, start, WORKER_CLI } from './helpers.js';
 
-// `--isolate threads`: handlers run in a pool of worker threads (apps/worker/src/thread-pool.ts).
+// `--isolate threads`: handlers run in a pool of worker threads (packages/cli-kit/src/thread-pool.ts).
 const THREAD_HANDLER = fileURLToPath(
-  new URL('../../worker/test/fixtures/thread-handlers.mjs', import.meta.url),
+  new URL('../../../packages/cli-kit/test/fixtures/thread-handlers.mjs', import.meta.url),
 );
 
 const track = killAfterEach();

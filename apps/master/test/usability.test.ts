@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -271,6 +271,22 @@ describe('the README works as written', () => {
       encoding: 'utf8',
     });
     expect(out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('an app never imports another app', () => {
+  it('no source file of the CLIs imports taskwire-master or taskwire-worker (the master only runs the worker command)', () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const importsAnApp = /(from\s+|import\(\s*)['"]taskwire-(master|worker)['"/]/;
+    for (const app of ['apps/master', 'apps/worker']) {
+      const sources = readdirSync(join(root, app, 'src')).filter((file) => file.endsWith('.ts'));
+      expect(sources.length).toBeGreaterThan(0);
+      for (const file of sources) {
+        expect(readFileSync(join(root, app, 'src', file), 'utf8'), `${app}/src/${file}`).not.toMatch(
+          importsAnApp,
+        );
+      }
+    }
   });
 });
 

@@ -1,6 +1,13 @@
+import {
+  type CommonFlags,
+  connect,
+  type IsolationFlags,
+  loadRunnableHandler,
+  loadTransport,
+  settingsFrom,
+  tlsClientOptions,
+} from '@taskwire/cli-kit';
 import { Worker } from '@taskwire/core';
-import { type CommonFlags, connect, loadTransport, settingsFrom, tlsClientOptions } from './common.js';
-import { type IsolationFlags, loadRunnableHandler } from './isolation.js';
 import { printOnce } from './repeat-filter.js';
 
 /** Options of {@link runWorker} (the `taskwire-worker` flags). */
@@ -30,7 +37,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   const runnable = await loadRunnableHandler(options.handler ?? 'square', options, (error) =>
     console.error(`taskwire-worker: a handler thread failed outside any task: ${error.message}`),
   );
-  const transport = await loadTransport(settings);
+  const transport = await loadTransport(settings, (specifier) => import(specifier));
   const connection = await connect(transport, settings, await tlsClientOptions(options));
   const worker = await Worker.start({
     connection,

@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { ConfigError } from './errors.js';
+import { findTransport, knownSchemes } from './registry.js';
+import { schemeOf } from './url-scheme.js';
 
 /** How an application picks and reaches its backend. */
 export interface TaskwireSettings {
   /** A transport name, URL, package or file path. @default 'tcp' */
   transport: string;
-  /** Where the backend is; defaults per transport (see {@link DEFAULT_URLS}). */
+  /** Where the backend is; defaults to the transport's registered `defaultUrl`. */
   url: string | undefined;
   /** Shared secret of the TCP manager. */
   authkey: string | undefined;
@@ -30,14 +32,6 @@ export interface SettingsSources {
   /** Directory to look for `taskwire.config.json` in. @default process.cwd() */
   cwd?: string;
 }
-
-/** Default backend address of each built-in transport. */
-export const DEFAULT_URLS: Readonly<Record<string, string>> = {
-  tcp: 'tcp://127.0.0.1:5555',
-  redis: 'redis://127.0.0.1:6379',
-  rabbitmq: 'amqp://127.0.0.1:5672',
-  memory: 'memory://',
-};
 
 const ENV_KEYS: Record<keyof TaskwireSettings, string> = {
   transport: 'TASKWIRE_TRANSPORT',
@@ -75,23 +69,12 @@ async function readConfigFile(path: string, explicit: boolean): Promise<Partial<
   return parsed as Partial<TaskwireSettings>;
 }
 
-function schemeOf(value: string): string | undefined {
-  return /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
-}
-
-const SCHEME_TRANSPORTS: Record<string, string> = {
-  tcp: 'tcp',
-  tcps: 'tcp',
-  redis: 'redis',
-  rediss: 'redis',
-  amqp: 'rabbitmq',
-  amqps: 'rabbitmq',
-  memory: 'memory',
-};
-
 /**
  * Resolve settings with the precedence flag > environment > config file > default. A transport
- * given as a URL also sets `url`; a `url` alone picks the transport its scheme names.
+ * given as a URL also sets `url`; a `url` alone picks the transport its scheme names; a
+ * transport without a `url` gets its registered default URL. Schemes and default URLs come
+ * from the transport registry ({@link registerTransport}), so a registered third-party
+ * transport works the same way as the built-in ones.
  */
 export async function resolveSettings(
   sources: SettingsSources = {},
@@ -125,24 +108,23 @@ export async function resolveSettings(
 
   let transport = settings.transport;
   let url = settings.url;
-  if (transport && schemeOf(transport) && SCHEME_TRANSPORTS[schemeOf(transport)!]) {
+  const named = transport && schemeOf(transport) ? findTransport(transport) : undefined;
+  if (named) {
     // `--transport redis://host` is shorthand for `--transport redis --url redis://host`.
     url ??= transport;
-    transport = SCHEME_TRANSPORTS[schemeOf(transport)!];
+    transport = named.name;
   }
   if (!transport && url) {
     const scheme = schemeOf(url);
     if (!scheme) throw new ConfigError(`malformed URL "${url}": expected <scheme>://host[:port]`);
-    transport = SCHEME_TRANSPORTS[scheme];
+    transport = findTransport(url)?.name;
     if (!transport) {
-      throw new ConfigError(
-        `unknown URL scheme "${scheme}://"; known: ${Object.keys(SCHEME_TRANSPORTS).join(', ')}`,
-      );
+      throw new ConfigError(`unknown URL scheme "${scheme}://"; known: ${knownSchemes().join(', ')}`);
     }
     origin.transport = origin.url;
   }
   transport ??= 'tcp';
-  url ??= DEFAULT_URLS[transport];
+  url ??= findTransport(transport)?.defaultUrl;
   return {
     settings: {
       transport,

@@ -1,31 +1,15 @@
+export { type BackoffOptions, backoffDelay } from './backoff.js';
 export * from './codec.js';
 export * from './config.js';
 export * from './duration.js';
 export * from './errors.js';
 export {
-  checkPriority,
-  EngineConsumer,
-  type EngineItem,
-  EngineQueue,
-  type EngineQueueOptions,
-  EngineSession,
-  MemoryEngine,
-  resolveQueueOptions,
-  type Taken,
-} from './memory/engine.js';
-export { loadPayload, type StoredPayload, storePayload } from './memory/payload.js';
-export {
   createMemoryTransport,
-  DEFAULT_PREFETCH,
-  EngineDelivery,
   MEMORY_CAPABILITIES,
   MemoryTransport,
-  memoryEngine,
-  runHandler,
 } from './memory/transport.js';
 export { MAX_PAYLOAD_DEPTH } from './payload-check.js';
 export * from './registry.js';
-export { type BackoffOptions, backoffDelay } from './task/backoff.js';
 export {
   announceDeparture,
   DepartedMasters,

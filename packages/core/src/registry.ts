@@ -3,31 +3,56 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from './errors.js';
 import { createMemoryTransport } from './memory/transport.js';
 import type { Transport } from './types.js';
+import { schemeOf } from './url-scheme.js';
 
 /** Creates a transport. Third-party packages export one of these (or a ready transport). */
 export type TransportFactory = (options?: Record<string, unknown>) => Transport | Promise<Transport>;
 
-interface Registration {
+/** What a registration says about a transport, known before its package is loaded. */
+export interface RegisteredTransport {
+  /** The name `--transport` takes. */
   readonly name: string;
+  /** URL schemes that name this transport (`redis://…`). */
   readonly schemes: readonly string[];
+  /** The backend address used when no URL is given, if the transport has one. */
+  readonly defaultUrl: string | undefined;
+}
+
+/** Options of {@link registerTransport}. */
+export interface RegisterTransportOptions {
+  /** URL schemes that name the transport. @default [name] */
+  schemes?: readonly string[];
+  /** The backend address used when no URL is given (e.g. `nats://127.0.0.1:4222`). */
+  defaultUrl?: string;
+}
+
+interface Registration extends RegisteredTransport {
   /** A factory, or the module specifier to import lazily. */
   readonly source: TransportFactory | string;
 }
 
 const registrations = new Map<string, Registration>();
 
+const NAME = /^[a-z][a-z0-9+.-]*$/;
+
 /**
- * Register a transport under `name`, reachable by that name and by each of `schemes` in a URL.
- * `source` is a factory or a module specifier imported on first use (so `@taskwire/core` never
- * loads a broker client nobody asked for).
+ * Register a transport under `name`, reachable by that name and by each of `schemes` in a URL;
+ * settings resolution ({@link resolveSettings}) reads the same table, so a registered scheme
+ * works as `--transport scheme://host` and as `--url scheme://host`. `source` is a factory or a
+ * module specifier imported on first use (so `@taskwire/core` never loads a broker client nobody
+ * asked for).
  */
 export function registerTransport(
   name: string,
   source: TransportFactory | string,
-  options: { schemes?: readonly string[] } = {},
+  options: RegisterTransportOptions = {},
 ): void {
-  if (!/^[a-z][a-z0-9+.-]*$/.test(name)) throw new TypeError(`invalid transport name "${name}"`);
-  registrations.set(name, { name, schemes: options.schemes ?? [name], source });
+  if (!NAME.test(name)) throw new TypeError(`invalid transport name "${name}"`);
+  const schemes = (options.schemes ?? [name]).map((scheme) => scheme.toLowerCase());
+  for (const scheme of schemes) {
+    if (!NAME.test(scheme)) throw new TypeError(`invalid URL scheme "${scheme}" of transport "${name}"`);
+  }
+  registrations.set(name, { name, schemes, defaultUrl: options.defaultUrl, source });
 }
 
 /** Names of every registered transport. */
@@ -35,10 +60,39 @@ export function knownTransports(): string[] {
   return [...registrations.keys()];
 }
 
-registerTransport('memory', () => createMemoryTransport(), { schemes: ['memory'] });
-registerTransport('tcp', '@taskwire/transport-tcp', { schemes: ['tcp', 'tcps'] });
-registerTransport('redis', '@taskwire/transport-redis', { schemes: ['redis', 'rediss'] });
-registerTransport('rabbitmq', '@taskwire/transport-rabbitmq', { schemes: ['amqp', 'amqps'] });
+/** URL schemes of every registered transport. */
+export function knownSchemes(): string[] {
+  return [...registrations.values()].flatMap((registration) => registration.schemes);
+}
+
+/**
+ * The registration a name (`redis`) or a URL (`redis://host`, by its scheme) refers to, or
+ * `undefined` for anything else (a package name, a file path, an unknown scheme).
+ */
+export function findTransport(spec: string): RegisteredTransport | undefined {
+  const registration = registrationFor(spec.trim());
+  return (
+    registration && {
+      name: registration.name,
+      schemes: registration.schemes,
+      defaultUrl: registration.defaultUrl,
+    }
+  );
+}
+
+registerTransport('memory', () => createMemoryTransport(), { schemes: ['memory'], defaultUrl: 'memory://' });
+registerTransport('tcp', '@taskwire/transport-tcp', {
+  schemes: ['tcp', 'tcps'],
+  defaultUrl: 'tcp://127.0.0.1:5555',
+});
+registerTransport('redis', '@taskwire/transport-redis', {
+  schemes: ['redis', 'rediss'],
+  defaultUrl: 'redis://127.0.0.1:6379',
+});
+registerTransport('rabbitmq', '@taskwire/transport-rabbitmq', {
+  schemes: ['amqp', 'amqps'],
+  defaultUrl: 'amqp://127.0.0.1:5672',
+});
 
 /** What {@link resolveTransport} accepts. */
 export type TransportSpec = Transport | string | { type: string; options?: Record<string, unknown> };
@@ -69,11 +123,6 @@ export function isTransport(value: unknown): value is Transport {
 
 function looksLikeModule(spec: string): boolean {
   return /^(\.{1,2}\/|\/|file:)/.test(spec) || spec.startsWith('@') || /\.(m?js|cjs|ts)$/.test(spec);
-}
-
-function schemeOf(spec: string): string | undefined {
-  const match = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec);
-  return match?.[1]?.toLowerCase();
 }
 
 function registrationFor(spec: string): Registration | undefined {

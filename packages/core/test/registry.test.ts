@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
   createMemoryTransport,
+  findTransport,
+  knownSchemes,
   knownTransports,
   MemoryTransport,
   redactUrl,
@@ -47,6 +49,26 @@ describe('transport registry', () => {
     expect(await resolveTransport('nats')).toBe(fake);
     expect(await resolveTransport('nats://127.0.0.1:4222')).toBe(fake);
     expect(knownTransports()).toContain('nats');
+  });
+
+  it('a registration carries its schemes and default URL', () => {
+    registerTransport('natslike', () => createMemoryTransport(), {
+      schemes: ['natslike', 'NatsLikeS'],
+      defaultUrl: 'natslike://127.0.0.1:4222',
+    });
+    const expected = {
+      name: 'natslike',
+      schemes: ['natslike', 'natslikes'],
+      defaultUrl: 'natslike://127.0.0.1:4222',
+    };
+    expect(findTransport('natslike')).toEqual(expected);
+    expect(findTransport('natslikes://host:1')).toEqual(expected);
+    expect(knownSchemes()).toEqual(expect.arrayContaining(['natslike', 'natslikes']));
+    expect(findTransport('redis')?.defaultUrl).toBe('redis://127.0.0.1:6379');
+    expect(findTransport('./a/file.js')).toBeUndefined();
+    expect(() => registerTransport('bad', () => createMemoryTransport(), { schemes: ['no/slash'] })).toThrow(
+      TypeError,
+    );
   });
 
   it('rejects an unknown name with a ConfigError listing the known transports', async () => {

@@ -1,11 +1,6 @@
 import { afterEach } from 'vitest';
-import {
-  type Connection,
-  createMemoryTransport,
-  memoryEngine,
-  Worker,
-  type WorkerOptions,
-} from '../src/index.js';
+import { type Connection, createMemoryTransport, Worker, type WorkerOptions } from '../src/index.js';
+import { memoryEngine } from '../src/subpath/engine.js';
 
 /**
  * Masters and workers on a fresh memory engine per test (connections to it share queues, like processes on one

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Master, memoryEngine, readTask, type TaskResult } from '../src/index.js';
+import { Master, readTask, type TaskResult } from '../src/index.js';
+import { memoryEngine } from '../src/subpath/engine.js';
 import { sleep, taskHarness } from './task-harness.js';
 
 const { backend, startWorker } = taskHarness('task');

@@ -1,4 +1,5 @@
-import { checkDuration, type QueueOptions, UnsupportedError } from '@taskwire/core';
+import { type QueueOptions, UnsupportedError } from '@taskwire/core';
+import { checkQueueName, resolveQueueOptions, undecodableTarget } from '@taskwire/core/transport';
 
 /** Header carrying how many deliveries an item had before this copy was published. */
 export const ATTEMPT_HEADER = 'x-taskwire-attempt';
@@ -6,48 +7,40 @@ export const ATTEMPT_HEADER = 'x-taskwire-attempt';
 /** Highest priority: the contract's 0–255 range maps onto `x-max-priority` directly. */
 export const MAX_PRIORITY = 255;
 
-/** Queue options with every field resolved. */
-export interface ResolvedQueueOptions {
+/**
+ * Longest queue name: RabbitMQ allows 255 bytes, and taskwire derives longer names from it (`<name>.delay.<ms>`,
+ * `taskwire.options.<name>`).
+ */
+const MAX_NAME_BYTES = 200;
+
+/** Queue options as a RabbitMQ queue holds them: every field resolved, never LIFO. */
+export interface RabbitQueueOptions {
   readonly order: 'fifo' | 'priority';
   readonly maxsize: number;
   readonly visibilityTimeoutMs: number;
   readonly deadLetter: string | undefined;
 }
 
-/** Validate `options`; LIFO is refused because a RabbitMQ queue only ever serves its head. */
-export function resolveQueueOptions(name: string, options: QueueOptions = {}): ResolvedQueueOptions {
-  if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200) {
-    throw new TypeError('queue name must be a non-empty string of at most 200 bytes');
-  }
-  const order = options.order ?? 'fifo';
-  if (order === 'lifo') {
+/**
+ * Validate the name and options of a RabbitMQ queue with core's rules; LIFO is refused with `UnsupportedError`
+ * because a RabbitMQ queue only ever serves its head.
+ */
+export function resolveRabbitQueueOptions(name: string, options: QueueOptions = {}): RabbitQueueOptions {
+  checkQueueName(name, MAX_NAME_BYTES);
+  if (options.order === 'lifo') {
     throw new UnsupportedError(
       `order 'lifo' is not supported by the rabbitmq transport (RabbitMQ queues only serve from the head); use the memory, tcp or redis transport for LIFO queues`,
     );
   }
-  if (order !== 'fifo' && order !== 'priority') {
-    throw new TypeError(`order must be 'fifo', 'lifo' or 'priority', got ${String(order)}`);
-  }
-  const maxsize = options.maxsize ?? 0;
-  if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError('maxsize must be an integer ≥ 0');
-  const visibilityTimeoutMs = checkDuration(options.visibilityTimeoutMs ?? 0, 'visibilityTimeoutMs');
-  if (options.deadLetter !== undefined && (typeof options.deadLetter !== 'string' || !options.deadLetter)) {
-    throw new TypeError('deadLetter must be a queue name');
-  }
-  return { order, maxsize, visibilityTimeoutMs, deadLetter: options.deadLetter };
-}
-
-/** Where rejected and undecodable items of `name` go: its `deadLetter`, else `<name>.dead`. */
-export function deadLetterTarget(name: string, deadLetter: string | undefined): string {
-  return deadLetter ?? `${name}.dead`;
+  return resolveQueueOptions(options) as RabbitQueueOptions;
 }
 
 /** Broker arguments of the main queue. */
-export function queueArguments(name: string, options: ResolvedQueueOptions): Record<string, unknown> {
+export function queueArguments(name: string, options: RabbitQueueOptions): Record<string, unknown> {
   const args: Record<string, unknown> = {
     // Rejected items are routed by the default exchange to the dead-letter queue by name.
     'x-dead-letter-exchange': '',
-    'x-dead-letter-routing-key': deadLetterTarget(name, options.deadLetter),
+    'x-dead-letter-routing-key': undecodableTarget(name, options.deadLetter),
   };
   if (options.order === 'priority') args['x-max-priority'] = MAX_PRIORITY;
   if (options.maxsize > 0) {
@@ -99,7 +92,7 @@ export function optionsExchangeName(name: string): string {
 }
 
 /** The marker exchange's recorded options. */
-export function optionsRecord(options: ResolvedQueueOptions): string {
+export function optionsRecord(options: RabbitQueueOptions): string {
   return `taskwire:visibilityTimeoutMs=${options.visibilityTimeoutMs}`;
 }
 

@@ -1,6 +1,6 @@
 import { ConnectionClosedError } from '@taskwire/core';
 import type { ConfirmChannel } from 'amqplib';
-import { closeQuietly, type Link } from './link.js';
+import { closeQuietly, type ReconnectingConnection } from './reconnecting-connection.js';
 
 const NOT_FOUND = 404;
 // A broadcast whose channel died with the connection is sent again on the next one; bounded so a broker that
@@ -25,7 +25,7 @@ type SendOutcome = 'sent' | 'not-found' | 'lost';
 export class BroadcastPublisher {
   private shared: Promise<Tracked> | undefined;
 
-  constructor(private readonly link: Link) {}
+  constructor(private readonly amqp: ReconnectingConnection) {}
 
   /** Publish `content` on the fanout `exchange`; resolves once the broker confirmed it or has no such exchange. */
   async publish(exchange: string, content: Buffer): Promise<void> {
@@ -72,7 +72,7 @@ export class BroadcastPublisher {
   }
 
   private async openChannel(): Promise<Tracked> {
-    const channel = await this.link.confirmChannel();
+    const channel = await this.amqp.confirmChannel();
     const tracked: Tracked = { channel };
     // Emitted before `close`, which is when amqplib fails the unconfirmed publishes.
     channel.on('error', (error: { code?: number }) => {

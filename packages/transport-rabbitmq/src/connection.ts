@@ -9,18 +9,20 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
+import { wrapBackendError } from '@taskwire/core/transport';
 import {
   optionForArgument,
   optionsExchangeName,
   optionsRecord,
   queueArguments,
-  type ResolvedQueueOptions,
-  resolveQueueOptions,
+  type RabbitQueueOptions,
+  resolveRabbitQueueOptions,
 } from './arguments.js';
 import { BroadcastPublisher } from './broadcast-publisher.js';
-import type { Link } from './link.js';
 import type { Publisher } from './publisher.js';
-import { type QueueContext, RabbitMQQueue } from './queue.js';
+import { RabbitMQQueue } from './queue.js';
+import type { QueueContext } from './queue-context.js';
+import type { ReconnectingConnection } from './reconnecting-connection.js';
 import { BroadcastSubscription, broadcastExchangeName } from './subscription.js';
 
 const NOT_FOUND = 404;
@@ -47,11 +49,11 @@ export class RabbitMQConnection implements Connection {
 
   constructor(
     readonly transport: Transport,
-    private readonly link: Link,
+    private readonly amqp: ReconnectingConnection,
     private readonly publisher: Publisher,
     private readonly context: QueueContext,
   ) {
-    this.broadcasts = new BroadcastPublisher(link);
+    this.broadcasts = new BroadcastPublisher(amqp);
   }
 
   private get codec(): Codec {
@@ -61,12 +63,16 @@ export class RabbitMQConnection implements Connection {
   async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
     this.assertOpen();
     const given = options !== undefined && Object.values(options).some((value) => value !== undefined);
-    const resolved = resolveQueueOptions(name, options);
+    const resolved = resolveRabbitQueueOptions(name, options);
     // Without options, an existing queue is opened as it is (like the memory engine, omitted
     // options are taken from the queue); RabbitMQ would otherwise reject the default arguments.
-    if (!given && (await this.exists(name)))
-      return this.track(new RabbitMQQueue<T>(this.context, name, undefined));
-    await this.declare(name, resolved);
+    try {
+      if (!given && (await this.exists(name)))
+        return this.track(new RabbitMQQueue<T>(this.context, name, undefined));
+      await this.declare(name, resolved);
+    } catch (error) {
+      throw wrapBackendError(error, `rabbitmq: declaring queue "${name}"`);
+    }
     return this.track(new RabbitMQQueue<T>(this.context, name, resolved));
   }
 
@@ -79,7 +85,7 @@ export class RabbitMQConnection implements Connection {
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
     this.assertOpen();
-    const subscription = new BroadcastSubscription<T>(this.link, this.codec, channel, handler);
+    const subscription = new BroadcastSubscription<T>(this.amqp, this.codec, channel, handler);
     await subscription.start();
     this.subscriptions.add(subscription);
     return subscription;
@@ -92,7 +98,7 @@ export class RabbitMQConnection implements Connection {
     const finalisers = await Promise.all([...this.queues].map((queue) => queue.shutdown()));
     await Promise.all([this.publisher.close(), this.broadcasts.close()]);
     // Closing the connection returns every unsettled delivery to its queue.
-    await this.link.close();
+    await this.amqp.close();
     for (const rejectWaitingGets of finalisers) rejectWaitingGets();
   }
 
@@ -103,7 +109,7 @@ export class RabbitMQConnection implements Connection {
 
   private async exists(name: string): Promise<boolean> {
     try {
-      await this.link.withChannel((channel) => channel.checkQueue(name));
+      await this.amqp.withChannel((channel) => channel.checkQueue(name));
       return true;
     } catch (error) {
       if ((error as { code?: number }).code === NOT_FOUND) return false;
@@ -112,16 +118,16 @@ export class RabbitMQConnection implements Connection {
   }
 
   /** Declare the queue, its options marker and its dead-letter queue, each on a throwaway channel. */
-  private async declare(name: string, options: ResolvedQueueOptions): Promise<void> {
+  private async declare(name: string, options: RabbitQueueOptions): Promise<void> {
     const durable = this.context.durable;
-    await this.link
+    await this.amqp
       .withChannel((channel) =>
         channel.assertQueue(name, { durable, arguments: queueArguments(name, options) }),
       )
       .catch((error) => {
         throw declareError(name, error);
       });
-    await this.link
+    await this.amqp
       .withChannel((channel) =>
         channel.assertExchange(optionsExchangeName(name), 'fanout', {
           durable,
@@ -132,8 +138,8 @@ export class RabbitMQConnection implements Connection {
         throw declareError(name, error);
       });
     if (options.deadLetter !== undefined && !(await this.exists(options.deadLetter))) {
-      const deadOptions = resolveQueueOptions(options.deadLetter);
-      await this.link
+      const deadOptions = resolveRabbitQueueOptions(options.deadLetter);
+      await this.amqp
         .withChannel((channel) =>
           channel.assertQueue(options.deadLetter!, {
             durable,
@@ -147,6 +153,6 @@ export class RabbitMQConnection implements Connection {
   }
 
   private assertOpen(): void {
-    if (this.closed || !this.link.usable) throw new ConnectionClosedError('RabbitMQ connection is closed');
+    if (this.closed || !this.amqp.usable) throw new ConnectionClosedError('RabbitMQ connection is closed');
   }
 }

@@ -1,104 +1,10 @@
-import {
-  checkOptionalDuration,
-  type Delivery,
-  type LongTimeout,
-  type NackOptions,
-  setLongTimeout,
-} from '@taskwire/core';
-import type { Channel, Message } from 'amqplib';
+import { type LongTimeout, type NackOptions, setLongTimeout } from '@taskwire/core';
+import { BaseDelivery } from '@taskwire/core/transport';
+import type { Message } from 'amqplib';
 import { ATTEMPT_HEADER } from './arguments.js';
-import { closeQuietly } from './link.js';
+import type { Holder } from './holder.js';
 
-/**
- * The channel deliveries arrive on. Acks must go back on that channel; once it has closed the
- * broker has already requeued everything it held, so settling becomes a no-op.
- *
- * Acks are coalesced: those made in one turn of the event loop go out as one `basic.ack` with
- * `multiple` up to the highest tag below every still-unsettled delivery (tags only grow on a
- * channel), which saves the broker most of its per-ack work. Rejects go out at once.
- */
-export class Holder {
-  /** False once the channel has closed. */
-  alive = true;
-  // Insertion order is tag order, so the first entry is the lowest unsettled tag.
-  private readonly unsettled = new Set<number>();
-  private acked: number[] = [];
-  private flushScheduled = false;
-
-  constructor(readonly channel: Channel) {
-    channel.once('close', () => {
-      this.alive = false;
-      this.unsettled.clear();
-      this.acked = [];
-    });
-  }
-
-  /** Record a delivery that arrived on this channel. */
-  received(message: Message): void {
-    this.unsettled.add(message.fields.deliveryTag);
-  }
-
-  /** Acknowledge (coalesced into the next flush). */
-  ack(message: Message): void {
-    if (!this.alive || !this.unsettled.delete(message.fields.deliveryTag)) return;
-    this.acked.push(message.fields.deliveryTag);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  /** Reject now: requeue in place, or dead-letter. */
-  reject(message: Message, requeue: boolean): void {
-    if (!this.alive || !this.unsettled.delete(message.fields.deliveryTag)) return;
-    try {
-      this.channel.nack(message, false, requeue);
-    } catch {
-      // the channel is closing: the broker requeues the delivery anyway
-    }
-  }
-
-  /**
-   * Resolves once the broker has processed every ack sent so far: the reply to a passive declare of `queue`
-   * comes back after the frames before it on this channel. Giving an item back relies on it (the original must
-   * be gone before the caller moves on, or a crash right after brings it back with one more attempt).
-   */
-  async confirmAcks(queue: string): Promise<void> {
-    this.flush();
-    if (!this.alive) return;
-    await this.channel.checkQueue(queue).catch(() => undefined);
-  }
-
-  /** Send the acks made so far. */
-  flush(): void {
-    this.flushScheduled = false;
-    if (!this.alive || this.acked.length === 0) return;
-    const lowestUnsettled = this.unsettled.values().next().value ?? Number.POSITIVE_INFINITY;
-    const acked = this.acked;
-    this.acked = [];
-    let highestBelow = 0;
-    try {
-      for (const tag of acked) {
-        if (tag < lowestUnsettled) highestBelow = Math.max(highestBelow, tag);
-        else this.channel.ack(tagged(tag));
-      }
-      if (highestBelow > 0) this.channel.ack(tagged(highestBelow), true);
-    } catch {
-      // the channel is closing: its unacked deliveries return to the queue (at-least-once)
-    }
-  }
-
-  /** Flush pending acks, then close the channel (returning unsettled deliveries). */
-  async close(): Promise<void> {
-    this.flush();
-    await closeQuietly(this.channel);
-  }
-}
-
-/** The minimal message amqplib's `ack` needs: only the delivery tag is read. */
-function tagged(deliveryTag: number): Message {
-  return { fields: { deliveryTag } } as Message;
-}
+const SETTLED = Promise.resolve();
 
 /** What a delivery needs from its queue to give an item back with a new attempt count. */
 export interface RequeueTarget {
@@ -120,10 +26,8 @@ export function attemptOf(message: Message): number {
   return recorded + 1 + (message.fields.redelivered ? 1 : 0);
 }
 
-/** One delivery from RabbitMQ. Settling twice is a no-op. */
-export class RabbitMQDelivery<T> implements Delivery<T> {
-  /** True once acked, nacked or expired. */
-  settled = false;
+/** One delivery from RabbitMQ. Settling twice is a no-op; so is settling after its visibility timeout expired. */
+export class RabbitMQDelivery<T> extends BaseDelivery<T> {
   private timer: LongTimeout | undefined;
 
   constructor(
@@ -134,6 +38,7 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
     readonly body: T,
     visibilityTimeoutMs: number,
   ) {
+    super();
     if (visibilityTimeoutMs > 0) {
       // Enforced by the holder: RabbitMQ only returns a delivery when its channel closes.
       this.timer = setLongTimeout(() => this.expire(), visibilityTimeoutMs).unref();
@@ -145,26 +50,21 @@ export class RabbitMQDelivery<T> implements Delivery<T> {
     return attemptOf(this.message);
   }
 
-  async ack(): Promise<void> {
-    if (!this.settle()) return;
-    this.holder.ack(this.message);
-  }
-
-  async nack(options: NackOptions = {}): Promise<void> {
-    checkOptionalDuration(options.delayMs, 'delayMs');
-    if (!this.settle()) return;
-    await this.giveBack(options.requeue ?? true, options.delayMs ?? 0, options.countAttempt ?? true);
-  }
-
-  private settle(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
+  protected override onSettled(): void {
     this.timer?.clear();
-    return true;
+  }
+
+  protected settleAck(): Promise<void> {
+    this.holder.ack(this.message);
+    return SETTLED;
+  }
+
+  protected settleNack(options: NackOptions): Promise<void> {
+    return this.giveBack(options.requeue ?? true, options.delayMs ?? 0, options.countAttempt ?? true);
   }
 
   private expire(): void {
-    if (this.settle()) void this.giveBack(true, 0, true).catch(() => undefined);
+    if (this.claim()) void this.giveBack(true, 0, true).catch(() => undefined);
   }
 
   private async giveBack(requeue: boolean, delayMs: number, countAttempt: boolean): Promise<void> {

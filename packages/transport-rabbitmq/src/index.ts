@@ -1,6 +1,6 @@
 import { createRabbitMQTransport } from './transport.js';
 
-export type { ReconnectOptions } from './link.js';
+export type { ReconnectOptions } from './reconnecting-connection.js';
 export {
   createRabbitMQTransport,
   RABBITMQ_CAPABILITIES,

@@ -1,6 +1,6 @@
 import { ConnectionClosedError } from '@taskwire/core';
 import type { ConfirmChannel, Options } from 'amqplib';
-import { closeQuietly, type Link } from './link.js';
+import { closeQuietly, type ReconnectingConnection } from './reconnecting-connection.js';
 
 /** How the broker answered a publish: `ack` (stored) or `nack` (refused, e.g. a full queue). */
 export type PublishOutcome = 'ack' | 'nack';
@@ -19,7 +19,7 @@ export class Publisher {
   private open: ConfirmChannel | undefined;
   private drained: Promise<void> | undefined;
 
-  constructor(private readonly link: Link) {}
+  constructor(private readonly amqp: ReconnectingConnection) {}
 
   /** Publish one message and wait for its confirm. */
   publish(
@@ -91,7 +91,7 @@ export class Publisher {
   private current(): Promise<ConfirmChannel> {
     // A dead channel is forgotten on its `close`, so the next publish opens a fresh one.
     if (!this.channel) {
-      const created = this.link.confirmChannel();
+      const created = this.amqp.confirmChannel();
       this.drained = undefined;
       this.channel = created;
       created.then(

@@ -1,5 +1,5 @@
 import { type BroadcastHandler, type Codec, decodingHandler, type Subscription } from '@taskwire/core';
-import { closeQuietly, type Link } from './link.js';
+import { closeQuietly, type ReconnectingConnection } from './reconnecting-connection.js';
 
 /**
  * The fanout exchange that carries broadcasts on `channel`. Not `taskwire.broadcast.…`: brokers may still hold
@@ -30,18 +30,18 @@ export class BroadcastSubscription<T> implements Subscription {
   private close: (() => Promise<void>) | undefined;
 
   constructor(
-    private readonly link: Link,
+    private readonly amqp: ReconnectingConnection,
     private readonly codec: Codec,
     private readonly channelName: string,
     private readonly handler: BroadcastHandler<T>,
   ) {
-    this.removeListener = link.onConnect(() => void this.start().catch(() => undefined));
+    this.removeListener = amqp.onConnect(() => void this.start().catch(() => undefined));
   }
 
   /** Bind and consume on the current connection (no-op when already done on it). */
   async start(): Promise<void> {
-    const model = await this.link.ready();
-    const generation = this.link.generation;
+    const model = await this.amqp.ready();
+    const generation = this.amqp.generation;
     if (this.stopped || this.generation === generation) return;
     this.generation = generation;
     const exchange = broadcastExchangeName(this.channelName);

@@ -8,10 +8,10 @@ import {
 } from '@taskwire/core';
 import type { SocketOptions } from 'amqplib';
 import { RabbitMQConnection } from './connection.js';
-import { Link, type ReconnectOptions } from './link.js';
 import { Publisher } from './publisher.js';
-import type { QueueContext } from './queue.js';
-import { type EndpointOptions, resolveEndpoint } from './url.js';
+import type { QueueContext } from './queue-context.js';
+import { ReconnectingConnection, type ReconnectOptions } from './reconnecting-connection.js';
+import { type EndpointOptions, resolveBrokerAddress } from './url.js';
 
 /** Everything except LIFO: a RabbitMQ queue only serves from its head. */
 export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
@@ -56,10 +56,10 @@ export class RabbitMQTransport implements Transport {
 
   async connect(options: RabbitMQConnectOptions = {}): Promise<Connection> {
     const merged: RabbitMQConnectOptions = { ...this.defaults, ...options };
-    const endpoint = resolveEndpoint(merged);
+    const broker = resolveBrokerAddress(merged);
     const codec = createCodec({ maxPayloadBytes: merged.maxPayloadBytes });
-    const link = await Link.open({
-      endpoint,
+    const amqp = await ReconnectingConnection.open({
+      broker,
       socket: {
         ...merged.socketOptions,
         noDelay: merged.noDelay ?? true,
@@ -71,18 +71,18 @@ export class RabbitMQTransport implements Transport {
         maxRetries: merged.reconnect?.maxRetries ?? Number.POSITIVE_INFINITY,
       },
     });
-    const publisher = new Publisher(link);
+    const publisher = new Publisher(amqp);
     const idPrefix = `${randomBytes(6).toString('base64url')}-`;
     let counter = 0;
     const context: QueueContext = {
-      link,
+      amqp,
       publisher,
       codec,
       durable: merged.durable ?? true,
       prefetch: merged.prefetch ?? 100,
       nextId: () => idPrefix + (++counter).toString(36),
     };
-    return new RabbitMQConnection(this, link, publisher, context);
+    return new RabbitMQConnection(this, amqp, publisher, context);
   }
 }
 

@@ -22,7 +22,7 @@ export interface EndpointOptions {
 }
 
 /** A resolved endpoint: what amqplib connects to and how to name it in messages. */
-export interface Endpoint {
+export interface BrokerAddress {
   /** Passed to amqplib's `connect`. */
   readonly target: string | Options.Connect;
   /** The URL with its password redacted, for errors and logs. */
@@ -30,7 +30,7 @@ export interface Endpoint {
 }
 
 /** Resolve `url` (or the separate options) into an amqplib target; a bad URL is a `ConfigError`. */
-export function resolveEndpoint(options: EndpointOptions): Endpoint {
+export function resolveBrokerAddress(options: EndpointOptions): BrokerAddress {
   if (options.url === undefined) {
     const protocol = options.tls ? 'amqps' : 'amqp';
     const hostname = options.hostname ?? '127.0.0.1';

@@ -13,6 +13,7 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
+import { backoffDelay, checkQueueName, wrapBackendError } from '@taskwire/core/transport';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { BlockingPool } from './blocking.js';
 import { broadcastChannel, queueKeys } from './keys.js';
@@ -58,6 +59,11 @@ export interface RedisConnectOptions {
   connectionName?: string;
   /** Largest encoded payload `put` accepts. @default 67108864 (64 MiB) */
   maxPayloadBytes?: number;
+}
+
+/** ioredis's delay before reconnect attempt `times` (1-based): 100 ms, doubling to 2 s, jittered. */
+function reconnectDelay(times: number): number {
+  return backoffDelay(times, { baseMs: 100, maxMs: 2000 });
 }
 
 /** A connection to Redis: one pipelined command client, blocking clients on demand, a subscriber. */
@@ -114,7 +120,7 @@ export class RedisConnection implements Connection {
         connectTimeout: options.connectTimeoutMs ?? 5000,
         ...(connectionName ? { connectionName } : {}),
         // Fail the first connect at once; afterwards reconnect forever with capped backoff.
-        retryStrategy: (times) => (established ? Math.min(50 * 2 ** Math.min(times, 6), 2000) : null),
+        retryStrategy: (times) => (established ? reconnectDelay(times) : null),
         ...options.redis,
       });
       // Reported through the failing commands; the first connect's own reason (WRONGPASS,
@@ -155,9 +161,12 @@ export class RedisConnection implements Connection {
 
   async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
     this.assertOpen();
-    if (typeof name !== 'string' || name.length === 0)
-      throw new TypeError('queue name must be a non-empty string');
-    const stored = await declareQueue(this.client, queueKeys(this.prefix, name).meta, name, options);
+    checkQueueName(name);
+    const stored = await declareQueue(this.client, queueKeys(this.prefix, name).meta, name, options).catch(
+      (error: unknown) => {
+        throw wrapBackendError(error, `redis: declaring queue "${name}"`);
+      },
+    );
     this.assertOpen();
     const queue = new RedisQueue<T>(
       {
@@ -181,7 +190,11 @@ export class RedisConnection implements Connection {
   async publish<T = unknown>(channel: string, message: T): Promise<void> {
     this.assertOpen();
     const bytes = this.codec.encode(message);
-    await this.client.publish(broadcastChannel(this.prefix, channel), Buffer.from(bytes));
+    await this.client
+      .publish(broadcastChannel(this.prefix, channel), Buffer.from(bytes))
+      .catch((error: unknown) => {
+        throw wrapBackendError(error, `redis: publishing on "${channel}"`);
+      });
   }
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
@@ -243,7 +256,7 @@ export class RedisConnection implements Connection {
       enableAutoPipelining: pipelined,
       lazyConnect: false,
       maxRetriesPerRequest: null,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      retryStrategy: reconnectDelay,
     };
     const copy =
       this.client instanceof Cluster

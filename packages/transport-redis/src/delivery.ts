@@ -1,7 +1,8 @@
-import { checkOptionalDuration, type Delivery, type NackOptions } from '@taskwire/core';
+import type { NackOptions } from '@taskwire/core';
+import { BaseDelivery } from '@taskwire/core/transport';
 
-/** One item as the take script returned it. */
-export interface Taken {
+/** One item as the take script returned it: held under this handle's lease until settled. */
+export interface LeasedItem {
   readonly id: string;
   /** `id|attempt`: the server's name of this delivery. */
   readonly field: string;
@@ -14,24 +15,23 @@ export interface Taken {
 
 /** Where a delivery's settlement goes (its queue handle). */
 export interface Settler {
-  ack(taken: Taken): Promise<void>;
-  nack(taken: Taken, options: NackOptions): Promise<void>;
+  ack(taken: LeasedItem): Promise<void>;
+  nack(taken: LeasedItem, options: NackOptions): Promise<void>;
 }
 
 /**
  * A delivery from Redis. The server settles it only while this exact delivery (id and attempt)
  * is still held, so settling twice, or after the item was redelivered elsewhere, is harmless.
  */
-export class RedisDelivery<T> implements Delivery<T> {
-  /** True once `ack` or `nack` was called. */
-  settled = false;
-
+export class RedisDelivery<T> extends BaseDelivery<T> {
   constructor(
     private readonly settler: Settler,
-    private readonly taken: Taken,
+    private readonly taken: LeasedItem,
     readonly body: T,
     private readonly onSettle?: () => void,
-  ) {}
+  ) {
+    super();
+  }
 
   get id(): string {
     return this.taken.id;
@@ -41,25 +41,15 @@ export class RedisDelivery<T> implements Delivery<T> {
     return this.taken.attempt;
   }
 
-  ack(): Promise<void> {
-    if (!this.markSettled()) return Promise.resolve();
+  protected override onSettled(): void {
+    this.onSettle?.();
+  }
+
+  protected settleAck(): Promise<void> {
     return this.settler.ack(this.taken);
   }
 
-  nack(options: NackOptions = {}): Promise<void> {
-    try {
-      checkOptionalDuration(options.delayMs, 'delayMs');
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (!this.markSettled()) return Promise.resolve();
+  protected settleNack(options: NackOptions): Promise<void> {
     return this.settler.nack(this.taken, options);
-  }
-
-  private markSettled(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    this.onSettle?.();
-    return true;
   }
 }

@@ -6,14 +6,14 @@ export interface QueueKeys {
   /** HASH: the queue's declared options (`order`, `maxsize`, `vt`, `dl`). */
   readonly meta: string;
   /**
-   * LIST (fifo, lifo) or ZSET scored by priority and sequence (priority) of envelopes
-   * `id|attempt|score|payload`: `attempt` counts deliveries so far, `score` is empty in lists.
+   * LIST (fifo, lifo) or ZSET scored by priority and sequence (priority) of items
+   * `id|attempt|score|payload` (see `item.ts`).
    */
   readonly ready: string;
-  /** ZSET of envelopes scored by the time they become ready. */
+  /** ZSET of items scored by the time they become ready. */
   readonly delayed: string;
   /**
-   * HASH of deliveries in flight: field `id|attempt` (this delivery) → `lease|envelope`, where
+   * HASH of deliveries in flight: field `id|attempt` (this delivery) → `lease|item`, where
    * `lease` names the consumer holding it.
    */
   readonly inflight: string;
@@ -27,14 +27,33 @@ export interface QueueKeys {
   readonly wake: string;
   /** LIST of room tokens a put blocked on a full queue waits on (BLPOP). */
   readonly room: string;
-  /** Every key above, in the order the Lua scripts expect them as KEYS. */
+  /** Every key above, in the order of `QUEUE_KEY_NAMES`. */
   readonly all: readonly string[];
 }
+
+/** The name of one key of a queue. */
+export type QueueKeyName = Exclude<keyof QueueKeys, 'all'>;
+
+/**
+ * A queue's keys in the order the queue scripts take them as KEYS (each `lua/*.lua` header lists
+ * them so, and `lua/includes/queue.lua` binds them so).
+ */
+export const QUEUE_KEY_NAMES = [
+  'meta',
+  'ready',
+  'delayed',
+  'inflight',
+  'deadlines',
+  'leases',
+  'seq',
+  'wake',
+  'room',
+] as const satisfies readonly QueueKeyName[];
 
 /** The hash-tagged keys of queue `name` under `prefix`. */
 export function queueKeys(prefix: string, name: string): QueueKeys {
   const base = `{${prefix}:${name}}`;
-  const keys = {
+  const keys: Record<QueueKeyName, string> = {
     meta: `${base}:meta`,
     ready: `${base}:ready`,
     delayed: `${base}:delayed`,
@@ -45,7 +64,7 @@ export function queueKeys(prefix: string, name: string): QueueKeys {
     wake: `${base}:wake`,
     room: `${base}:room`,
   };
-  return { ...keys, all: Object.values(keys) };
+  return { ...keys, all: QUEUE_KEY_NAMES.map((name) => keys[name]) };
 }
 
 /** The pub/sub channel of broadcast channel `channel` under `prefix`. */

@@ -1,13 +1,9 @@
-import { ConfigError, type QueueOptions, type QueueOrder, resolveQueueOptions } from '@taskwire/core';
+import { ConfigError, type QueueOptions, type QueueOrder } from '@taskwire/core';
+import { type ResolvedQueueOptions, resolveQueueOptions } from '@taskwire/core/transport';
 import { type RedisClient, scripts } from './scripts.js';
 
 /** A queue's options as stored in its meta hash (every field present). */
-export interface StoredQueueOptions {
-  readonly order: QueueOrder;
-  readonly maxsize: number;
-  readonly visibilityTimeoutMs: number;
-  readonly deadLetter: string | undefined;
-}
+export type StoredQueueOptions = ResolvedQueueOptions;
 
 function normalise(options: QueueOptions): [string, string, string, string] {
   const { order, maxsize, visibilityTimeoutMs, deadLetter } = resolveQueueOptions(options);
@@ -27,9 +23,10 @@ export async function declareQueue(
   name: string,
   options: QueueOptions = {},
 ): Promise<StoredQueueOptions> {
-  const wanted = normalise(options);
-  const mask = GIVEN.map((key) => (options[key] === undefined ? '0' : '1')).join('');
-  const reply = ((await scripts.declare.run(client, [metaKey], [...wanted, mask])) as Buffer[]).map((part) =>
+  const [order, maxsize, vt, dl] = normalise(options);
+  const given = GIVEN.map((key) => (options[key] === undefined ? '0' : '1')).join('');
+  const args = { order, maxsize, vt, dl, given };
+  const reply = ((await scripts.declare.run(client, { meta: metaKey }, args)) as Buffer[]).map((part) =>
     part.toString(),
   );
   if (reply[0] === 'conflict') {

@@ -5,8 +5,6 @@ import {
   type ConsumerHandle,
   checkDuration,
   checkOptionalDuration,
-  checkPriority,
-  DEFAULT_PREFETCH,
   type Delivery,
   type DeliveryHandler,
   type DistributedQueue,
@@ -16,13 +14,22 @@ import {
   QueueEmptyError,
   QueueFullError,
 } from '@taskwire/core';
-import { Batcher } from './batcher.js';
+import {
+  checkPriority,
+  decodeOrDeadLetter,
+  resolvePrefetch,
+  TickBatcher,
+  UNDECODABLE,
+  undecodableTarget,
+  wrapBackendError,
+} from '@taskwire/core/transport';
 import type { BlockingPool } from './blocking.js';
-import { Consumer, type TakeResult } from './consumer.js';
-import { RedisDelivery, type Settler, type Taken } from './delivery.js';
-import { type QueueKeys, queueKeys } from './keys.js';
+import { type LeasedItem, RedisDelivery, type Settler } from './delivery.js';
+import { decodeItem, deliveryField, encodeItem } from './item.js';
+import { type QueueKeyName, type QueueKeys, queueKeys } from './keys.js';
+import { PollingConsumer, type TakeResult } from './polling-consumer.js';
 import type { StoredQueueOptions } from './queue-options.js';
-import { type RedisClient, scripts } from './scripts.js';
+import { type LuaScript, type RedisClient, type ScriptArg, scripts } from './scripts.js';
 
 /** What a queue handle borrows from its connection. */
 export interface QueueContext {
@@ -43,34 +50,13 @@ export interface QueueContext {
 interface PutEntry {
   readonly priority: number;
   readonly delayMs: number;
-  /** `id|0||payload`: the stored form (the put script fills in a priority queue's score). */
-  readonly envelope: Buffer;
+  /** The stored form (`encodeItem`); the put script fills in a priority queue's score. */
+  readonly item: Buffer;
 }
 
 /** Items (and bytes) per put, take or ack call (Lua's unpack() limits the count). */
 const BATCH_ITEMS = 1000;
 const BATCH_BYTES = 4 * 1024 * 1024;
-
-const SEPARATOR = 0x7c; // '|'
-const PRIORITY_UNIT = 2 ** 44;
-
-function envelope(id: string, payload: Uint8Array): Buffer {
-  const header = Buffer.from(`${id}|0||`);
-  return Buffer.concat([header, payload], header.length + payload.length);
-}
-
-/** Split a stored envelope `id|attempt|score|payload`. */
-function parseEnvelope(stored: Buffer): { id: string; priority: number; payload: Buffer } {
-  const a = stored.indexOf(SEPARATOR);
-  const b = stored.indexOf(SEPARATOR, a + 1);
-  const c = stored.indexOf(SEPARATOR, b + 1);
-  const score = stored.toString('latin1', b + 1, c);
-  return {
-    id: stored.toString('latin1', 0, a),
-    priority: score === '' ? 0 : 255 - Math.floor(Number(score) / PRIORITY_UNIT),
-    payload: stored.subarray(c + 1),
-  };
-}
 
 /**
  * One handle on a Redis-backed queue. Its deliveries are recorded against a lease that a heartbeat
@@ -84,10 +70,10 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly stop = new AbortController();
-  private readonly consumers = new Set<Consumer<T>>();
+  private readonly consumers = new Set<PollingConsumer<T>>();
   private readonly pendingPuts = new Set<Promise<void>>();
-  private readonly putBatcher: Batcher<PutEntry>;
-  private readonly ackBatcher: Batcher<Taken>;
+  private readonly putBatcher: TickBatcher<PutEntry>;
+  private readonly ackBatcher: TickBatcher<LeasedItem>;
   /** Started by the first take: a handle that only puts holds no lease and needs none. */
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -98,16 +84,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   ) {
     this.keys = queueKeys(ctx.prefix, name);
     this.leases.push(ctx.nextLease());
-    this.putBatcher = new Batcher((entries) => this.store(entries, false).then(() => undefined), {
+    this.putBatcher = new TickBatcher((entries) => this.store(entries, false), {
       maxItems: BATCH_ITEMS,
       maxBytes: BATCH_BYTES,
-      bytes: (entry) => entry.envelope.length,
+      bytes: (entry) => entry.item.length,
     });
-    this.ackBatcher = new Batcher((items) => this.ackNow(items), {
-      maxItems: BATCH_ITEMS,
-      maxBytes: Number.POSITIVE_INFINITY,
-      bytes: () => 0,
-    });
+    this.ackBatcher = new TickBatcher((items) => this.ackNow(items), { maxItems: BATCH_ITEMS });
   }
 
   /** Keep this handle's lease alive from its first take until it closes. */
@@ -117,7 +99,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     // The heartbeat doubles as this client's reaper for the queue.
     this.heartbeat = setInterval(
       () => {
-        void this.send(scripts.heartbeat, [this.lease, leaseTtlMs]).catch(() => undefined);
+        void this.send(scripts.heartbeat, { lease: this.lease, leaseTtlMs }).catch(() => undefined);
       },
       Math.max(100, Math.floor(leaseTtlMs / 3)),
     );
@@ -137,7 +119,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       return Promise.reject(error);
     }
     const stored =
-      this.options.maxsize > 0 ? this.putBounded(entry, options.timeoutMs) : this.putBatcher.add(entry);
+      this.options.maxsize > 0 ? this.putBounded(entry, options.timeoutMs) : this.batchPut(entry);
     this.pendingPuts.add(stored);
     void stored.catch(() => undefined).finally(() => this.pendingPuts.delete(stored));
     return stored.catch((error: unknown) => Promise.reject(this.closed ? this.closedError() : error));
@@ -155,7 +137,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       let end = start;
       let bytes = 0;
       while (end < entries.length && end - start < BATCH_ITEMS && bytes < BATCH_BYTES) {
-        bytes += entries[end++]!.envelope.length;
+        bytes += entries[end++]!.item.length;
       }
       // Sent back to back on one connection: Redis stores the chunks in order.
       sends.push(this.store(entries.slice(start, end), false));
@@ -186,9 +168,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
     if (this.closed) throw this.closedError();
-    const prefetch = options.prefetch ?? DEFAULT_PREFETCH;
-    if (!Number.isInteger(prefetch) || prefetch < 1) throw new TypeError('prefetch must be an integer ≥ 1');
-    const consumer = new Consumer<T>(
+    const prefetch = resolvePrefetch(options.prefetch);
+    const consumer = new PollingConsumer<T>(
       {
         take: (max) => this.take(max),
         toDelivery: (taken, onSettle) => this.toDelivery(taken, onSettle),
@@ -215,12 +196,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   async size(): Promise<number> {
     if (this.closed) throw this.closedError();
-    return Number(await this.send(scripts.size, []));
+    return Number(await this.send(scripts.size, {}));
   }
 
   async purge(): Promise<number> {
     if (this.closed) throw this.closedError();
-    return Number(await this.send(scripts.purge, []));
+    return Number(await this.send(scripts.purge, {}));
   }
 
   close(): Promise<void> {
@@ -237,7 +218,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     await this.ackBatcher.drain();
     // A handle that never took holds no lease and no delivery: nothing to release.
     if (this.heartbeat === undefined) return;
-    await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, [lease])));
+    await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, { lease })));
   }
 
   /** Close this handle and remove the queue (every key, its declaration included). */
@@ -252,16 +233,18 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   }
 
   /** @internal Settle by ack (batched with the acks of this tick). */
-  ack(taken: Taken): Promise<void> {
-    return this.ackBatcher.add(taken);
+  ack(taken: LeasedItem): Promise<void> {
+    const done = this.ackBatcher.nextFlush();
+    this.ackBatcher.add(taken);
+    return done;
   }
 
   /** @internal Settle by nack: requeue (optionally delayed) or dead-letter. */
-  async nack(taken: Taken, options: NackOptions): Promise<void> {
+  async nack(taken: LeasedItem, options: NackOptions): Promise<void> {
     if (options.requeue ?? true) {
       const delayMs = Math.max(0, Math.ceil(options.delayMs ?? 0));
-      const undo = options.countAttempt === false ? '1' : '0';
-      await this.send(scripts.nack, [taken.field, delayMs, undo]);
+      const uncount = options.countAttempt === false ? '1' : '0';
+      await this.send(scripts.nack, { delivery: taken.field, delayMs, uncount });
     } else {
       await this.deadLetter(taken, false);
     }
@@ -272,14 +255,26 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     const delayMs = checkDuration(options.delayMs ?? 0, 'delayMs');
     checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     const payload = this.ctx.codec.encode(item);
-    return { priority, delayMs: Math.ceil(delayMs), envelope: envelope(this.ctx.nextId(), payload) };
+    return { priority, delayMs: Math.ceil(delayMs), item: encodeItem(this.ctx.nextId(), payload) };
+  }
+
+  /** A put to an unbounded queue, stored with this turn's others in one script call. */
+  private batchPut(entry: PutEntry): Promise<void> {
+    const done = this.putBatcher.nextFlush();
+    this.putBatcher.add(entry);
+    return done;
   }
 
   /** Run the put script; resolves false when a bounded queue had no room. */
   private async store(entries: PutEntry[], checkFull: boolean, keys = this.keys): Promise<boolean> {
-    const args: (string | number | Buffer)[] = [checkFull ? '1' : '0', entries.length];
-    for (const entry of entries) args.push(entry.delayMs, entry.priority, entry.envelope);
-    return Number(await scripts.put.run(this.ctx.client, keys.all, args)) === 1;
+    const each: ScriptArg[] = [];
+    for (const entry of entries) each.push(entry.delayMs, entry.priority, entry.item);
+    const args = { checkFull: checkFull ? '1' : '0', count: entries.length };
+    try {
+      return Number(await scripts.put.run(this.ctx.client, keys, args, each)) === 1;
+    } catch (error) {
+      throw wrapBackendError(error, `redis: put to "${this.name}"`);
+    }
   }
 
   private async putBounded(entry: PutEntry, timeoutMs: number | undefined): Promise<void> {
@@ -298,15 +293,13 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private async take(max: number): Promise<TakeResult> {
     this.startHeartbeat();
     const count = Math.min(max, BATCH_ITEMS);
-    const reply = (await this.send(scripts.take, [this.lease, count, this.ctx.leaseTtlMs])) as (
-      | Buffer
-      | number
-    )[];
-    const items: Taken[] = [];
+    const args = { lease: this.lease, max: count, leaseTtlMs: this.ctx.leaseTtlMs };
+    const reply = (await this.send(scripts.take, args)) as (Buffer | number)[];
+    const items: LeasedItem[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
       const attempt = Number(reply[i + 1]);
-      const { id, priority, payload } = parseEnvelope(reply[i] as Buffer);
-      items.push({ id, field: `${id}|${attempt}`, attempt, payload, priority });
+      const { id, priority, payload } = decodeItem(reply[i] as Buffer);
+      items.push({ id, field: deliveryField(id, attempt), attempt, payload, priority });
     }
     return { items, wait: Number(reply[0]) };
   }
@@ -316,34 +309,33 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     return wait >= 0 ? Math.min(wait + 1, this.ctx.maxBlockMs) : this.ctx.maxBlockMs;
   }
 
-  private toDelivery(taken: Taken, onSettle?: () => void): RedisDelivery<T> | undefined {
-    let body: T;
-    try {
-      body = this.ctx.codec.decode(taken.payload) as T;
-    } catch {
-      // Never let a poisoned payload stop a worker: park it on the dead-letter queue.
-      void this.deadLetter(taken, true).catch(() => undefined);
-      return undefined;
-    }
-    return new RedisDelivery(this, taken, body, onSettle);
+  private toDelivery(taken: LeasedItem, onSettle?: () => void): RedisDelivery<T> | undefined {
+    // Never let a poisoned payload stop a worker: park it on the dead-letter queue.
+    const body = decodeOrDeadLetter(this.ctx.codec, taken.payload, this.deadLetterUndecodable, taken);
+    if (body === UNDECODABLE) return undefined;
+    return new RedisDelivery(this, taken, body as T, onSettle);
   }
+
+  private readonly deadLetterUndecodable = (taken: LeasedItem): Promise<void> => this.deadLetter(taken, true);
 
   /**
    * Move a delivery to the dead-letter queue (or drop it when there is none). The copy is stored
    * before the original is acked, so a crash in between duplicates rather than loses it; two
    * steps because the two queues may live in different cluster slots.
    */
-  private async deadLetter(taken: Taken, undecodable: boolean): Promise<void> {
-    const target = this.options.deadLetter ?? (undecodable ? `${this.name}.dead` : undefined);
+  private async deadLetter(taken: LeasedItem, undecodable: boolean): Promise<void> {
+    const target = undecodable
+      ? undecodableTarget(this.name, this.options.deadLetter)
+      : this.options.deadLetter;
     if (target !== undefined) {
-      const entry = { priority: taken.priority, delayMs: 0, envelope: envelope(taken.id, taken.payload) };
+      const entry = { priority: taken.priority, delayMs: 0, item: encodeItem(taken.id, taken.payload) };
       await this.store([entry], false, queueKeys(this.ctx.prefix, target));
     }
     await this.ack(taken);
   }
 
   /** Acks need no script: deleting the delivery's field is the whole settlement. */
-  private async ackNow(items: Taken[]): Promise<void> {
+  private async ackNow(items: LeasedItem[]): Promise<void> {
     const fields = items.map((taken) => taken.field);
     try {
       await Promise.all([
@@ -351,18 +343,20 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
         this.options.visibilityTimeoutMs > 0 ? this.ctx.client.zrem(this.keys.deadlines, ...fields) : 0,
       ]);
     } catch (error) {
-      throw this.closed ? this.closedError() : error;
+      throw this.closed ? this.closedError() : wrapBackendError(error, `redis: ack on "${this.name}"`);
     }
   }
 
-  private async giveBack(items: Taken[]): Promise<void> {
+  private async giveBack(items: LeasedItem[]): Promise<void> {
     // Never handed to a handler: uncounted. Each goes to the back, so they keep their order.
-    await Promise.all(items.map((taken) => this.send(scripts.nack, [taken.field, 0, '1'])));
+    await Promise.all(
+      items.map((taken) => this.send(scripts.nack, { delivery: taken.field, delayMs: 0, uncount: '1' })),
+    );
   }
 
-  private send(script: (typeof scripts)[keyof typeof scripts], args: (string | number | Buffer)[]) {
-    return script.run(this.ctx.client, this.keys.all, args).catch((error: unknown) => {
-      throw this.closed ? this.closedError() : error;
+  private send<A extends string>(script: LuaScript<QueueKeyName, A>, args: Readonly<Record<A, ScriptArg>>) {
+    return script.run(this.ctx.client, this.keys, args).catch((error: unknown) => {
+      throw this.closed ? this.closedError() : wrapBackendError(error, `redis: queue "${this.name}"`);
     });
   }
 

@@ -5,6 +5,7 @@ import { ConfigError, type Connection, ConnectionClosedError, type Delivery } fr
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisTransport, queueKeys } from '../src/index.js';
+import { encodeItem } from '../src/item.js';
 import { adminClient, deleteKeys, REDIS_URL, uniquePrefix } from './redis.js';
 
 const transport = createRedisTransport();
@@ -122,8 +123,8 @@ describe('redis transport under faults', () => {
     const name = 'poison';
     const keys = queueKeys(prefix, name);
     const queue = await (await connect()).queue<string>(name);
-    // A stored envelope (id|attempt|score|payload) whose payload is not msgpack.
-    await admin.rpush(keys.ready, Buffer.concat([Buffer.from('poison-1|0||'), Buffer.from([0xc1])]));
+    // A stored item whose payload is not msgpack.
+    await admin.rpush(keys.ready, encodeItem('poison-1', Buffer.from([0xc1])));
     await queue.put('good');
     const got: string[] = [];
     await queue.consume(async (delivery) => {

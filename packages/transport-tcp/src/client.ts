@@ -1,84 +1,35 @@
-import type { ConnectionOptions } from 'node:tls';
 import {
   AuthError,
   type BroadcastHandler,
   type Codec,
   type Connection,
   ConnectionClosedError,
-  type ConnectOptions,
   createCodec,
   type DeliveryHandler,
   decodingHandler,
   type NackOptions,
   type QueueOptions,
-  resolveQueueOptions,
-  runHandler,
   type Subscription,
   type Transport,
 } from '@taskwire/core';
-import { type AuthkeySource, resolveAuthkey } from './auth.js';
-import { type Deferred, deferred } from './deferred.js';
-import { type Endpoint, parseEndpoint } from './endpoint.js';
-import { type Link, openLink } from './link.js';
+import { backoffDelay, checkQueueName, resolveQueueOptions } from '@taskwire/core/transport';
+import { resolveAuthkey } from './auth.js';
+import { type AuthenticatedSocket, openAuthenticatedSocket } from './authenticated-socket.js';
+import type { TcpConnectOptions } from './connect-options.js';
+import { type ManagerAddress, parseManagerUrl } from './manager-address.js';
 import { Outbox } from './outbox.js';
-import {
-  asArray,
-  asBytes,
-  asString,
-  asUint,
-  BATCH_MAX_BYTES,
-  BATCH_MAX_ITEMS,
-  DEFAULT_PORT,
-  decodeFrame,
-  errorFromWire,
-  Op,
-  Push,
-  Status,
-} from './protocol.js';
-import { type ClientConsumer, TcpQueue } from './queue.js';
+import { asUint, DEFAULT_PORT, decodeFrame, Op } from './protocol.js';
+import { PushReceiver } from './push-receiver.js';
+import { TcpQueue } from './queue.js';
+import type { ClientConsumer, HandleState, QueueContext } from './queue-context.js';
+import { RequestPipeline } from './request-pipeline.js';
 
-/** Options of `connect()` on the TCP transport. */
-export interface TcpConnectOptions extends ConnectOptions, AuthkeySource {
-  /**
-   * `tcp://host:port`, or `tcps://host:port` for TLS.
-   * @default 'tcp://127.0.0.1:5555'
-   */
-  url?: string;
-  /** TLS options for `tcps://`, e.g. `{ ca }` to trust a private certificate. */
-  tls?: ConnectionOptions;
-  /**
-   * Give up on one connection attempt (TCP connect plus handshake) after this many ms.
-   * @default 10000
-   */
-  connectTimeoutMs?: number;
-  /**
-   * Reconnect with exponential backoff after a lost connection (never after an `AuthError`).
-   * @default true
-   */
-  reconnect?: boolean;
-  /**
-   * Longest wait between two reconnect attempts.
-   * @default 5000
-   */
-  reconnectMaxDelayMs?: number;
-}
+export type { TcpConnectOptions } from './connect-options.js';
 
 type State = 'open' | 'reconnecting' | 'failed' | 'closed';
 
-/** Plain puts to one queue handle made during this turn, sent as one PUT_MANY frame. */
-interface PutBatch {
-  readonly payloads: Uint8Array[];
-  bytes: number;
-  readonly done: Deferred<unknown>;
-}
-
-/** Acks to one queue handle made during this turn, sent as one ACK frame. */
-interface AckBatch {
-  readonly tags: number[];
-  readonly done: Deferred<unknown>;
-}
-
-interface OpenLink extends Link {
+/** The socket in use, with its outbox. */
+interface OpenSocket extends AuthenticatedSocket {
   readonly outbox: Outbox;
   /** Resolves when the socket has closed (it may already have). */
   readonly closed: Promise<unknown>;
@@ -97,41 +48,32 @@ const RESOLVED = Promise.resolve();
  * connection reconnects with backoff, declaring its queues and restarting its consumers and
  * subscriptions once. An `AuthError` on reconnect is final.
  */
-export class TcpConnection implements Connection {
+export class TcpConnection implements Connection, QueueContext {
   /** Increases on every (re)connect; deliveries from an older epoch cannot be settled. */
   epoch = 0;
   private state: State = 'open';
-  private link: OpenLink | undefined;
+  private socket: OpenSocket | undefined;
   private failure: Error | undefined;
   /** The reason the server gave before closing (a FATAL push). */
   private fatal: Error | undefined;
-  private nextRequestId = 0;
   private nextHandle = 0;
-  private nextConsumerId = 0;
-  private nextSubscriptionId = 0;
-  private readonly pending = new Map<number, Deferred<unknown>>();
+  private readonly pipeline = new RequestPipeline();
   private readonly queues = new Map<number, TcpQueue<any>>();
-  private readonly consumers = new Map<number, ClientConsumer>();
-  private readonly subscriptions = new Map<
-    number,
-    { channel: string; handler: (bytes: Uint8Array) => void }
-  >();
-  private readonly putBatches = new Map<number, PutBatch>();
-  private readonly ackBatches = new Map<number, AckBatch>();
-  /** While `close()` runs, error replies wait here and settle as it returns (see close()). */
-  private heldErrors: [Deferred<unknown>, Error][] | undefined;
+  private readonly pushes = new PushReceiver((queue, tag, epoch) => {
+    void this.nack(queue, tag, epoch, { requeue: true, countAttempt: false }, false);
+  });
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempt = 0;
 
   private constructor(
     readonly transport: Transport,
-    private readonly endpoint: Endpoint,
+    private readonly address: ManagerAddress,
     private readonly key: Buffer,
     private readonly codec: Codec,
     private readonly options: TcpConnectOptions,
-    link: Link,
+    socket: AuthenticatedSocket,
   ) {
-    this.attach(link);
+    this.attach(socket);
   }
 
   /**
@@ -140,23 +82,25 @@ export class TcpConnection implements Connection {
    *   (unreachable, naming the URL).
    */
   static async open(transport: Transport, options: TcpConnectOptions): Promise<TcpConnection> {
-    const endpoint = parseEndpoint(options.url ?? `tcp://127.0.0.1:${DEFAULT_PORT}`);
+    const address = parseManagerUrl(options.url ?? `tcp://127.0.0.1:${DEFAULT_PORT}`);
     const key = resolveAuthkey(options);
     const codec = createCodec({ maxPayloadBytes: options.maxPayloadBytes });
-    const link = await openLink(endpoint, key, {
+    const socket = await openAuthenticatedSocket(address, key, {
       tls: options.tls,
       timeoutMs: options.connectTimeoutMs ?? 10_000,
     });
-    return new TcpConnection(transport, endpoint, key, codec, options, link);
+    return new TcpConnection(transport, address, key, codec, options, socket);
   }
 
   /** The server's frame limit (puts above it are refused locally). */
   get maxFrameBytes(): number {
-    return this.link?.maxFrameBytes ?? Number.MAX_SAFE_INTEGER;
+    return this.socket?.maxFrameBytes ?? Number.MAX_SAFE_INTEGER;
   }
 
   async queue<T = unknown>(name: string, options: QueueOptions = {}): Promise<TcpQueue<T>> {
-    resolveQueueOptions(options); // refuse bad options here, before a round trip
+    // Refuse a bad name or bad options here, before a round trip (the server checks them again).
+    checkQueueName(name);
+    resolveQueueOptions(options);
     const handle = ++this.nextHandle;
     const declared = definedOptions(options);
     await this.request([0, Op.DECLARE, handle, name, declared]);
@@ -170,13 +114,13 @@ export class TcpConnection implements Connection {
   }
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
-    const id = ++this.nextSubscriptionId;
+    const id = this.pushes.subscriptionId();
     const receive = decodingHandler(this.codec, handler);
     await this.request([0, Op.SUBSCRIBE, id, channel]);
-    this.subscriptions.set(id, { channel, handler: receive });
+    this.pushes.addSubscription(id, channel, receive);
     return {
       unsubscribe: async () => {
-        if (!this.subscriptions.delete(id)) return;
+        if (!this.pushes.removeSubscription(id)) return;
         await this.request([0, Op.UNSUBSCRIBE, id]).catch(() => undefined);
       },
     };
@@ -187,14 +131,14 @@ export class TcpConnection implements Connection {
     this.state = 'closed';
     clearTimeout(this.reconnectTimer);
     for (const queue of this.queues.values()) queue.closed = true;
-    const link = this.link;
+    const socket = this.socket;
     // Waiting gets are rejected by the server during close; settling them only as close()
     // returns lets a caller who awaits close() before handling the get see no unhandled rejection.
-    this.heldErrors = [];
-    if (link) {
+    this.pipeline.holdErrors();
+    if (socket) {
       // The server requeues our deliveries and rejects our waiters before it replies, so pending
       // gets settle with ConnectionClosedError and accepted puts are confirmed first.
-      const goodbye = this.send(link, [0, Op.GOODBYE]);
+      const goodbye = this.pipeline.send(socket.outbox, [0, Op.GOODBYE]);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         goodbye.catch(() => undefined),
@@ -203,65 +147,32 @@ export class TcpConnection implements Connection {
         }),
       ]);
       clearTimeout(timer);
-      link.socket.end();
-      link.socket.destroySoon();
-      await link.closed;
+      socket.socket.end();
+      socket.socket.destroySoon();
+      await socket.closed;
     }
-    this.failPending(new ConnectionClosedError(`connection to ${this.endpoint.label} is closed`));
-    const held = this.heldErrors;
-    this.heldErrors = undefined;
-    for (const [done, error] of held) done.reject(error);
+    this.pipeline.fail(new ConnectionClosedError(`connection to ${this.address.label} is closed`));
+    this.pipeline.releaseErrors();
   }
 
-  /** Send a request and resolve with the server's result. */
   request(message: unknown[]): Promise<unknown> {
-    const link = this.link;
-    if (this.state !== 'open' || !link) return Promise.reject(this.unavailable());
-    return this.send(link, message);
+    const socket = this.socket;
+    if (this.state !== 'open' || !socket) return Promise.reject(this.unavailable());
+    return this.pipeline.send(socket.outbox, message);
   }
 
-  /** A plain put, batched with the other plain puts to the same handle made during this turn. */
   put(handle: number, payload: Uint8Array): Promise<void> {
-    const link = this.link;
-    if (this.state !== 'open' || !link) return Promise.reject(this.unavailable());
-    let batch = this.putBatches.get(handle);
-    if (!batch) {
-      batch = { payloads: [], bytes: 0, done: deferred() };
-      this.putBatches.set(handle, batch);
-      link.outbox.schedule();
-    }
-    batch.payloads.push(payload);
-    batch.bytes += payload.length;
-    const done = batch.done.promise as Promise<void>;
-    if (batch.payloads.length >= BATCH_MAX_ITEMS || batch.bytes >= BATCH_MAX_BYTES) {
-      this.putBatches.delete(handle);
-      this.emit(link, [0, Op.PUT_MANY, handle, batch.payloads], batch.done);
-    }
-    return done;
+    if (this.state !== 'open' || !this.socket) return Promise.reject(this.unavailable());
+    return this.pipeline.put(handle, payload);
   }
 
-  /** Ack a delivery, batched per handle and turn. Never rejects: a lost delivery is redelivered anyway. */
-  ack(queue: TcpQueue<any>, tag: number, epoch: number): Promise<void> {
-    const link = this.link;
-    if (epoch !== this.epoch || queue.closed || this.state !== 'open' || !link) return RESOLVED;
-    let batch = this.ackBatches.get(queue.handle);
-    if (!batch) {
-      batch = { tags: [], done: deferred() };
-      this.ackBatches.set(queue.handle, batch);
-      link.outbox.schedule();
-    }
-    batch.tags.push(tag);
-    const done = batch.done.promise as Promise<void>;
-    if (batch.tags.length >= BATCH_MAX_ITEMS) {
-      this.ackBatches.delete(queue.handle);
-      this.emit(link, [0, Op.ACK, queue.handle, batch.tags], batch.done);
-    }
-    return done;
+  ack(queue: HandleState, tag: number, epoch: number): Promise<void> {
+    if (epoch !== this.epoch || queue.closed || this.state !== 'open' || !this.socket) return RESOLVED;
+    return this.pipeline.ack(queue.handle, tag);
   }
 
-  /** Nack a delivery (`undecodable` dead-letters it to `<queue>.dead` without a deadLetter queue). */
   nack(
-    queue: TcpQueue<any>,
+    queue: HandleState,
     tag: number,
     epoch: number,
     options: NackOptions,
@@ -283,61 +194,32 @@ export class TcpConnection implements Connection {
     );
   }
 
-  /** @internal Register a consumer id before its CONSUME request goes out. */
-  addConsumer(queue: TcpQueue<any>, handler: DeliveryHandler<any>, prefetch: number): ClientConsumer {
-    const consumer: ClientConsumer = { id: ++this.nextConsumerId, queue, handler, prefetch, active: true };
-    this.consumers.set(consumer.id, consumer);
-    return consumer;
+  /** @internal */
+  addConsumer(queue: HandleState, handler: DeliveryHandler<any>, prefetch: number): ClientConsumer {
+    return this.pushes.addConsumer(queue, handler, prefetch);
   }
 
   /** @internal */
   removeConsumer(consumer: ClientConsumer): void {
-    consumer.active = false;
-    this.consumers.delete(consumer.id);
+    this.pushes.removeConsumer(consumer);
   }
 
   /** @internal */
-  forgetQueue(queue: TcpQueue<any>): void {
+  forgetQueue(queue: HandleState): void {
+    this.pipeline.forget(queue.handle);
     this.queues.delete(queue.handle);
   }
 
-  private send(link: OpenLink, message: unknown[]): Promise<unknown> {
-    // Batches filled earlier in this turn go first, so a later request sees their effect.
-    this.flushBatches(link);
-    const done = deferred<unknown>();
-    this.emit(link, message, done);
-    return done.promise;
-  }
-
-  private emit(link: OpenLink, message: unknown[], done: Deferred<unknown>): void {
-    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
-    message[0] = this.nextRequestId;
-    this.pending.set(this.nextRequestId, done);
-    link.outbox.push(message);
-  }
-
-  private flushBatches(link: OpenLink): void {
-    if (this.putBatches.size > 0) {
-      for (const [handle, batch] of this.putBatches)
-        this.emit(link, [0, Op.PUT_MANY, handle, batch.payloads], batch.done);
-      this.putBatches.clear();
-    }
-    if (this.ackBatches.size > 0) {
-      for (const [handle, batch] of this.ackBatches)
-        this.emit(link, [0, Op.ACK, handle, batch.tags], batch.done);
-      this.ackBatches.clear();
-    }
-  }
-
-  private attach(link: Link): void {
-    const outbox: Outbox = new Outbox(link.socket, () => this.flushBatches(open));
-    const closed = new Promise((resolve) => link.socket.once('close', resolve));
-    const open: OpenLink = { ...link, outbox, closed };
-    this.link = open;
+  private attach(authenticated: AuthenticatedSocket): void {
+    const outbox = new Outbox(authenticated.socket, this.pipeline.flushBatches);
+    const closed = new Promise((resolve) => authenticated.socket.once('close', resolve));
+    const open: OpenSocket = { ...authenticated, outbox, closed };
+    this.socket = open;
+    this.pipeline.attach(outbox);
     this.epoch++;
     this.fatal = undefined;
-    link.reader.setLimit(link.maxFrameBytes);
-    const { socket, reader } = link;
+    authenticated.reader.setLimit(authenticated.maxFrameBytes);
+    const { socket, reader } = authenticated;
     socket.setKeepAlive(true, 15_000);
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -355,71 +237,18 @@ export class TcpConnection implements Connection {
     const message = decodeFrame(body);
     const id = asUint(message[0], 'reply id');
     if (id === 0) {
-      this.onPush(message);
-      return;
-    }
-    const done = this.pending.get(id);
-    if (!done) return;
-    this.pending.delete(id);
-    if (message[1] === Status.OK) done.resolve(message[2]);
-    else if (this.heldErrors) this.heldErrors.push([done, errorFromWire(message[2], message[3])]);
-    else done.reject(errorFromWire(message[2], message[3]));
+      const fatal = this.pushes.receive(message, this.epoch);
+      if (fatal) this.fatal = fatal;
+    } else this.pipeline.onReply(id, message);
   };
 
-  private onPush(message: unknown[]): void {
-    switch (message[1]) {
-      case Push.DELIVER:
-        this.onDeliveries(message);
-        break;
-      case Push.MESSAGE: {
-        const subscription = this.subscriptions.get(asUint(message[2], 'subscription id'));
-        const payload = asBytes(message[3], 'message');
-        try {
-          subscription?.handler(payload);
-        } catch {
-          // a throwing broadcast handler must not break the connection
-        }
-        break;
-      }
-      case Push.FATAL:
-        this.fatal = errorFromWire(message[2], message[3]);
-        break;
-    }
-  }
-
-  private onDeliveries(message: unknown[]): void {
-    const consumer = this.consumers.get(asUint(message[2], 'consumer id'));
-    const tags = asArray(message[3], 'tags');
-    const ids = asArray(message[4], 'ids');
-    const attempts = asArray(message[5], 'attempts');
-    const payloads = asArray(message[6], 'payloads');
-    const epoch = this.epoch;
-    for (let i = 0; i < tags.length; i++) {
-      const tag = asUint(tags[i], 'tag');
-      if (!consumer?.active) {
-        // Pushed before our cancel reached the server: hand it straight back, never started.
-        if (consumer) {
-          void this.nack(consumer.queue, tag, epoch, { requeue: true, countAttempt: false }, false);
-        }
-        continue;
-      }
-      const delivery = consumer.queue.toDelivery(
-        epoch,
-        tag,
-        asString(ids[i], 'id'),
-        asUint(attempts[i], 'attempt'),
-        asBytes(payloads[i], 'payload'),
-      );
-      if (delivery) void runHandler(consumer.handler, delivery);
-    }
-  }
-
-  private onClose(link: OpenLink): void {
-    if (this.link !== link) return;
-    this.link = undefined;
-    link.outbox.clear();
-    const reason = this.fatal ?? new ConnectionClosedError(`connection to ${this.endpoint.label} lost`);
-    this.failPending(reason);
+  private onClose(socket: OpenSocket): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    this.pipeline.attach(undefined);
+    socket.outbox.clear();
+    const reason = this.fatal ?? new ConnectionClosedError(`connection to ${this.address.label} lost`);
+    this.pipeline.fail(reason);
     if (this.state !== 'open') return;
     if (this.options.reconnect === false) {
       this.state = 'failed';
@@ -431,30 +260,19 @@ export class TcpConnection implements Connection {
     this.scheduleReconnect();
   }
 
-  private failPending(reason: Error): void {
-    const pending = [...this.pending.values()];
-    this.pending.clear();
-    for (const done of pending) done.reject(reason);
-    for (const batch of this.putBatches.values()) batch.done.reject(reason);
-    this.putBatches.clear();
-    // Unsent acks are moot: the server requeued those deliveries when the socket dropped.
-    for (const batch of this.ackBatches.values()) batch.done.resolve(undefined);
-    this.ackBatches.clear();
-  }
-
   private scheduleReconnect(): void {
-    const cap = this.options.reconnectMaxDelayMs ?? 5000;
-    const base = Math.min(cap, INITIAL_RECONNECT_DELAY_MS * 2 ** this.reconnectAttempt++);
-    // Full jitter between half and all of the delay, so restarted workers do not stampede.
-    const delay = base / 2 + Math.random() * (base / 2);
+    const delay = backoffDelay(++this.reconnectAttempt, {
+      baseMs: INITIAL_RECONNECT_DELAY_MS,
+      maxMs: this.options.reconnectMaxDelayMs ?? 5000,
+    });
     this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
   }
 
   private async reconnect(): Promise<void> {
     if (this.state !== 'reconnecting') return;
-    let link: Link;
+    let socket: AuthenticatedSocket;
     try {
-      link = await openLink(this.endpoint, this.key, {
+      socket = await openAuthenticatedSocket(this.address, this.key, {
         tls: this.options.tls,
         timeoutMs: this.options.connectTimeoutMs ?? 10_000,
       });
@@ -470,10 +288,10 @@ export class TcpConnection implements Connection {
       return;
     }
     if (this.state !== 'reconnecting') {
-      link.socket.destroy();
+      socket.socket.destroy();
       return;
     }
-    this.attach(link);
+    this.attach(socket);
     this.state = 'open';
     this.restore();
   }
@@ -484,23 +302,17 @@ export class TcpConnection implements Connection {
     for (const queue of this.queues.values()) {
       this.request([0, Op.DECLARE, queue.handle, queue.name, queue.options]).catch(ignore);
     }
-    for (const consumer of this.consumers.values()) {
-      if (consumer.active) {
-        this.request([0, Op.CONSUME, consumer.queue.handle, consumer.id, consumer.prefetch]).catch(ignore);
-      }
-    }
-    for (const [id, { channel }] of this.subscriptions)
-      this.request([0, Op.SUBSCRIBE, id, channel]).catch(ignore);
+    for (const request of this.pushes.restoreRequests()) this.request(request).catch(ignore);
   }
 
   private unavailable(): Error {
     switch (this.state) {
       case 'reconnecting':
-        return new ConnectionClosedError(`not connected to ${this.endpoint.label} (reconnecting)`);
+        return new ConnectionClosedError(`not connected to ${this.address.label} (reconnecting)`);
       case 'failed':
-        return this.failure ?? new ConnectionClosedError(`connection to ${this.endpoint.label} failed`);
+        return this.failure ?? new ConnectionClosedError(`connection to ${this.address.label} failed`);
       default:
-        return new ConnectionClosedError(`connection to ${this.endpoint.label} is closed`);
+        return new ConnectionClosedError(`connection to ${this.address.label} is closed`);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TickBatcher } from '@taskwire/core/transport';
 import { FrameEncoder } from './wire.js';
 
 /**
@@ -10,44 +11,43 @@ import { FrameEncoder } from './wire.js';
  */
 export class Outbox {
   private readonly encoder = new FrameEncoder();
-  private scheduled = false;
+  private readonly frames: TickBatcher<readonly unknown[]>;
 
   /**
    * @param socket Where frames go.
    * @param beforeFlush Called at the start of every flush, to turn batches still being filled
-   *   into frames.
+   *   into frames (they ride along in the same write).
    */
   constructor(
     private readonly socket: Socket,
-    private readonly beforeFlush?: () => void,
-  ) {}
+    beforeFlush?: () => void,
+  ) {
+    this.frames = new TickBatcher((frames) => this.write(frames), { beforeFlush });
+  }
 
   /** Queue one frame; it is written at the end of this turn. */
   push(message: readonly unknown[]): void {
-    this.encoder.frame(message);
-    this.schedule();
+    this.frames.add(message);
   }
 
   /** Make sure a flush runs at the end of this turn (for batches the owner is filling). */
   schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(this.flush);
+    this.frames.wake();
   }
 
   /** Drop everything queued (the socket is gone). */
   clear(): void {
-    this.encoder.take();
+    this.frames.take();
   }
 
   /** Write everything queued now. */
-  readonly flush = (): void => {
-    // Cleared only after beforeFlush, so the frames it adds ride along instead of scheduling
-    // another turn.
-    this.beforeFlush?.();
-    this.scheduled = false;
-    if (this.encoder.length === 0) return;
+  flush(): void {
+    this.frames.flush();
+  }
+
+  private write(frames: (readonly unknown[])[]): void {
+    for (const frame of frames) this.encoder.frame(frame);
     const bytes = this.encoder.take();
     if (!this.socket.destroyed) this.socket.write(bytes);
-  };
+  }
 }

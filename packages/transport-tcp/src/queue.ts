@@ -4,7 +4,6 @@ import {
   type ConsumeOptions,
   type ConsumerHandle,
   checkOptionalDuration,
-  DEFAULT_PREFETCH,
   type Delivery,
   type DeliveryHandler,
   type DistributedQueue,
@@ -14,26 +13,18 @@ import {
   type PutOptions,
   type QueueOptions,
 } from '@taskwire/core';
-import type { TcpConnection } from './client.js';
+import {
+  BaseDelivery,
+  checkPutOptions,
+  decodeOrDeadLetter,
+  resolvePrefetch,
+  UNDECODABLE,
+} from '@taskwire/core/transport';
 import { asArray, asBytes, asString, asUint, FRAME_OVERHEAD_BYTES, Op } from './protocol.js';
-
-const RESOLVED = Promise.resolve();
-
-/** A `consume()` registered on a connection (re-registered after a reconnect). */
-export interface ClientConsumer {
-  readonly id: number;
-  readonly queue: TcpQueue<any>;
-  readonly handler: DeliveryHandler<any>;
-  readonly prefetch: number;
-  /** False once cancelled: late deliveries are handed back. */
-  active: boolean;
-}
+import type { ClientConsumer, HandleState, QueueContext } from './queue-context.js';
 
 /** One delivery received over TCP. Settling it after its connection dropped is a harmless no-op. */
-export class TcpDelivery<T> implements Delivery<T> {
-  /** True once acked or nacked. */
-  settled = false;
-
+export class TcpDelivery<T> extends BaseDelivery<T> {
   constructor(
     private readonly queue: TcpQueue<T>,
     private readonly epoch: number,
@@ -41,22 +32,15 @@ export class TcpDelivery<T> implements Delivery<T> {
     readonly id: string,
     readonly attempt: number,
     readonly body: T,
-  ) {}
+  ) {
+    super();
+  }
 
-  ack(): Promise<void> {
-    if (this.settled) return RESOLVED;
-    this.settled = true;
+  protected settleAck(): Promise<void> {
     return this.queue.connection.ack(this.queue, this.tag, this.epoch);
   }
 
-  nack(options: NackOptions = {}): Promise<void> {
-    try {
-      checkOptionalDuration(options.delayMs, 'delayMs');
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.settled) return RESOLVED;
-    this.settled = true;
+  protected settleNack(options: NackOptions): Promise<void> {
     return this.queue.connection.nack(this.queue, this.tag, this.epoch, options, false);
   }
 }
@@ -65,7 +49,7 @@ export class TcpDelivery<T> implements Delivery<T> {
  * A queue handle on a {@link TcpConnection}. Plain puts (no options) and acks are batched per
  * event-loop turn into one frame each; everything else is one pipelined request.
  */
-export class TcpQueue<T> implements DistributedQueue<T> {
+export class TcpQueue<T> implements DistributedQueue<T>, HandleState {
   /** True after `close()`. */
   closed = false;
   /** Consumers started on this handle. */
@@ -73,7 +57,7 @@ export class TcpQueue<T> implements DistributedQueue<T> {
 
   constructor(
     /** The connection this handle lives on. */
-    readonly connection: TcpConnection,
+    readonly connection: QueueContext,
     /** Client-chosen id of this handle on the server. */
     readonly handle: number,
     readonly name: string,
@@ -156,8 +140,7 @@ export class TcpQueue<T> implements DistributedQueue<T> {
 
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
     if (this.closed) throw this.closedError();
-    const prefetch = options.prefetch ?? DEFAULT_PREFETCH;
-    if (!Number.isInteger(prefetch) || prefetch < 1) throw new TypeError('prefetch must be an integer ≥ 1');
+    const prefetch = resolvePrefetch(options.prefetch);
     const consumer = this.connection.addConsumer(this, handler, prefetch);
     this.consumers.add(consumer);
     try {
@@ -205,15 +188,14 @@ export class TcpQueue<T> implements DistributedQueue<T> {
     attempt: number,
     payload: Uint8Array,
   ): TcpDelivery<T> | undefined {
-    let body: T;
-    try {
-      body = this.codec.decode(payload) as T;
-    } catch {
-      void this.connection.nack(this, tag, epoch, { requeue: false }, true);
-      return undefined;
-    }
-    return new TcpDelivery(this, epoch, tag, id, attempt, body);
+    // Dead-lettered at once, in this same turn: `epoch` is still the connection's.
+    const body = decodeOrDeadLetter(this.codec, payload, this.deadLetterUndecodable, tag);
+    if (body === UNDECODABLE) return undefined;
+    return new TcpDelivery(this, epoch, tag, id, attempt, body as T);
   }
+
+  private readonly deadLetterUndecodable = (tag: number): Promise<void> =>
+    this.connection.nack(this, tag, this.connection.epoch, { requeue: false }, true);
 
   private async cancel(consumer: ClientConsumer): Promise<void> {
     if (!consumer.active) return;
@@ -242,12 +224,6 @@ export class TcpQueue<T> implements DistributedQueue<T> {
   private closedError(): ConnectionClosedError {
     return new ConnectionClosedError(`queue "${this.name}" is closed`);
   }
-}
-
-/** Refuse bad put durations locally, before a round trip (the server checks them again). */
-function checkPutOptions(options: PutOptions): void {
-  checkOptionalDuration(options.delayMs, 'delayMs');
-  checkOptionalDuration(options.timeoutMs, 'timeoutMs');
 }
 
 /** Swallow a ConnectionClosedError (the server already dropped what we wanted to release). */

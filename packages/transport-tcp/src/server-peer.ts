@@ -1,18 +1,8 @@
 import type { Socket } from 'node:net';
-import {
-  AuthError,
-  DecodeError,
-  type EngineConsumer,
-  type EngineQueue,
-  type EngineSession,
-  loadPayload,
-  type MemoryEngine,
-  type QueueOptions,
-  type StoredPayload,
-  storePayload,
-  type Taken,
-} from '@taskwire/core';
+import { AuthError, DecodeError, type QueueOptions } from '@taskwire/core';
+import type { MemoryEngine, StoredPayload } from '@taskwire/core/engine';
 import { computeProof, createNonce, NONCE_BYTES, proofMatches } from './auth.js';
+import { EngineClient } from './engine-client.js';
 import { FrameReader } from './frame-reader.js';
 import { Outbox } from './outbox.js';
 import {
@@ -20,8 +10,6 @@ import {
   asBytes,
   asString,
   asUint,
-  BATCH_MAX_BYTES,
-  BATCH_MAX_ITEMS,
   decodeFrame,
   errorCode,
   HANDSHAKE_MAX_FRAME_BYTES,
@@ -42,21 +30,6 @@ export interface PeerContext {
   readonly onClientError: ((error: Error, remoteAddress: string) => void) | undefined;
 }
 
-/** A declared queue on one connection; each has its own engine session, like a memory:// handle. */
-interface Handle {
-  readonly queue: EngineQueue<StoredPayload>;
-  readonly session: EngineSession;
-}
-
-/** A remote consumer: deliveries the engine hands it wait here until the end of the turn. */
-interface RemoteConsumer {
-  readonly id: number;
-  readonly handleId: number;
-  consumer: EngineConsumer<StoredPayload> | undefined;
-  pending: Taken<StoredPayload>[];
-  queued: boolean;
-}
-
 /** Stop reading from a client while this much of our output to it is still unsent. */
 const WRITE_BACKLOG_LIMIT = 16 * 1024 * 1024;
 
@@ -70,22 +43,20 @@ const WRITE_BACKLOG_LIMIT = 16 * 1024 * 1024;
 export class Peer {
   private readonly reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
   private readonly outbox: Outbox;
+  private readonly client: EngineClient;
   private readonly nonce = createNonce();
   private readonly remote: string;
   private readonly handshakeTimer: NodeJS.Timeout;
   private authenticated = false;
   private closed = false;
-  private readonly handles = new Map<number, Handle>();
-  private readonly consumers = new Map<number, RemoteConsumer>();
-  private readonly subscriptions = new Map<number, () => void>();
-  private queuedConsumers: RemoteConsumer[] = [];
 
   constructor(
     private readonly context: PeerContext,
     private readonly socket: Socket,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.outbox = new Outbox(socket, () => this.emitQueuedDeliveries());
+    this.outbox = new Outbox(socket, () => this.client.emitQueuedDeliveries());
+    this.client = new EngineClient(context.engine, this.outbox);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -159,12 +130,7 @@ export class Peer {
     this.closed = true;
     clearTimeout(this.handshakeTimer);
     this.reader.stop();
-    for (const unsubscribe of this.subscriptions.values()) unsubscribe();
-    this.subscriptions.clear();
-    for (const handle of this.handles.values()) handle.session.close();
-    this.handles.clear();
-    this.consumers.clear();
-    this.queuedConsumers = [];
+    this.client.release();
     this.context.peers.delete(this);
   }
 
@@ -197,190 +163,69 @@ export class Peer {
     this.outbox.push([id, Status.ERROR, errorCode(error), message]);
   }
 
-  /** Run one request; returns its result or a promise of it. Throws DecodeError for a bad request. */
+  /**
+   * Check one request's arguments and run it; returns its result or a promise of it.
+   * Throws DecodeError for a bad request.
+   */
   private execute(message: unknown[]): unknown {
     const op = message[1];
+    const client = this.client;
     switch (op) {
-      case Op.DECLARE: {
-        const handleId = asUint(message[2], 'handle');
-        if (this.handles.has(handleId)) throw new DecodeError(`handle ${handleId} is already in use`);
-        const queue = this.context.engine.declare(
+      case Op.DECLARE:
+        return client.declare(
+          asUint(message[2], 'handle'),
           asString(message[3], 'queue name'),
           queueOptions(message[4]),
         );
-        this.handles.set(handleId, { queue, session: this.context.engine.openSession() });
-        return undefined;
-      }
-      case Op.PUT: {
-        const { queue, session } = this.handleOf(message[2]);
-        return queue.put(
-          storePayload(asBytes(message[3], 'payload')),
-          {
-            priority: optionalNumber(message[4], 'priority'),
-            delayMs: optionalNumber(message[5], 'delayMs'),
-            timeoutMs: optionalNumber(message[6], 'timeoutMs'),
-          },
-          session,
-        );
-      }
-      case Op.PUT_MANY: {
-        const { queue, session } = this.handleOf(message[2]);
-        const payloads = asArray(message[3], 'payloads');
-        const stored = payloads.map((payload) => storePayload(asBytes(payload, 'payload')));
-        let i = 0;
-        while (i < stored.length && queue.tryPut(stored[i]!)) i++;
-        if (i === stored.length) return undefined;
-        // The queue is bounded and full: store the rest in order as room appears.
-        return (async () => {
-          for (; i < stored.length; i++) await queue.put(stored[i]!, {}, session);
-        })();
-      }
-      case Op.GET: {
-        const { queue, session } = this.handleOf(message[2]);
-        return queue
-          .get(session, optionalNumber(message[3], 'timeoutMs'))
-          .then(({ tag, item }) => [tag, item.id, item.attempt, loadPayload(item.value)]);
-      }
+      case Op.PUT:
+        return client.put(asUint(message[2], 'handle'), asBytes(message[3], 'payload'), {
+          priority: optionalNumber(message[4], 'priority'),
+          delayMs: optionalNumber(message[5], 'delayMs'),
+          timeoutMs: optionalNumber(message[6], 'timeoutMs'),
+        });
+      case Op.PUT_MANY:
+        return client.putMany(asUint(message[2], 'handle'), asArray(message[3], 'payloads'));
+      case Op.GET:
+        return client.get(asUint(message[2], 'handle'), optionalNumber(message[3], 'timeoutMs'));
       case Op.ACK: {
         const tags = asArray(message[3], 'tags');
-        const handle = this.handles.get(asUint(message[2], 'handle'));
-        // A late ack on a closed handle is harmless: its deliveries were already requeued.
-        if (handle) for (const tag of tags) handle.queue.ack(handle.session, asUint(tag, 'tag'));
-        return undefined;
+        return client.ack(asUint(message[2], 'handle'), tags);
       }
       case Op.NACK: {
         const tag = asUint(message[3], 'tag');
-        const handle = this.handles.get(asUint(message[2], 'handle'));
-        handle?.queue.nack(handle.session, tag, {
+        return client.nack(asUint(message[2], 'handle'), tag, {
           requeue: message[4] !== false,
           delayMs: optionalNumber(message[5], 'delayMs'),
           undecodable: message[6] === true,
           // Absent (an older client): the delivery counts, as it always did.
           countAttempt: message[7] !== false,
         });
-        return undefined;
       }
       case Op.CONSUME: {
         const handleId = asUint(message[2], 'handle');
-        const { queue, session } = this.handleOf(handleId);
-        const id = asUint(message[3], 'consumer id');
-        if (this.consumers.has(id)) throw new DecodeError(`consumer ${id} is already in use`);
-        const remote: RemoteConsumer = { id, handleId, consumer: undefined, pending: [], queued: false };
-        remote.consumer = queue.consume(session, asUint(message[4], 'prefetch'), (taken) => {
-          remote.pending.push(taken);
-          if (!remote.queued) {
-            remote.queued = true;
-            this.queuedConsumers.push(remote);
-            this.outbox.schedule();
-          }
-        });
-        this.consumers.set(id, remote);
-        return undefined;
+        return client.consume(handleId, asUint(message[3], 'consumer id'), asUint(message[4], 'prefetch'));
       }
-      case Op.CANCEL: {
-        const remote = this.consumers.get(asUint(message[2], 'consumer id'));
-        if (remote) {
-          // Deliveries already made go out before the reply, so nothing arrives after it.
-          this.emitDeliveries(remote);
-          remote.consumer?.cancel();
-          this.consumers.delete(remote.id);
-        }
-        return undefined;
-      }
+      case Op.CANCEL:
+        return client.cancel(asUint(message[2], 'consumer id'));
       case Op.SIZE:
-        return this.handleOf(message[2]).queue.size;
+        return client.size(asUint(message[2], 'handle'));
       case Op.PURGE:
-        return this.handleOf(message[2]).queue.purge();
-      case Op.CLOSE_QUEUE: {
-        const handleId = asUint(message[2], 'handle');
-        const handle = this.handles.get(handleId);
-        if (!handle) return undefined;
-        for (const remote of this.consumers.values()) {
-          if (remote.handleId !== handleId) continue;
-          remote.pending = []; // still in the session's in-flight set: requeued by close() below
-          this.consumers.delete(remote.id);
-        }
-        handle.session.close();
-        this.handles.delete(handleId);
-        return undefined;
-      }
-      case Op.DELETE_QUEUE: {
-        const { queue } = this.handleOf(message[2]);
-        this.context.engine.deleteQueue(queue.name);
-        return undefined;
-      }
+        return client.purge(asUint(message[2], 'handle'));
+      case Op.CLOSE_QUEUE:
+        return client.closeQueue(asUint(message[2], 'handle'));
+      case Op.DELETE_QUEUE:
+        return client.deleteQueue(asUint(message[2], 'handle'));
       case Op.PUBLISH:
-        return this.context.engine.publish(
-          asString(message[2], 'channel'),
-          storePayload(asBytes(message[3], 'message')),
-        );
-      case Op.SUBSCRIBE: {
-        const id = asUint(message[2], 'subscription id');
-        if (this.subscriptions.has(id)) throw new DecodeError(`subscription ${id} is already in use`);
-        const unsubscribe = this.context.engine.subscribe(asString(message[3], 'channel'), (value) => {
-          this.outbox.push([0, Push.MESSAGE, id, loadPayload(value)]);
-        });
-        this.subscriptions.set(id, unsubscribe);
-        return undefined;
-      }
-      case Op.UNSUBSCRIBE: {
-        const id = asUint(message[2], 'subscription id');
-        this.subscriptions.get(id)?.();
-        this.subscriptions.delete(id);
-        return undefined;
-      }
+        return client.publish(asString(message[2], 'channel'), asBytes(message[3], 'message'));
+      case Op.SUBSCRIBE:
+        return client.subscribe(asUint(message[2], 'subscription id'), asString(message[3], 'channel'));
+      case Op.UNSUBSCRIBE:
+        return client.unsubscribe(asUint(message[2], 'subscription id'));
       case Op.GOODBYE:
         // The client is closing: requeue its deliveries and reject its waiters before it goes.
-        for (const handle of this.handles.values()) handle.session.close();
-        this.handles.clear();
-        this.consumers.clear();
-        this.queuedConsumers = [];
-        return undefined;
+        return client.closeQueues();
       default:
         throw new DecodeError(`unknown op ${String(op)}`);
-    }
-  }
-
-  private handleOf(value: unknown): Handle {
-    const handle = this.handles.get(asUint(value, 'handle'));
-    if (!handle) throw new DecodeError(`unknown queue handle ${String(value)}`);
-    return handle;
-  }
-
-  private emitQueuedDeliveries(): void {
-    const queued = this.queuedConsumers;
-    if (queued.length === 0) return;
-    this.queuedConsumers = [];
-    for (const remote of queued) this.emitDeliveries(remote);
-  }
-
-  /** Turn a consumer's waiting deliveries into DELIVER frames, split to bound each frame. */
-  private emitDeliveries(remote: RemoteConsumer): void {
-    remote.queued = false;
-    const pending = remote.pending;
-    if (pending.length === 0) return;
-    remote.pending = [];
-    let start = 0;
-    while (start < pending.length) {
-      const tags: number[] = [];
-      const ids: string[] = [];
-      const attempts: number[] = [];
-      const payloads: Uint8Array[] = [];
-      let bytes = 0;
-      for (
-        let i = start;
-        i < pending.length && tags.length < BATCH_MAX_ITEMS && bytes < BATCH_MAX_BYTES;
-        i++
-      ) {
-        const { tag, item } = pending[i]!;
-        tags.push(tag);
-        ids.push(item.id);
-        attempts.push(item.attempt);
-        payloads.push(loadPayload(item.value));
-        bytes += item.value.length;
-      }
-      start += tags.length;
-      this.outbox.push([0, Push.DELIVER, remote.id, tags, ids, attempts, payloads]);
     }
   }
 }

@@ -1,15 +1,9 @@
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import {
-  type Connection,
-  type ConnectOptions,
-  createMemoryTransport,
-  type MemoryEngine,
-  memoryEngine,
-  type StoredPayload,
-} from '@taskwire/core';
+import { type Connection, type ConnectOptions, createMemoryTransport } from '@taskwire/core';
+import { type MemoryEngine, memoryEngine, type StoredPayload } from '@taskwire/core/engine';
 import { type AuthkeySource, resolveAuthkey } from './auth.js';
-import { formatUrl } from './endpoint.js';
+import { formatUrl } from './manager-address.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_PORT } from './protocol.js';
 import { Peer } from './server-peer.js';
 

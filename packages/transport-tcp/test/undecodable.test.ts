@@ -1,4 +1,5 @@
-import { type Delivery, storePayload } from '@taskwire/core';
+import type { Delivery } from '@taskwire/core';
+import { storePayload } from '@taskwire/core/engine';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTcpTransport, serve } from '../src/index.js';
 import { Op } from '../src/protocol.js';

@@ -1,6 +1,10 @@
 import { type Codec, createCodec, decodingHandler } from '../codec.js';
 import { checkOptionalDuration } from '../duration.js';
 import { ConfigError, ConnectionClosedError } from '../errors.js';
+import { runHandler } from '../kit/delivery.js';
+import { resolvePrefetch } from '../kit/queue-options.js';
+import { TickBatcher } from '../kit/tick-batcher.js';
+import { decodeOrDeadLetter, UNDECODABLE } from '../kit/undecodable.js';
 import type {
   BroadcastHandler,
   Capabilities,
@@ -12,13 +16,16 @@ import type {
   DeliveryHandler,
   DistributedQueue,
   GetOptions,
-  NackOptions,
   PutOptions,
   QueueOptions,
   Subscription,
   Transport,
 } from '../types.js';
-import { type EngineQueue, type EngineSession, MemoryEngine, type Taken } from './engine.js';
+import { MemoryDelivery } from './delivery.js';
+import { MemoryEngine } from './engine.js';
+import type { TaggedItem } from './engine-item.js';
+import type { EngineQueue } from './engine-queue.js';
+import type { EngineSession } from './engine-session.js';
 import { loadPayload, type StoredPayload, storePayload } from './payload.js';
 
 /** Everything: the memory transport is the reference implementation of the contract. */
@@ -31,9 +38,6 @@ export const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
   deadLetter: true,
   broadcast: true,
 });
-
-/** Default `prefetch` of `consume()`. */
-export const DEFAULT_PREFETCH = 100;
 
 const engines = new Map<string, MemoryEngine<StoredPayload>>();
 
@@ -59,60 +63,6 @@ function engineName(url: string | undefined): string {
     throw new ConfigError(`invalid memory URL "${url}": the scheme must be memory://`);
   }
   return parsed.hostname || 'default';
-}
-
-/**
- * A delivery whose settlement is forwarded to an engine queue. Settling twice is a no-op.
- * Exported for transports that host the engine.
- */
-export class EngineDelivery<T> implements Delivery<T> {
-  settled = false;
-  /** Read when delivered: the stored item's count moves on when it is given back. */
-  readonly attempt: number;
-
-  constructor(
-    private readonly queue: EngineQueue<StoredPayload>,
-    private readonly session: EngineSession,
-    private readonly taken: Taken<StoredPayload>,
-    readonly body: T,
-  ) {
-    this.attempt = taken.item.attempt;
-  }
-
-  get id(): string {
-    return this.taken.item.id;
-  }
-
-  async ack(): Promise<void> {
-    if (this.settled) return;
-    this.settled = true;
-    this.queue.ack(this.session, this.taken.tag);
-  }
-
-  async nack(options: NackOptions = {}): Promise<void> {
-    checkOptionalDuration(options.delayMs, 'delayMs');
-    if (this.settled) return;
-    this.settled = true;
-    this.queue.nack(this.session, this.taken.tag, options);
-  }
-
-  /** Dead-letter an item whose payload cannot be decoded. */
-  deadLetterUndecodable(): void {
-    this.settled = true;
-    this.queue.nack(this.session, this.taken.tag, { requeue: false, undecodable: true });
-  }
-}
-
-/** Run a consume handler; a handler that throws before settling nacks with requeue. */
-export async function runHandler<T>(
-  handler: DeliveryHandler<T>,
-  delivery: Delivery<T> & { settled: boolean },
-) {
-  try {
-    await handler(delivery);
-  } catch {
-    if (!delivery.settled) await delivery.nack({ requeue: true });
-  }
 }
 
 class MemoryQueue<T> implements DistributedQueue<T> {
@@ -166,27 +116,21 @@ class MemoryQueue<T> implements DistributedQueue<T> {
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
     // Deliveries reach the handler on the next turn, in one batch: the code that put them (a TCP peer's batch of
     // results, say) finishes its turn, and its replies leave, before the consumer's work begins.
-    let batch: Taken<StoredPayload>[] = [];
-    const run = () => {
-      const takens = batch;
-      batch = [];
+    const batch = new TickBatcher<TaggedItem<StoredPayload>>((takens) => {
       for (const taken of takens) {
         const delivery = this.toDelivery(taken);
         if (delivery) void runHandler(handler, delivery);
       }
-    };
-    const consumer = this.queue.consume(this.session, options.prefetch ?? DEFAULT_PREFETCH, (taken) => {
-      if (batch.length === 0) setImmediate(run);
-      batch.push(taken);
     });
+    const consumer = this.queue.consume(this.session, resolvePrefetch(options.prefetch), (taken) =>
+      batch.add(taken),
+    );
     const handle: ConsumerHandle = {
       cancel: async () => {
         consumer.cancel();
         this.consumers.delete(handle);
         // Taken but not yet handed over: give them back as never delivered.
-        const untouched = batch;
-        batch = [];
-        for (const taken of untouched) {
+        for (const taken of batch.take()) {
           await this.toDelivery(taken)?.nack({ requeue: true, countAttempt: false });
         }
       },
@@ -216,16 +160,20 @@ class MemoryQueue<T> implements DistributedQueue<T> {
     this.engine.deleteQueue(this.name);
   }
 
-  private toDelivery(taken: Taken<StoredPayload>): EngineDelivery<T> | undefined {
-    let body: T;
-    try {
-      body = this.codec.decode(loadPayload(taken.item.value)) as T;
-    } catch {
-      new EngineDelivery(this.queue, this.session, taken, undefined).deadLetterUndecodable();
-      return undefined;
-    }
-    return new EngineDelivery(this.queue, this.session, taken, body);
+  private toDelivery(taken: TaggedItem<StoredPayload>): MemoryDelivery<T> | undefined {
+    const body = decodeOrDeadLetter(
+      this.codec,
+      loadPayload(taken.item.value),
+      this.deadLetterUndecodable,
+      taken,
+    );
+    if (body === UNDECODABLE) return undefined;
+    return new MemoryDelivery(this.queue, this.session, taken, body as T);
   }
+
+  private readonly deadLetterUndecodable = (taken: TaggedItem<StoredPayload>): void => {
+    this.queue.nack(this.session, taken.tag, { requeue: false, undecodable: true });
+  };
 }
 
 class MemoryConnection implements Connection {

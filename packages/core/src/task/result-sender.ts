@@ -1,5 +1,6 @@
 import { defaultCodec } from '../codec.js';
 import { FrameTooLargeError, ResultEncodingError } from '../errors.js';
+import { TickBatcher } from '../kit/tick-batcher.js';
 import type { Connection, DistributedQueue } from '../types.js';
 import type { TaskResult } from './envelope.js';
 import { type ResultTuple, resultToWire } from './task-wire.js';
@@ -43,7 +44,7 @@ interface OpenQueue {
  */
 export class ResultSender {
   private readonly open = new Map<string, OpenQueue>();
-  private readonly batches = new Map<string, Pending[]>();
+  private readonly batches = new Map<string, TickBatcher<Pending>>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly idleCloseMs: number;
   private sweeper: NodeJS.Timeout | undefined;
@@ -74,21 +75,16 @@ export class ResultSender {
   post(replyTo: string, result: TaskResult, done: SentCallback): void {
     let batch = this.batches.get(replyTo);
     if (!batch) {
-      const fresh: Pending[] = [];
-      this.batches.set(replyTo, fresh);
-      setImmediate(() => this.flushBatch(replyTo, fresh));
-      batch = fresh;
+      // A full batch leaves at once: its results travel while the rest of this turn's tasks still run, so the
+      // worker and its backend overlap instead of taking turns.
+      batch = new TickBatcher((items) => this.flushBatch(replyTo, items), { maxItems: EARLY_FLUSH_ITEMS });
+      this.batches.set(replyTo, batch);
     }
-    batch.push({ result, done });
-    // A full batch leaves at once: its results travel while the rest of this turn's tasks still run, so the
-    // worker and its backend overlap instead of taking turns.
-    if (batch.length >= EARLY_FLUSH_ITEMS) this.flushBatch(replyTo, batch);
+    batch.add({ result, done });
   }
 
-  private flushBatch(replyTo: string, batch: Pending[]): void {
-    if (this.batches.get(replyTo) !== batch) return; // already sent
-    this.batches.delete(replyTo);
-    const flushed = this.deliver(replyTo, batch);
+  private flushBatch(replyTo: string, items: Pending[]): void {
+    const flushed = this.deliver(replyTo, items);
     this.inFlight.add(flushed);
     void flushed.finally(() => this.inFlight.delete(flushed));
   }
@@ -98,6 +94,7 @@ export class ResultSender {
    * keeps a heartbeat that would write to the deleted queue) nor accumulate over many masters.
    */
   forget(replyTo: string): void {
+    if (this.batches.get(replyTo)?.isEmpty) this.batches.delete(replyTo);
     const entry = this.open.get(replyTo);
     if (!entry) return;
     this.open.delete(replyTo);
@@ -178,7 +175,9 @@ export class ResultSender {
   private closeIdle(): void {
     const now = Date.now();
     for (const [replyTo, entry] of this.open) {
-      if (entry.sending > 0 || this.batches.has(replyTo) || now - entry.lastUsed < this.idleCloseMs) continue;
+      const batch = this.batches.get(replyTo);
+      if (entry.sending > 0 || (batch && !batch.isEmpty) || now - entry.lastUsed < this.idleCloseMs) continue;
+      this.batches.delete(replyTo);
       this.open.delete(replyTo);
       void entry.queue.then((queue) => queue.close()).catch(() => undefined);
     }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
+import { type BackoffOptions, backoffDelay } from '../backoff.js';
 import { WorkerLostError } from '../errors.js';
 import type {
   Connection,
@@ -10,7 +11,6 @@ import type {
   Subscription,
 } from '../types.js';
 import { AttemptContext, type AttemptOutcome, checkTaskTimeout, runAttempt, runUntimed } from './attempt.js';
-import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { DepartedMasters, isDepartureNotice } from './departure.js';
 import type { TaskEnvelope, TaskResult } from './envelope.js';
 import { errorInfo } from './error-info.js';

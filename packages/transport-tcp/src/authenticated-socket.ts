@@ -2,8 +2,8 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { AuthError, ConfigError, ConnectionClosedError, DecodeError } from '@taskwire/core';
 import { computeProof, createNonce, proofMatches } from './auth.js';
-import type { Endpoint } from './endpoint.js';
 import { FrameReader } from './frame-reader.js';
+import type { ManagerAddress } from './manager-address.js';
 import {
   asBytes,
   asUint,
@@ -14,8 +14,8 @@ import {
 } from './protocol.js';
 import { FrameEncoder } from './wire.js';
 
-/** An authenticated socket to a server. */
-export interface Link {
+/** A socket to a TCP manager that has passed the handshake: both sides proved they know the authkey. */
+export interface AuthenticatedSocket {
   readonly socket: Socket;
   /** Holds any bytes that arrived after the handshake; keep feeding it. */
   readonly reader: FrameReader;
@@ -23,8 +23,8 @@ export interface Link {
   readonly maxFrameBytes: number;
 }
 
-/** Options of {@link openLink}. */
-export interface LinkOptions {
+/** Options of {@link openAuthenticatedSocket}. */
+export interface HandshakeOptions {
   /** TLS options for `tcps://` (e.g. `ca` for a private certificate authority). */
   readonly tls: ConnectionOptions | undefined;
   /** Give up on the TCP connect plus handshake after this many ms. */
@@ -46,17 +46,21 @@ function framed(message: unknown[]): Buffer {
  * cannot prove its own, and with `ConnectionClosedError` naming the URL when the socket fails or
  * the handshake does not finish in time.
  */
-export function openLink(endpoint: Endpoint, key: Buffer, options: LinkOptions): Promise<Link> {
-  const { label } = endpoint;
-  return new Promise<Link>((resolve, reject) => {
-    const socket = endpoint.secure
+export function openAuthenticatedSocket(
+  address: ManagerAddress,
+  key: Buffer,
+  options: HandshakeOptions,
+): Promise<AuthenticatedSocket> {
+  const { label } = address;
+  return new Promise<AuthenticatedSocket>((resolve, reject) => {
+    const socket = address.secure
       ? tlsConnect({
-          host: endpoint.host,
-          port: endpoint.port,
-          ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }),
+          host: address.host,
+          port: address.port,
+          ...(isIP(address.host) ? {} : { servername: address.host }),
           ...options.tls,
         })
-      : netConnect({ host: endpoint.host, port: endpoint.port });
+      : netConnect({ host: address.host, port: address.port });
     const reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
     const nonce = createNonce();
     let serverNonce: Uint8Array | undefined;

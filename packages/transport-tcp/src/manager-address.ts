@@ -2,7 +2,7 @@ import { ConfigError, redactUrl } from '@taskwire/core';
 import { DEFAULT_PORT } from './protocol.js';
 
 /** Where a client connects. */
-export interface Endpoint {
+export interface ManagerAddress {
   readonly host: string;
   readonly port: number;
   /** `tcps://`: TLS. */
@@ -15,7 +15,7 @@ export interface Endpoint {
  * Parse `tcp://host[:port]` or `tcps://host[:port]` (port defaults to {@link DEFAULT_PORT}).
  * @throws ConfigError for anything else.
  */
-export function parseEndpoint(url: string): Endpoint {
+export function parseManagerUrl(url: string): ManagerAddress {
   let parsed: URL;
   try {
     parsed = new URL(url);

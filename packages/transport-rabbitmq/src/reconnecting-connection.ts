@@ -1,6 +1,7 @@
 import { AuthError, ConnectionClosedError } from '@taskwire/core';
+import { backoffDelay } from '@taskwire/core/transport';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type SocketOptions } from 'amqplib';
-import type { Endpoint } from './url.js';
+import type { BrokerAddress } from './url.js';
 
 /**
  * Close a channel or connection, ignoring failures: amqplib throws synchronously (not a rejected
@@ -14,9 +15,12 @@ export async function closeQuietly(closable: { close(): Promise<void> }): Promis
   }
 }
 
-/** Reconnection backoff. */
+/**
+ * Reconnection backoff: exponential from `initialDelayMs`, doubling up to `maxDelayMs`, each delay a random value
+ * between half and all of its step (core's `backoffDelay`), so clients of a restarted broker come back spread out.
+ */
 export interface ReconnectOptions {
-  /** First delay after a connection drops. @default 100 */
+  /** First delay after a connection drops, before jitter. @default 100 */
   initialDelayMs?: number;
   /** Largest delay between attempts. @default 5000 */
   maxDelayMs?: number;
@@ -24,9 +28,9 @@ export interface ReconnectOptions {
   maxRetries?: number;
 }
 
-/** What a {@link Link} needs. */
-export interface LinkOptions {
-  readonly endpoint: Endpoint;
+/** What a {@link ReconnectingConnection} needs. */
+export interface ReconnectingConnectionOptions {
+  readonly broker: BrokerAddress;
   readonly socket: SocketOptions;
   readonly reconnect: Required<ReconnectOptions>;
 }
@@ -36,7 +40,7 @@ export interface LinkOptions {
  * a reconnect) and register `onConnect` callbacks, called once per new connection — so consumers
  * re-subscribe exactly once after a reconnect.
  */
-export class Link {
+export class ReconnectingConnection {
   /** Bumped on every (re)connection; a channel from an older generation is dead. */
   generation = 0;
   private model: ChannelModel | undefined;
@@ -46,28 +50,28 @@ export class Link {
   private readonly connectListeners = new Set<(model: ChannelModel) => void>();
   private timer: NodeJS.Timeout | undefined;
 
-  private constructor(private readonly options: LinkOptions) {}
+  private constructor(private readonly options: ReconnectingConnectionOptions) {}
 
   /** Connect once; an unreachable broker is a one-line error naming the (redacted) URL. */
-  static async open(options: LinkOptions): Promise<Link> {
-    const link = new Link(options);
+  static async open(options: ReconnectingConnectionOptions): Promise<ReconnectingConnection> {
+    const connection = new ReconnectingConnection(options);
     try {
-      link.attach(await amqp.connect(options.endpoint.target, options.socket));
+      connection.attach(await amqp.connect(options.broker.target, options.socket));
     } catch (error) {
       const reason = (error as Error).message;
       // The broker's own words: a refused login is an authentication failure, not a lost broker.
       if (/ACCESS[_-]REFUSED/.test(reason)) {
         const detail = /ACCESS_REFUSED - [^."]*/.exec(reason)?.[0] ?? reason;
-        throw new AuthError(`RabbitMQ at ${options.endpoint.display} refused the login: ${detail}`, {
+        throw new AuthError(`RabbitMQ at ${options.broker.display} refused the login: ${detail}`, {
           cause: error,
         });
       }
       throw new ConnectionClosedError(
-        `cannot connect to RabbitMQ at ${options.endpoint.display}: ${reason} (is the broker running and the URL right?)`,
+        `cannot connect to RabbitMQ at ${options.broker.display}: ${reason} (is the broker running and the URL right?)`,
         { cause: error },
       );
     }
-    return link;
+    return connection;
   }
 
   /** False once closed (or given up); operations then reject with `ConnectionClosedError`. */
@@ -80,7 +84,7 @@ export class Link {
     return this.model !== undefined;
   }
 
-  /** The current connection, waiting through a reconnect; rejects once the link is closed. */
+  /** The current connection, waiting through a reconnect; rejects once the connection is closed. */
   ready(): Promise<ChannelModel> {
     if (this.model) return Promise.resolve(this.model);
     if (this.closed) return Promise.reject(this.closedError());
@@ -148,17 +152,16 @@ export class Link {
     const { initialDelayMs, maxDelayMs, maxRetries } = this.options.reconnect;
     if (attempt > maxRetries) {
       this.failure = new ConnectionClosedError(
-        `gave up reconnecting to RabbitMQ at ${this.options.endpoint.display} after ${maxRetries} attempts`,
+        `gave up reconnecting to RabbitMQ at ${this.options.broker.display} after ${maxRetries} attempts`,
       );
       this.closed = true;
       this.rejectWaiters(this.failure);
       return;
     }
-    const base = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
-    const delay = base * (0.8 + Math.random() * 0.4);
+    const delay = backoffDelay(attempt, { baseMs: initialDelayMs, maxMs: maxDelayMs });
     this.timer = setTimeout(async () => {
       try {
-        const model = await amqp.connect(this.options.endpoint.target, this.options.socket);
+        const model = await amqp.connect(this.options.broker.target, this.options.socket);
         if (this.closed) {
           await closeQuietly(model);
           return;

@@ -1,9 +1,10 @@
-import { type DeliveryHandler, runHandler } from '@taskwire/core';
-import type { RedisDelivery, Taken } from './delivery.js';
+import type { DeliveryHandler } from '@taskwire/core';
+import { backoffDelay, runHandler } from '@taskwire/core/transport';
+import type { LeasedItem, RedisDelivery } from './delivery.js';
 
 /** A take: the items, or (when empty) ms until the next timed event (-1 = none). */
 export interface TakeResult {
-  readonly items: Taken[];
+  readonly items: LeasedItem[];
   readonly wait: number;
 }
 
@@ -11,12 +12,15 @@ export interface TakeResult {
 export interface ConsumerSource<T> {
   take(max: number): Promise<TakeResult>;
   /** A delivery for `taken`, or undefined when it was undecodable (and dead-lettered). */
-  toDelivery(taken: Taken, onSettle: () => void): RedisDelivery<T> | undefined;
+  toDelivery(taken: LeasedItem, onSettle: () => void): RedisDelivery<T> | undefined;
   /** Return items taken after the consumer was cancelled, uncounted. */
-  giveBack(items: Taken[]): Promise<void>;
+  giveBack(items: LeasedItem[]): Promise<void>;
   /** Block until woken, the timed event `wait` is due, or a bounded maximum passes. */
   waitForWork(wait: number, signal: AbortSignal): Promise<void>;
 }
+
+/** After a failed take (Redis down, reconnecting): 50 ms, doubling to 2 s, jittered. */
+const TAKE_RETRY_BACKOFF = { baseMs: 50, maxMs: 2000 };
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -37,7 +41,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
  * off and retries, e.g. while ioredis reconnects) and every block is bounded, so a consumer never
  * goes silent while connected.
  */
-export class Consumer<T> {
+export class PollingConsumer<T> {
   private outstanding = 0;
   private active = true;
   private readonly stop = new AbortController();
@@ -75,7 +79,7 @@ export class Consumer<T> {
         batch = await this.source.take(this.prefetch - this.outstanding);
         failures = 0;
       } catch {
-        await sleep(Math.min(2000, 50 * 2 ** Math.min(failures++, 6)), this.stop.signal);
+        await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
         continue;
       }
       if (!this.active) {

@@ -1,40 +1,43 @@
 import type { ConsumerHandle } from '@taskwire/core';
+import { backoffDelay } from '@taskwire/core/transport';
 import type { Message } from 'amqplib';
-import { Holder } from './delivery.js';
-import type { Link } from './link.js';
+import { Holder } from './holder.js';
+import type { ReconnectingConnection } from './reconnecting-connection.js';
 
 // After the consumer's channel closes while the connection stays up (e.g. a channel error), wait
-// this long before subscribing again.
-const RESUBSCRIBE_DELAY_MS = 1000;
+// about this long before subscribing again, backing off while it keeps failing.
+const RESUBSCRIBE_BACKOFF = { baseMs: 1000, maxMs: 30_000 };
 
 /**
  * A `basic.consume` on its own channel with its own prefetch. It subscribes once per connection:
- * after a reconnect the link calls it once, and an old channel's close never adds a second
+ * after a reconnect the connection calls it once, and an old channel's close never adds a second
  * subscription (the duplicate-consumer failure of some AMQP wrappers).
  */
-export class Consumer implements ConsumerHandle {
+export class ChannelConsumer implements ConsumerHandle {
   private holder: Holder | undefined;
   private tag: string | undefined;
   private cancelled = false;
   private subscribedGeneration = -1;
   private retry: NodeJS.Timeout | undefined;
+  /** Channel closes since the last subscription that held. */
+  private resubscribes = 0;
   private readonly removeListener: () => void;
 
   constructor(
-    private readonly link: Link,
+    private readonly amqp: ReconnectingConnection,
     private readonly queue: string,
     private readonly prefetch: number,
     private readonly onMessage: (message: Message, holder: Holder) => void,
-    private readonly onCancel: (consumer: Consumer) => void,
+    private readonly onCancel: (consumer: ChannelConsumer) => void,
   ) {
-    this.removeListener = link.onConnect(() => void this.subscribe().catch(() => undefined));
+    this.removeListener = amqp.onConnect(() => void this.subscribe().catch(() => undefined));
   }
 
   /** Subscribe on the current connection (no-op when already subscribed on it). */
   async subscribe(): Promise<void> {
-    const model = await this.link.ready();
+    const model = await this.amqp.ready();
     // Check and claim the generation with no await in between: exactly one subscription each.
-    const generation = this.link.generation;
+    const generation = this.amqp.generation;
     if (this.cancelled || this.subscribedGeneration === generation) return;
     this.subscribedGeneration = generation;
     const channel = await model.createChannel();
@@ -54,6 +57,7 @@ export class Consumer implements ConsumerHandle {
       { noAck: false },
     );
     this.tag = ok.consumerTag;
+    this.resubscribes = 0;
     if (this.cancelled) await this.stop();
   }
 
@@ -80,10 +84,11 @@ export class Consumer implements ConsumerHandle {
 
   private onChannelClose(generation: number): void {
     this.tag = undefined;
-    // A dropped connection is handled by the link's reconnect callback; only a lone channel
+    // A dropped connection is handled by the connection's reconnect callback; only a lone channel
     // failure on a still-open connection resubscribes from here.
-    if (this.cancelled || !this.link.connected || this.link.generation !== generation) return;
+    if (this.cancelled || !this.amqp.connected || this.amqp.generation !== generation) return;
     this.subscribedGeneration = -1;
-    this.retry = setTimeout(() => void this.subscribe().catch(() => undefined), RESUBSCRIBE_DELAY_MS);
+    const delay = backoffDelay(++this.resubscribes, RESUBSCRIBE_BACKOFF);
+    this.retry = setTimeout(() => void this.subscribe().catch(() => undefined), delay);
   }
 }

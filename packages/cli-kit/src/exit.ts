@@ -1,0 +1,21 @@
+import { redactUrl, TaskwireError } from '@taskwire/core';
+
+/** Error codes that mean bad input rather than a failure: the CLIs exit 2 for them, 1 for the rest. */
+const USAGE_CODES: readonly string[] = ['TASKWIRE_CONFIG', 'TASKWIRE_AUTH'];
+
+/**
+ * Print `error` as one line, `<program>: error: <message>` with passwords redacted (no stack
+ * trace unless TASKWIRE_DEBUG is set), and exit: 2 for configuration and authentication
+ * problems, 1 for anything else.
+ */
+export function exitWithError(program: string, error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`${program}: error: ${redactSecrets(message.split('\n')[0] ?? message)}`);
+  if (process.env.TASKWIRE_DEBUG && error instanceof Error) console.error(error.stack);
+  process.exit(TaskwireError.isInstance(error) && USAGE_CODES.includes(error.code) ? 2 : 1);
+}
+
+/** Redact passwords of every URL inside a message. */
+export function redactSecrets(message: string): string {
+  return message.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, (url) => redactUrl(url));
+}

@@ -1,0 +1,16 @@
+export { exitWithError, redactSecrets } from './exit.js';
+export { BUILTIN_HANDLERS, loadHandler } from './handlers.js';
+export {
+  addIsolationOptions,
+  type IsolationFlags,
+  type IsolationMode,
+  isolationArgs,
+  loadRunnableHandler,
+  type RunnableHandler,
+} from './isolation.js';
+export { addCommonOptions, type CommonFlags } from './options.js';
+export { createProgram, integer, type ProgramInfo, runProgram, seconds } from './program.js';
+export { readAuthkey, settingsFrom, tlsClientOptions } from './settings.js';
+// startThreadPool is not re-exported: loading piscina would cost every CLI start-up ~30 ms.
+export type { ThreadPoolHandler, ThreadPoolOptions } from './thread-pool.js';
+export { connect, type ImportModule, loadTransport } from './transport.js';

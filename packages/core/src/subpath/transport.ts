@@ -1,0 +1,30 @@
+/**
+ * `@taskwire/core/transport`: what a transport author needs, and nothing a task-layer user does.
+ *
+ * Every transport in this repository is built from these pieces, so each refuses the same bad input with the same
+ * error, settles a delivery once, never drops an undecodable payload, batches per event-loop turn and reconnects
+ * with the same jittered backoff. See docs/decisions.md ("The transport-author kit").
+ *
+ * @packageDocumentation
+ */
+export { type BackoffOptions, backoffDelay } from '../backoff.js';
+export { BackendError, type TaskwireErrorOptions } from '../errors.js';
+export {
+  backendCodeOf,
+  isRetryable,
+  type WrapBackendErrorOptions,
+  wrapBackendError,
+} from '../kit/backend-error.js';
+export { BaseDelivery, runHandler } from '../kit/delivery.js';
+export {
+  checkPriority,
+  checkPutOptions,
+  checkQueueName,
+  DEFAULT_PREFETCH,
+  PRIORITY_MAX,
+  type ResolvedQueueOptions,
+  resolvePrefetch,
+  resolveQueueOptions,
+} from '../kit/queue-options.js';
+export { TickBatcher, type TickBatcherOptions } from '../kit/tick-batcher.js';
+export { decodeOrDeadLetter, UNDECODABLE, undecodableTarget } from '../kit/undecodable.js';

@@ -1,0 +1,29 @@
+--[[
+  heartbeat: refresh a lease and return every delivery whose visibility deadline passed or whose
+  lease expired. Only a lease a take recorded is refreshed (XX): a lease that lapsed was reaped
+  with its deliveries, and a deleted queue must not get its leases key back.
+
+  KEYS[1] meta       HASH: the declared options (order, maxsize, vt, dl)
+  KEYS[2] ready      LIST (fifo, lifo) or ZSET (priority) of items
+  KEYS[3] delayed    ZSET of items by due time
+  KEYS[4] inflight   HASH: delivery -> held value
+  KEYS[5] deadlines  ZSET of deliveries by visibility deadline
+  KEYS[6] leases     ZSET of consumer leases by expiry
+  KEYS[7] seq        STRING: sequence of a priority queue
+  KEYS[8] wake       LIST of wake-up tokens for blocked takers
+  KEYS[9] room       LIST of room tokens for puts blocked on a full queue
+
+  ARGV[1] lease       the handle's lease
+  ARGV[2] leaseTtlMs  the lease's time to live
+
+  Returns the number of deliveries returned.
+]]
+--- @include "item"
+--- @include "queue"
+
+local order = options()
+local now = now_ms()
+redis.call('ZADD', leases, 'XX', fmt(now + tonumber(ARGV[2])), ARGV[1])
+local n = reclaim(order, now)
+signal(wake, n)
+return n

@@ -1,0 +1,25 @@
+--[[
+  purge: remove every ready and delayed item (not those in flight).
+
+  KEYS[1] meta       HASH: the declared options (order, maxsize, vt, dl)
+  KEYS[2] ready      LIST (fifo, lifo) or ZSET (priority) of items
+  KEYS[3] delayed    ZSET of items by due time
+  KEYS[4] inflight   HASH: delivery -> held value
+  KEYS[5] deadlines  ZSET of deliveries by visibility deadline
+  KEYS[6] leases     ZSET of consumer leases by expiry
+  KEYS[7] seq        STRING: sequence of a priority queue
+  KEYS[8] wake       LIST of wake-up tokens for blocked takers
+  KEYS[9] room       LIST of room tokens for puts blocked on a full queue
+
+  No ARGV.
+
+  Returns the number of items removed.
+]]
+--- @include "item"
+--- @include "queue"
+
+local order, maxsize = options()
+local n = ready_count(order) + redis.call('ZCARD', delayed)
+redis.call('DEL', ready, delayed)
+if maxsize > 0 then signal(room, n) end
+return n

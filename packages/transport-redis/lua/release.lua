@@ -1,0 +1,30 @@
+--[[
+  release: return every delivery a lease holds, and drop the lease (a handle closing).
+
+  KEYS[1] meta       HASH: the declared options (order, maxsize, vt, dl)
+  KEYS[2] ready      LIST (fifo, lifo) or ZSET (priority) of items
+  KEYS[3] delayed    ZSET of items by due time
+  KEYS[4] inflight   HASH: delivery -> held value
+  KEYS[5] deadlines  ZSET of deliveries by visibility deadline
+  KEYS[6] leases     ZSET of consumer leases by expiry
+  KEYS[7] seq        STRING: sequence of a priority queue
+  KEYS[8] wake       LIST of wake-up tokens for blocked takers
+  KEYS[9] room       LIST of room tokens for puts blocked on a full queue
+
+  ARGV[1] lease  the lease to drop
+
+  Returns the number of deliveries returned.
+]]
+--- @include "item"
+--- @include "queue"
+
+local order = options()
+local held = redis.call('HGETALL', inflight)
+local mine = {}
+for i = 1, #held, 2 do
+  if held_lease(held[i + 1]) == ARGV[1] then mine[#mine + 1] = held[i] end
+end
+local n = unhold_all(order, mine)
+redis.call('ZREM', leases, ARGV[1])
+signal(wake, n)
+return n

@@ -1,0 +1,29 @@
+import type { ConnectionOptions } from 'node:tls';
+import type { ConnectOptions } from '@taskwire/core';
+import type { AuthkeySource } from './auth.js';
+
+/** Options of `connect()` on the TCP transport. */
+export interface TcpConnectOptions extends ConnectOptions, AuthkeySource {
+  /**
+   * `tcp://host:port`, or `tcps://host:port` for TLS.
+   * @default 'tcp://127.0.0.1:5555'
+   */
+  url?: string;
+  /** TLS options for `tcps://`, e.g. `{ ca }` to trust a private certificate. */
+  tls?: ConnectionOptions;
+  /**
+   * Give up on one connection attempt (TCP connect plus handshake) after this many ms.
+   * @default 10000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Reconnect with exponential backoff after a lost connection (never after an `AuthError`).
+   * @default true
+   */
+  reconnect?: boolean;
+  /**
+   * Longest wait between two reconnect attempts.
+   * @default 5000
+   */
+  reconnectMaxDelayMs?: number;
+}
