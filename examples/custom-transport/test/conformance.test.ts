@@ -1,5 +1,6 @@
 import { deadLetterCases, faultCases, proxiedConnections, runConformanceSuite } from '@taskwire/conformance';
-import { createMemoryTransport, memoryEngine, storePayload } from '@taskwire/core';
+import { createMemoryTransport } from '@taskwire/core';
+import { memoryEngine, storePayload } from '@taskwire/core/engine';
 import { createTcpTransport, serve } from '@taskwire/transport-tcp';
 import { afterAll, describe } from 'vitest';
 import createNamespacedTransport, { namespacedName } from '../src/index.js';

@@ -1,4 +1,5 @@
-import { createMemoryTransport, memoryEngine, storePayload } from '@taskwire/core';
+import { createMemoryTransport } from '@taskwire/core';
+import { memoryEngine, storePayload } from '@taskwire/core/engine';
 import { runConformanceSuite } from '../src/index.js';
 
 // The suite checks itself against the reference transport first.

@@ -1,5 +1,5 @@
 import { proxiedConnections, runConformanceSuite } from '@taskwire/conformance';
-import { storePayload } from '@taskwire/core';
+import { storePayload } from '@taskwire/core/engine';
 import { afterAll } from 'vitest';
 import { createTcpTransport, serve, type TcpServer } from '../src/index.js';
 
