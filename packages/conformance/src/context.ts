@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Connection, ConnectOptions } from '@taskwire/core';
+import type { Capabilities, Connection, ConnectOptions } from '@taskwire/core';
 
 /** Tolerances of the timed cases. Raise them for slow backends; never lower them below jitter. */
 export interface ConformanceTiming {
@@ -11,14 +11,14 @@ export interface ConformanceTiming {
   delayMs?: number;
 }
 
-/** Everything the suite needs from a transport's test file. */
-export interface ConformanceOptions {
+/** Everything every group needs from a transport's test file. */
+export interface BaseConformanceOptions {
   /** Shown in the describe block, e.g. `redis`. */
   name: string;
   /** Open a fresh connection; `options` (e.g. `maxPayloadBytes`) must be honoured. */
   connect: (options?: ConnectOptions) => Promise<Connection>;
   /** The capabilities the transport declares; each gates its cases. */
-  capabilities: import('@taskwire/core').Capabilities;
+  capabilities: Capabilities;
   /** Timing tolerances. */
   timing?: ConformanceTiming;
   /**
@@ -26,6 +26,58 @@ export interface ConformanceOptions {
    * with every name the case declared, dead-letter queues included.
    */
   cleanup?: (queueNames: string[]) => Promise<void>;
+}
+
+/**
+ * Store `bytes` on queue `queue` as the payload of one ready item, behind the transport's back (a
+ * raw backend client, the engine, the wire): how the suite plants a payload that is not msgpack.
+ * The queue has been declared by the suite first; the item must be served like any other put.
+ */
+export type RawPut = (queue: string, bytes: Uint8Array) => Promise<void>;
+
+/** How the suite injects faults into a transport (see the README's "Fault injection"). */
+export interface FaultInjection {
+  /**
+   * Drop `connection`'s link to the backend without a goodbye, the way a network failure or a
+   * killed peer does: destroy its sockets (a {@link FaultProxy} in front of the backend does this
+   * for any socket-based transport) or kill the client's stream. An in-process transport with no
+   * link to cut ends the connection instead (and says `reconnects: false`).
+   */
+  breakConnection: (connection: Connection) => void | Promise<void>;
+  /**
+   * True when a broken connection comes back by itself (its queue handles, consumers and
+   * subscriptions work again); false when a break ends it for good (every later operation rejects
+   * with `ConnectionClosedError`).
+   */
+  reconnects: boolean;
+  /**
+   * The transport's documented bound, for the options `connect` below uses: within this many ms of
+   * a break the connection is back (when it reconnects) and the deliveries it held are served again
+   * with their attempt counted. Every wait of the fault cases is bounded by it.
+   */
+  recoveryMs: number;
+  /**
+   * Connections of the fault cases (the ones broken and their peers). Defaults to the suite's
+   * `connect`; give it when breaking needs a proxy or short reconnect delays and lease times.
+   */
+  connect?: (options?: ConnectOptions) => Promise<Connection>;
+  /**
+   * Restart the backend that {@link FaultInjection.connectRestartable} reaches: stop it without
+   * warning and start it again on the same address with whatever it keeps across a restart. Only
+   * a private instance the test itself started: never a shared broker. Required when the transport
+   * declares `persistent` (the only way to check that promise).
+   */
+  restartBackend?: () => Promise<void>;
+  /** Connections to the backend `restartBackend` restarts. @default connect */
+  connectRestartable?: (options?: ConnectOptions) => Promise<Connection>;
+}
+
+/** Everything the whole suite needs from a transport's test file. */
+export interface ConformanceOptions extends BaseConformanceOptions {
+  /** Plants undecodable payloads for the dead-letter group. */
+  rawPut: RawPut;
+  /** Fault injection for the faults and persistence groups. */
+  faults: FaultInjection;
 }
 
 /** Resolved timing. */
@@ -37,8 +89,9 @@ export class CaseContext {
   readonly queueNames: string[] = [];
 
   constructor(
-    private readonly options: ConformanceOptions,
+    private readonly options: BaseConformanceOptions,
     private readonly prefix: string,
+    private readonly open: (options?: ConnectOptions) => Promise<Connection> = options.connect,
   ) {}
 
   /** A queue name no other case or run uses. */
@@ -50,7 +103,7 @@ export class CaseContext {
 
   /** A connection closed after the case. */
   async connect(options?: ConnectOptions): Promise<Connection> {
-    const connection = await this.options.connect(options);
+    const connection = await this.open(options);
     this.connections.push(connection);
     return connection;
   }

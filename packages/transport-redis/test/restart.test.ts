@@ -1,57 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Connection, Delivery } from '@taskwire/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisTransport } from '../src/index.js';
-import { freePort } from './redis.js';
+import { type PrivateRedis, startPrivateRedis } from './redis.js';
 
 // A private redis-server on its own loopback port, so restarting it disturbs nobody else.
-const dir = mkdtempSync(join(tmpdir(), 'taskwire-redis-restart-'));
-let server: ChildProcess | undefined;
+let server: PrivateRedis | undefined;
 const open: Connection[] = [];
-
-async function startRedis(port: number): Promise<void> {
-  server = spawn(
-    'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = createServer().listen(port, '127.0.0.1');
-      socket.once('listening', () => socket.close(() => resolve(false)));
-      socket.once('error', () => resolve(true)); // the port is taken: redis is listening
-    });
-    if (up) return;
-    if (Date.now() > deadline) throw new Error('redis-server did not start');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function stopRedis(): Promise<void> {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server!.once('exit', resolve));
-  server.kill('SIGKILL');
-  await exited;
-}
 
 afterAll(async () => {
   await Promise.allSettled(open.map((connection) => connection.close()));
-  await stopRedis();
-  rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 describe('a Redis restart', () => {
   it('producers and consumers resume by themselves once Redis is back', async () => {
-    const port = await freePort();
-    await startRedis(port);
-    const url = `redis://127.0.0.1:${port}`;
+    server = await startPrivateRedis({ persistent: false });
+    const { url } = server;
     const transport = createRedisTransport();
     const producerConnection = await transport.connect({ url, maxBlockMs: 500 });
     const consumerConnection = await transport.connect({ url, maxBlockMs: 500 });
@@ -69,9 +33,7 @@ describe('a Redis restart', () => {
     expect([...seen].sort()).toEqual([1, 2, 3]);
 
     // Redis dies (this server keeps nothing on disk) and comes back on the same port.
-    await stopRedis();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await startRedis(port);
+    await server.restart();
 
     // The queue's declaration went with the data; the producer declares it again on a new handle.
     const producerAgain = await producerConnection.queue<number>('jobs');
