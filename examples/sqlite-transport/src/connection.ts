@@ -76,6 +76,22 @@ export class SqliteConnection implements Connection, QueueContext {
     throw new UnsupportedError('the sqlite transport has no broadcast');
   }
 
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /**
+   * End this connection as a crashed process would: nothing is given back, and what it held is served again once
+   * its lease (or visibility timeout) passes. Later operations reject with `ConnectionClosedError`.
+   */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.wakeups.notify();
+    this.db.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     for (const queue of this.queues) await queue.close();

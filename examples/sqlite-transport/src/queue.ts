@@ -39,6 +39,8 @@ export interface QueueContext {
   readonly leaseMs: number;
   /** How often to look for items another process put. */
   readonly pollMs: number;
+  /** False once the connection closed or was abandoned: a settle is then a no-op (the item comes back anyway). */
+  readonly isOpen: boolean;
   /** Declare `name` (a dead-letter queue) with default options. */
   declare(name: string): Order;
   assertOpen(): void;
@@ -80,6 +82,7 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
   /** Acks of one turn go in one transaction: a write transaction per ack would make the processes queue for the lock. */
   private readonly acks = new TickBatcher<HeldItem>((items) => {
     const { store } = this.context;
+    if (!this.context.isOpen) return;
     store.transaction(() => {
       for (const item of items) store.ack(item.rowid, item.token);
     });
@@ -153,7 +156,7 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
       this.context.wakeups.notify();
     };
     const loop = async () => {
-      while (!cancelled && !this.closed) {
+      while (!cancelled && !this.closed && this.context.isOpen) {
         const deliveries = unsettled < prefetch ? this.take(prefetch - unsettled) : [];
         for (const delivery of deliveries) {
           unsettled++;
@@ -177,10 +180,12 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
   }
 
   async size(): Promise<number> {
+    this.assertOpen();
     return this.context.store.count(this.name);
   }
 
   async purge(): Promise<number> {
+    this.assertOpen();
     return this.context.store.purge(this.name);
   }
 
@@ -208,6 +213,7 @@ export class SqliteQueue<T> implements DistributedQueue<T> {
     const { store } = this.context;
     const { item } = delivery;
     this.held.delete(delivery);
+    if (!this.context.isOpen) return;
     if (options.requeue ?? true) {
       const readyAt = Date.now() + (options.delayMs ?? 0);
       store.transaction(() =>
