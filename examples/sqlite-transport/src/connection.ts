@@ -108,8 +108,7 @@ export class SqliteConnection implements Connection, QueueContext {
 
   /** Store a new queue's options, or check `options` against the stored ones (options left out are taken). */
   private declareOptions(name: string, options: QueueOptions | undefined): ResolvedQueueOptions {
-    if (typeof name !== 'string' || name.length === 0)
-      throw new TypeError('queue name must be a non-empty string');
+    checkQueueName(name);
     const wanted = resolveQueueOptions(options);
     const row = this.db.prepare('SELECT options FROM taskwire_queues WHERE name = ?').get(name) as
       | { options: string }
