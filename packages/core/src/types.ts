@@ -1,5 +1,6 @@
 /**
- * The contract every taskwire transport implements; docs/decisions.md gives the reasons behind its choices.
+ * The contract every taskwire transport implements. docs/design.md describes it in prose (queue semantics,
+ * capabilities, errors, wire format, task layer); docs/decisions.md gives the reasons behind its choices.
  */
 
 /** Order in which a queue serves its items. */
