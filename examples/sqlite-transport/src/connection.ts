@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import {
   type BroadcastHandler,
   type Codec,
-  ConfigError,
   type Connection,
   ConnectionClosedError,
   type DistributedQueue,
@@ -11,7 +10,12 @@ import {
   type Transport,
   UnsupportedError,
 } from '@taskwire/core';
-import { checkQueueName, type ResolvedQueueOptions, resolveQueueOptions } from '@taskwire/core/transport';
+import {
+  checkQueueName,
+  checkRedeclaration,
+  type ResolvedQueueOptions,
+  resolveQueueOptions,
+} from '@taskwire/core/transport';
 import Database from 'better-sqlite3';
 import { type QueueContext, SqliteQueue } from './queue.js';
 import { prepareDatabase } from './schema.js';
@@ -35,6 +39,8 @@ export class SqliteConnection implements Connection, QueueContext {
   readonly leaseMs: number;
   readonly pollMs: number;
   private readonly db: Database.Database;
+  private readonly selectQueue: Database.Statement;
+  private readonly insertQueue: Database.Statement;
   private readonly queues = new Set<SqliteQueue<unknown>>();
   private readonly heartbeat: NodeJS.Timeout;
   private closed = false;
@@ -46,6 +52,8 @@ export class SqliteConnection implements Connection, QueueContext {
     this.db = new Database(settings.file);
     prepareDatabase(this.db);
     this.store = new ItemStore(this.db);
+    this.selectQueue = this.db.prepare('SELECT options FROM taskwire_queues WHERE name = ?');
+    this.insertQueue = this.db.prepare('INSERT OR IGNORE INTO taskwire_queues (name, options) VALUES (?, ?)');
     this.wakeups = wakeupsOf(settings.file);
     this.codec = settings.codec;
     this.leaseMs = settings.leaseMs;
@@ -109,24 +117,13 @@ export class SqliteConnection implements Connection, QueueContext {
   /** Store a new queue's options, or check `options` against the stored ones (options left out are taken). */
   private declareOptions(name: string, options: QueueOptions | undefined): ResolvedQueueOptions {
     checkQueueName(name);
-    const wanted = resolveQueueOptions(options);
-    const row = this.db.prepare('SELECT options FROM taskwire_queues WHERE name = ?').get(name) as
-      | { options: string }
-      | undefined;
+    const row = this.selectQueue.get(name) as { options: string } | undefined;
     if (!row) {
-      this.db
-        .prepare('INSERT OR IGNORE INTO taskwire_queues (name, options) VALUES (?, ?)')
-        .run(name, JSON.stringify(wanted));
+      const wanted = resolveQueueOptions(options);
+      this.insertQueue.run(name, JSON.stringify(wanted));
       return wanted;
     }
     const existing = { deadLetter: undefined, ...JSON.parse(row.options) } as ResolvedQueueOptions;
-    for (const key of Object.keys(wanted) as (keyof ResolvedQueueOptions)[]) {
-      if (options?.[key] !== undefined && existing[key] !== wanted[key]) {
-        throw new ConfigError(
-          `queue "${name}" already exists with ${key}=${String(existing[key])}; requested ${key}=${String(wanted[key])}`,
-        );
-      }
-    }
-    return existing;
+    return checkRedeclaration(name, existing, options);
   }
 }

@@ -3,6 +3,7 @@ import {
   checkPriority,
   checkPutOptions,
   checkQueueName,
+  checkRedeclaration,
   DEFAULT_PREFETCH,
   resolvePrefetch,
   resolveQueueOptions,
@@ -84,5 +85,23 @@ describe('checkPutOptions', () => {
   it('refuses a bad delayMs or timeoutMs with a RangeError naming it', () => {
     expect(() => checkPutOptions({ delayMs: -1 })).toThrow(/delayMs/);
     expect(() => checkPutOptions({ timeoutMs: Number.POSITIVE_INFINITY })).toThrow(/timeoutMs/);
+  });
+});
+
+describe('checkRedeclaration', () => {
+  const existing = resolveQueueOptions({ order: 'lifo', maxsize: 5 });
+
+  it('returns the existing options when every given option matches or is left out', () => {
+    expect(checkRedeclaration('q', existing, undefined)).toBe(existing);
+    expect(checkRedeclaration('q', existing, { maxsize: 5 })).toBe(existing);
+  });
+
+  it('refuses a differing option with a ConfigError naming the queue and the option', () => {
+    expect(() => checkRedeclaration('q', existing, { maxsize: 6 })).toThrow(
+      /queue "q" already exists with maxsize=5; requested maxsize=6/,
+    );
+    expect(() => checkRedeclaration('q', existing, { maxsize: 6 })).toThrow(
+      expect.objectContaining({ code: 'TASKWIRE_CONFIG' }),
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { checkDuration, checkOptionalDuration } from '../duration.js';
+import { ConfigError } from '../errors.js';
 import type { PutOptions, QueueOptions, QueueOrder } from '../types.js';
 
 /** Queue options with every field present: what {@link resolveQueueOptions} returns. */
@@ -54,6 +55,27 @@ export function resolveQueueOptions(options: QueueOptions = {}): ResolvedQueueOp
     throw new TypeError('deadLetter must be a queue name');
   }
   return { order, maxsize, visibilityTimeoutMs, deadLetter: options.deadLetter };
+}
+
+/**
+ * Check a declaration against the queue that already exists: every option the caller gave must match. Options
+ * left out are taken from the existing queue, which is returned.
+ * @throws ConfigError naming the queue and the first option that differs.
+ */
+export function checkRedeclaration(
+  name: string,
+  existing: ResolvedQueueOptions,
+  given: QueueOptions | undefined,
+): ResolvedQueueOptions {
+  const wanted = resolveQueueOptions(given);
+  for (const key of Object.keys(wanted) as (keyof ResolvedQueueOptions)[]) {
+    if (given?.[key] !== undefined && existing[key] !== wanted[key]) {
+      throw new ConfigError(
+        `queue "${name}" already exists with ${key}=${String(existing[key])}; requested ${key}=${String(wanted[key])}`,
+      );
+    }
+  }
+  return existing;
 }
 
 /**

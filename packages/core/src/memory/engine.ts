@@ -1,5 +1,4 @@
-import { ConfigError } from '../errors.js';
-import { checkQueueName, type ResolvedQueueOptions, resolveQueueOptions } from '../kit/queue-options.js';
+import { checkQueueName, checkRedeclaration, resolveQueueOptions } from '../kit/queue-options.js';
 import type { QueueOptions } from '../types.js';
 import { EngineQueue, type EngineQueueHost } from './engine-queue.js';
 import { EngineSession } from './engine-session.js';
@@ -27,20 +26,13 @@ export class MemoryEngine<V> implements EngineQueueHost<V> {
    */
   declare(name: string, options?: QueueOptions): EngineQueue<V> {
     checkQueueName(name);
-    const wanted = resolveQueueOptions(options);
     const existing = this.queues.get(name);
     if (!existing) {
-      const queue = new EngineQueue(this, name, wanted);
+      const queue = new EngineQueue(this, name, resolveQueueOptions(options));
       this.queues.set(name, queue);
       return queue;
     }
-    for (const key of Object.keys(wanted) as (keyof ResolvedQueueOptions)[]) {
-      if (options?.[key] !== undefined && existing.options[key] !== wanted[key]) {
-        throw new ConfigError(
-          `queue "${name}" already exists with ${key}=${String(existing.options[key])}; requested ${key}=${String(wanted[key])}`,
-        );
-      }
-    }
+    checkRedeclaration(name, existing.options, options);
     return existing;
   }
 

@@ -20,6 +20,7 @@ export {
   checkPriority,
   checkPutOptions,
   checkQueueName,
+  checkRedeclaration,
   DEFAULT_PREFETCH,
   PRIORITY_MAX,
   type ResolvedQueueOptions,
