@@ -16,6 +16,16 @@ export {
   wrapBackendError,
 } from '../kit/backend-error.js';
 export { BaseDelivery, runHandler } from '../kit/delivery.js';
+export { type ConsumerSource, PollingConsumer, type TakeResult } from '../kit/polling-consumer.js';
+export {
+  type Awaitable,
+  type ItemLease,
+  type PolledItem,
+  PollingQueue,
+  type PollingQueueSettings,
+  type PollingStore,
+  type StorePut,
+} from '../kit/polling-queue.js';
 export {
   checkPriority,
   checkPutOptions,
@@ -29,3 +39,4 @@ export {
 } from '../kit/queue-options.js';
 export { TickBatcher, type TickBatcherOptions } from '../kit/tick-batcher.js';
 export { decodeOrDeadLetter, UNDECODABLE, undecodableTarget } from '../kit/undecodable.js';
+export { sharedWakeSignal, WakeSignal } from '../kit/wake-signal.js';
