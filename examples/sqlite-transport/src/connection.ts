@@ -39,8 +39,6 @@ export class SqliteConnection implements Connection {
   private readonly owner = randomUUID();
   private readonly db: Database.Database;
   private readonly sql: Statements;
-  private readonly selectQueue: Database.Statement;
-  private readonly insertQueue: Database.Statement;
   private readonly wake: WakeSignal;
   private readonly queues = new Set<PollingQueue<unknown, SqliteItem>>();
   private closed = false;
@@ -52,8 +50,6 @@ export class SqliteConnection implements Connection {
     this.db = new Database(settings.file);
     prepareDatabase(this.db);
     this.sql = prepareStatements(this.db);
-    this.selectQueue = this.db.prepare('SELECT options FROM taskwire_queues WHERE name = ?');
-    this.insertQueue = this.db.prepare('INSERT OR IGNORE INTO taskwire_queues (name, options) VALUES (?, ?)');
     this.wake = sharedWakeSignal(settings.file);
   }
 
@@ -106,10 +102,10 @@ export class SqliteConnection implements Connection {
   /** Store a new queue's options, or check `options` against the stored ones (options left out are taken). */
   private declare(name: string, options?: QueueOptions): ResolvedQueueOptions {
     checkQueueName(name);
-    const row = this.selectQueue.get(name) as { options: string } | undefined;
+    const row = this.sql.declared.get(name) as { options: string } | undefined;
     if (!row) {
       const wanted = resolveQueueOptions(options);
-      this.insertQueue.run(name, JSON.stringify(wanted));
+      this.sql.declare.run(name, JSON.stringify(wanted));
       return wanted;
     }
     const existing = { deadLetter: undefined, ...JSON.parse(row.options) } as ResolvedQueueOptions;

@@ -12,7 +12,7 @@ const READY = 'FROM taskwire_items WHERE queue = ? AND owner IS NULL';
 const SERVE = `SELECT rowid, id, attempt, payload ${READY} AND ready_at <= ? ORDER BY priority DESC, seq`;
 const SETTLED = 'owner = NULL, token = NULL, lease_until = NULL';
 
-/** The SQL of the items table, one statement per operation. */
+/** The SQL of the items and queues tables, one statement per operation. */
 const SQL = {
   bump: 'UPDATE taskwire_counter SET n = n + ? WHERE id = 1 RETURNING n',
   insert:
@@ -32,10 +32,12 @@ const SQL = {
   purge: 'DELETE FROM taskwire_items WHERE queue = ? AND owner IS NULL',
   drop: 'DELETE FROM taskwire_items WHERE queue = ?',
   forget: 'DELETE FROM taskwire_queues WHERE name = ?',
+  declared: 'SELECT options FROM taskwire_queues WHERE name = ?',
+  declare: 'INSERT OR IGNORE INTO taskwire_queues (name, options) VALUES (?, ?)',
 };
 export type Statements = Record<keyof typeof SQL, Database.Statement>;
 
-/** Prepare {@link SQL} once per connection. */
+/** Prepare every statement once per connection. */
 export function prepareStatements(db: Database.Database): Statements {
   return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Statements;
 }
