@@ -17,15 +17,8 @@ export {
 } from '../kit/backend-error.js';
 export { BaseDelivery, runHandler } from '../kit/delivery.js';
 export { type ConsumerSource, PollingConsumer, type TakeResult } from '../kit/polling-consumer.js';
-export {
-  type Awaitable,
-  type ItemLease,
-  type PolledItem,
-  PollingQueue,
-  type PollingQueueSettings,
-  type PollingStore,
-  type StorePut,
-} from '../kit/polling-queue.js';
+export { PollingQueue, type PollingQueueSettings } from '../kit/polling-queue.js';
+export type { Awaitable, ItemLease, PolledItem, PollingStore, StorePut } from '../kit/polling-store.js';
 export {
   checkPriority,
   checkPutOptions,
