@@ -11,8 +11,9 @@ import {
   type TaggedItem,
 } from '@taskwire/core/engine';
 import { TickBatcher } from '@taskwire/core/transport';
+import { BATCH_MAX_ITEMS, batchBudget, checkPayloadFits, deliveryCost } from './frame-budget.js';
 import type { Outbox } from './outbox.js';
-import { asBytes, asUint, BATCH_MAX_BYTES, BATCH_MAX_ITEMS, Push } from './protocol.js';
+import { asBytes, asUint, Push } from './protocol.js';
 
 /** A declared queue on one connection; each has its own engine session, like a memory:// handle. */
 interface Handle {
@@ -54,13 +55,18 @@ export class EngineClient {
 
   put(handleId: number, payload: Uint8Array, options: EnginePutOptions): Promise<void> {
     const { queue, session } = this.handleOf(handleId);
+    checkPayloadFits(payload, this.outbox.maxFrameBytes, 'payload');
     return queue.put(storePayload(payload), options, session);
   }
 
   /** Store every payload in order; a promise only when a bounded queue is full and the rest must wait. */
   putMany(handleId: number, payloads: readonly unknown[]): Promise<void> | undefined {
     const { queue, session } = this.handleOf(handleId);
-    const stored = payloads.map((payload) => storePayload(asBytes(payload, 'payload')));
+    // Checked before storing any, so a payload too large to deliver refuses the whole batch.
+    for (const payload of payloads) {
+      checkPayloadFits(asBytes(payload, 'payload'), this.outbox.maxFrameBytes, 'payload');
+    }
+    const stored = payloads.map((payload) => storePayload(payload as Uint8Array));
     let i = 0;
     while (i < stored.length && queue.tryPut(stored[i]!)) i++;
     if (i === stored.length) return undefined;
@@ -191,8 +197,9 @@ export class EngineClient {
     return handle;
   }
 
-  /** DELIVER frames for one consumer's deliveries, split to bound each frame. */
+  /** DELIVER frames for one consumer's deliveries, split so each stays within the client's frame limit. */
   private emitDeliveries(consumerId: number, pending: TaggedItem<StoredPayload>[]): void {
+    const budget = batchBudget(this.outbox.maxFrameBytes);
     let start = 0;
     while (start < pending.length) {
       const tags: number[] = [];
@@ -200,17 +207,18 @@ export class EngineClient {
       const attempts: number[] = [];
       const payloads: Uint8Array[] = [];
       let bytes = 0;
-      for (
-        let i = start;
-        i < pending.length && tags.length < BATCH_MAX_ITEMS && bytes < BATCH_MAX_BYTES;
-        i++
-      ) {
+      for (let i = start; i < pending.length && tags.length < BATCH_MAX_ITEMS; i++) {
         const { tag, item } = pending[i]!;
+        const payload = loadPayload(item.value);
+        // An id's UTF-8 length is at most three bytes per UTF-16 unit; ids are short, so the bound costs nothing.
+        const cost = deliveryCost(item.id.length * 3, payload.length);
+        // Always one item: a payload within the limit fits in a frame on its own.
+        if (tags.length > 0 && bytes + cost > budget) break;
         tags.push(tag);
         ids.push(item.id);
         attempts.push(item.attempt);
-        payloads.push(loadPayload(item.value));
-        bytes += item.value.length;
+        payloads.push(payload);
+        bytes += cost;
       }
       start += tags.length;
       this.outbox.push([0, Push.DELIVER, consumerId, tags, ids, attempts, payloads]);

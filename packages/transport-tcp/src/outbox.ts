@@ -17,10 +17,13 @@ export class Outbox {
    * @param socket Where frames go.
    * @param beforeFlush Called at the start of every flush, to turn batches still being filled
    *   into frames (they ride along in the same write).
+   * @param maxFrameBytes The largest frame the other side accepts: whoever fills this outbox sizes its batches by
+   *   it (see `frame-budget.ts`).
    */
   constructor(
     private readonly socket: Socket,
-    beforeFlush?: () => void,
+    beforeFlush: (() => void) | undefined,
+    readonly maxFrameBytes: number,
   ) {
     this.frames = new TickBatcher((frames) => this.write(frames), { beforeFlush });
   }

@@ -55,7 +55,7 @@ export class Peer {
     private readonly socket: Socket,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.outbox = new Outbox(socket, () => this.client.emitQueuedDeliveries());
+    this.outbox = new Outbox(socket, () => this.client.emitQueuedDeliveries(), context.maxFrameBytes);
     this.client = new EngineClient(context.engine, this.outbox);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);

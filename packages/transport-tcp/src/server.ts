@@ -1,10 +1,11 @@
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { type Connection, type ConnectOptions, createMemoryTransport } from '@taskwire/core';
+import { ConfigError, type Connection, type ConnectOptions, createMemoryTransport } from '@taskwire/core';
 import { type MemoryEngine, memoryEngine, type StoredPayload } from '@taskwire/core/engine';
 import { type AuthkeySource, resolveAuthkey } from './auth.js';
+import { payloadLimit } from './frame-budget.js';
 import { formatUrl } from './manager-address.js';
-import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_PORT } from './protocol.js';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_PORT, HANDSHAKE_MAX_FRAME_BYTES } from './protocol.js';
 import { Peer } from './server-peer.js';
 
 /** Options of {@link serve}. */
@@ -22,8 +23,10 @@ export interface ServeOptions extends AuthkeySource {
   /** Serve `tcps://`: Node TLS server options, at least `cert` and `key`. */
   tls?: TlsOptions;
   /**
-   * Largest frame a client may send once authenticated; a bigger one closes that connection with
-   * `FrameTooLargeError`. Clients learn it in the handshake and refuse bigger puts themselves.
+   * Largest frame either side may send once authenticated (at least 1024); a bigger one closes that connection
+   * with `FrameTooLargeError`. Clients learn it in the handshake. The largest payload (a put, a result, a
+   * broadcast) is `maxFrameBytes − 256`: a bigger one is refused with `FrameTooLargeError`, by the client before
+   * it is sent and by {@link TcpServer.connect}'s in-process connection; batches are split to stay within it.
    * @default 67174400 (64 MiB payload + 64 KiB)
    */
   maxFrameBytes?: number;
@@ -72,6 +75,11 @@ export async function serve(options: ServeOptions = {}): Promise<TcpServer> {
   const key = resolveAuthkey(options);
   const host = options.host ?? '127.0.0.1';
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < HANDSHAKE_MAX_FRAME_BYTES) {
+    throw new ConfigError(
+      `maxFrameBytes must be an integer ≥ ${HANDSHAKE_MAX_FRAME_BYTES}, got ${maxFrameBytes}`,
+    );
+  }
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
   // A named memory engine, so the embedding master can reach it through memory:// in process.
   const engineName = `tcp-server-${process.pid}-${++serverCounter}`;
@@ -115,7 +123,16 @@ export async function serve(options: ServeOptions = {}): Promise<TcpServer> {
     get connectionCount() {
       return peers.size;
     },
-    connect: (connectOptions) => memory.connect({ ...connectOptions, url: `memory://${engineName}` }),
+    // In process too, nothing is stored that could not be delivered to a remote worker in one frame.
+    connect: (connectOptions) =>
+      memory.connect({
+        ...connectOptions,
+        url: `memory://${engineName}`,
+        maxPayloadBytes: Math.min(
+          connectOptions?.maxPayloadBytes ?? Number.POSITIVE_INFINITY,
+          payloadLimit(maxFrameBytes),
+        ),
+      }),
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
