@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
-import { AuthError, DecodeError, type QueueOptions } from '@taskwire/core';
+import { AuthError, ConnectionClosedError, DecodeError, type QueueOptions } from '@taskwire/core';
 import type { MemoryEngine, StoredPayload } from '@taskwire/core/engine';
+import type { Admission } from './admission.js';
 import { computeProof, createNonce, NONCE_BYTES, proofMatches } from './auth.js';
 import { EngineClient } from './engine-client.js';
 import { FrameReader } from './frame-reader.js';
@@ -27,6 +28,7 @@ export interface PeerContext {
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly peers: Set<Peer>;
+  readonly admission: Admission;
   readonly onClientError: ((error: Error, remoteAddress: string) => void) | undefined;
 }
 
@@ -103,6 +105,11 @@ export class Peer {
     if (!proofMatches(computeProof(this.context.key, 'client', this.nonce, clientNonce), proof)) {
       this.outbox.push([false]);
       this.abort(new AuthError(`client ${this.remote} failed authentication (wrong authkey)`));
+      return;
+    }
+    if (!this.context.admission.promote(this.socket)) {
+      // Not an AuthError (the client would never retry): the server is full, try again later.
+      this.abort(new ConnectionClosedError('all connection slots for authenticated clients are taken'));
       return;
     }
     clearTimeout(this.handshakeTimer);

@@ -1,7 +1,14 @@
 import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { ConfigError, type Connection, type ConnectOptions, createMemoryTransport } from '@taskwire/core';
+import {
+  ConfigError,
+  type Connection,
+  ConnectionClosedError,
+  type ConnectOptions,
+  createMemoryTransport,
+} from '@taskwire/core';
 import { type MemoryEngine, memoryEngine, type StoredPayload } from '@taskwire/core/engine';
+import { Admission } from './admission.js';
 import { type AuthkeySource, resolveAuthkey } from './auth.js';
 import { payloadLimit } from './frame-budget.js';
 import { formatUrl } from './manager-address.js';
@@ -31,10 +38,24 @@ export interface ServeOptions extends AuthkeySource {
    */
   maxFrameBytes?: number;
   /**
-   * Most simultaneous connections (authenticated or not); further ones are closed at once.
+   * Most simultaneous authenticated connections; further ones are closed at once (the client sees a
+   * `ConnectionClosedError` and, when reconnecting, tries again later). Connections still in their handshake
+   * do not count: they have {@link maxUnauthenticated}.
    * @default 1024
    */
   maxConnections?: number;
+  /**
+   * Most connections still in their handshake (TLS and authkey) at once. When full, the oldest of them is
+   * closed to make room for a newcomer: silent sockets held open cannot lock out a client with the key.
+   * @default 512
+   */
+  maxUnauthenticated?: number;
+  /**
+   * Most connections still in their handshake from one remote address; a newcomer beyond it closes that
+   * address's oldest handshake. Keep it above the number of workers one host starts at once.
+   * @default 128
+   */
+  maxUnauthenticatedPerAddress?: number;
   /**
    * A connection that has not authenticated within this many ms is closed.
    * @default 5000
@@ -54,6 +75,8 @@ export interface TcpServer {
   readonly engine: MemoryEngine<StoredPayload>;
   /** Connections currently open (authenticated or not). */
   readonly connectionCount: number;
+  /** Connections currently in their handshake (counted from the TCP accept, TLS included). */
+  readonly unauthenticatedCount: number;
   /**
    * An in-process connection to the hosted queues, for the master that embeds the server: no
    * socket, no authkey, same queues as remote workers see.
@@ -64,6 +87,12 @@ export interface TcpServer {
 }
 
 let serverCounter = 0;
+
+function positive(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new ConfigError(`${what} must be an integer ≥ 1, got ${value}`);
+  return value;
+}
 
 /**
  * Start a TCP manager: host queues in this process and let workers connect with the shared
@@ -85,21 +114,35 @@ export async function serve(options: ServeOptions = {}): Promise<TcpServer> {
   const engineName = `tcp-server-${process.pid}-${++serverCounter}`;
   const engine = memoryEngine(engineName);
   const peers = new Set<Peer>();
+  const admission = new Admission(
+    {
+      maxConnections: positive(options.maxConnections ?? 1024, 'maxConnections'),
+      maxUnauthenticated: positive(options.maxUnauthenticated ?? 512, 'maxUnauthenticated'),
+      maxUnauthenticatedPerAddress: positive(
+        options.maxUnauthenticatedPerAddress ?? 128,
+        'maxUnauthenticatedPerAddress',
+      ),
+    },
+    (why, remote) => options.onClientError?.(new ConnectionClosedError(why), remote),
+  );
   const context = {
     engine,
     key,
     maxFrameBytes,
     handshakeTimeoutMs,
     peers,
+    admission,
     onClientError: options.onClientError,
   };
   const accept = (socket: Socket) => {
-    peers.add(new Peer(context, socket));
+    if (!socket.destroyed) peers.add(new Peer(context, socket));
   };
+  // Every TCP connection enters the budget at its accept, before any TLS handshake.
   const server: Server = options.tls
     ? createTlsServer({ handshakeTimeout: handshakeTimeoutMs, ...options.tls }, accept)
-    : createNetServer(accept);
-  server.maxConnections = options.maxConnections ?? 1024;
+    : createNetServer();
+  server.on('connection', (socket: Socket) => admission.admit(socket));
+  if (!options.tls) server.on('connection', accept);
   if (options.tls) {
     server.on('tlsClientError', (error: Error, socket: Socket) => {
       options.onClientError?.(error, `${socket.remoteAddress}:${socket.remotePort}`);
@@ -122,6 +165,9 @@ export async function serve(options: ServeOptions = {}): Promise<TcpServer> {
     engine,
     get connectionCount() {
       return peers.size;
+    },
+    get unauthenticatedCount() {
+      return admission.unauthenticated;
     },
     // In process too, nothing is stored that could not be delivered to a remote worker in one frame.
     connect: (connectOptions) =>
