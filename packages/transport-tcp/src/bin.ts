@@ -18,6 +18,9 @@ interface Flags {
   maxUnauthenticated?: number;
   maxUnauthenticatedPerAddress?: number;
   handshakeTimeout?: number;
+  maxOutputBytes?: number;
+  stalledTimeout?: number;
+  maxPrefetch?: number;
 }
 
 const program = createProgram({
@@ -48,6 +51,10 @@ const program = createProgram({
     'close a connection not authenticated by then (default 5)',
     seconds,
   );
+
+function milliseconds(secondsValue: number | undefined): number | undefined {
+  return secondsValue === undefined ? undefined : Math.max(1, Math.round(secondsValue * 1000));
+}
 
 async function read(path: string, what: string): Promise<Buffer> {
   try {
@@ -87,7 +94,10 @@ await runProgram(program, async (flags: Flags) => {
     maxConnections: flags.maxConnections,
     maxUnauthenticated: flags.maxUnauthenticated,
     maxUnauthenticatedPerAddress: flags.maxUnauthenticatedPerAddress,
-    handshakeTimeoutMs: flags.handshakeTimeout === undefined ? undefined : flags.handshakeTimeout * 1000,
+    handshakeTimeoutMs: milliseconds(flags.handshakeTimeout),
+    maxOutputBytes: flags.maxOutputBytes,
+    stalledTimeoutMs: milliseconds(flags.stalledTimeout),
+    maxPrefetch: flags.maxPrefetch,
     onClientError: (error, remote) =>
       console.error(`taskwire-tcp-server: closed ${remote}: ${error.message}`),
   });

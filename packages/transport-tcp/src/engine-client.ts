@@ -41,11 +41,36 @@ export class EngineClient {
   private readonly subscriptions = new Map<number, () => void>();
   /** Consumers whose batch holds deliveries for the next write. */
   private queuedConsumers: RemoteConsumer[] = [];
+  /** True while the peer's output is backed up: no new deliveries, broadcasts dropped. */
+  private held = false;
+  /** Broadcast messages this peer missed while its output was backed up. */
+  droppedMessages = 0;
 
+  /**
+   * @param maxPrefetch The largest prefetch window a consumer gets, whatever it asks for.
+   */
   constructor(
     private readonly engine: MemoryEngine<StoredPayload>,
     private readonly outbox: Outbox,
+    private readonly maxPrefetch: number,
   ) {}
+
+  /**
+   * The peer is not reading what we send: stop handing its consumers deliveries (they stay in their queues for
+   * other consumers) and drop broadcasts to it (a subscriber that is not listening misses them).
+   */
+  holdOutput(): void {
+    if (this.held) return;
+    this.held = true;
+    for (const remote of this.consumers.values()) remote.consumer?.pause();
+  }
+
+  /** The peer caught up: deliveries and broadcasts flow again. */
+  resumeOutput(): void {
+    if (!this.held) return;
+    this.held = false;
+    for (const remote of this.consumers.values()) remote.consumer?.resume();
+  }
 
   declare(handleId: number, name: string, options: QueueOptions): void {
     if (this.handles.has(handleId)) throw new DecodeError(`handle ${handleId} is already in use`);
@@ -114,7 +139,9 @@ export class EngineClient {
         },
       }),
     };
-    remote.consumer = queue.consume(session, prefetch, (taken) => remote.deliveries.add(taken));
+    const window = Math.min(prefetch, this.maxPrefetch);
+    remote.consumer = queue.consume(session, window, (taken) => remote.deliveries.add(taken));
+    if (this.held) remote.consumer.pause();
     this.consumers.set(id, remote);
   }
 
@@ -158,7 +185,8 @@ export class EngineClient {
   subscribe(id: number, channel: string): void {
     if (this.subscriptions.has(id)) throw new DecodeError(`subscription ${id} is already in use`);
     const unsubscribe = this.engine.subscribe(channel, (value) => {
-      this.outbox.push([0, Push.MESSAGE, id, loadPayload(value)]);
+      if (this.held) this.droppedMessages++;
+      else this.outbox.push([0, Push.MESSAGE, id, loadPayload(value)]);
     });
     this.subscriptions.set(id, unsubscribe);
   }

@@ -19,11 +19,13 @@ export class Outbox {
    *   into frames (they ride along in the same write).
    * @param maxFrameBytes The largest frame the other side accepts: whoever fills this outbox sizes its batches by
    *   it (see `frame-budget.ts`).
+   * @param afterWrite Called after every write (the server checks how much output is still unsent).
    */
   constructor(
     private readonly socket: Socket,
     beforeFlush: (() => void) | undefined,
     readonly maxFrameBytes: number,
+    private readonly afterWrite?: () => void,
   ) {
     this.frames = new TickBatcher((frames) => this.write(frames), { beforeFlush });
   }
@@ -51,6 +53,8 @@ export class Outbox {
   private write(frames: (readonly unknown[])[]): void {
     for (const frame of frames) this.encoder.frame(frame);
     const bytes = this.encoder.take();
-    if (!this.socket.destroyed) this.socket.write(bytes);
+    if (this.socket.destroyed) return;
+    this.socket.write(bytes);
+    this.afterWrite?.();
   }
 }

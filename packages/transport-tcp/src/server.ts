@@ -61,6 +61,24 @@ export interface ServeOptions extends AuthkeySource {
    * @default 5000
    */
   handshakeTimeoutMs?: number;
+  /**
+   * Bound on output waiting unsent to one client (the socket's `writableLength`). Past it the client gets no
+   * new deliveries (they stay in the queue for other consumers), misses broadcasts, and is no longer read
+   * from, until everything has been sent.
+   * @default 16777216 (16 MiB)
+   */
+  maxOutputBytes?: number;
+  /**
+   * A client whose output stays over {@link maxOutputBytes} this long is dropped; its unacked deliveries go
+   * back to their queues at once.
+   * @default 30000
+   */
+  stalledTimeoutMs?: number;
+  /**
+   * Largest prefetch window a remote consumer gets; a bigger `prefetch` is lowered to it.
+   * @default 10000
+   */
+  maxPrefetch?: number;
   /** Told about every connection closed for a protocol or authentication failure (for logs). */
   onClientError?: (error: Error, remoteAddress: string) => void;
 }
@@ -87,6 +105,12 @@ export interface TcpServer {
 }
 
 let serverCounter = 0;
+
+/** Default {@link ServeOptions.maxOutputBytes}. */
+const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** Default {@link ServeOptions.maxPrefetch}. */
+const DEFAULT_MAX_PREFETCH = 10_000;
 
 function positive(value: number, what: string): number {
   if (!Number.isSafeInteger(value) || value < 1)
@@ -130,6 +154,11 @@ export async function serve(options: ServeOptions = {}): Promise<TcpServer> {
     key,
     maxFrameBytes,
     handshakeTimeoutMs,
+    output: {
+      maxOutputBytes: positive(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, 'maxOutputBytes'),
+      stalledTimeoutMs: positive(options.stalledTimeoutMs ?? 30_000, 'stalledTimeoutMs'),
+    },
+    maxPrefetch: positive(options.maxPrefetch ?? DEFAULT_MAX_PREFETCH, 'maxPrefetch'),
     peers,
     admission,
     onClientError: options.onClientError,
