@@ -50,7 +50,18 @@ const program = createProgram({
     '--handshake-timeout <seconds>',
     'close a connection not authenticated by then (default 5)',
     seconds,
-  );
+  )
+  .option(
+    '--max-output-bytes <n>',
+    'unsent output to one client past which it gets no deliveries or broadcasts (default 16 MiB)',
+    integer(1),
+  )
+  .option(
+    '--stalled-timeout <seconds>',
+    'drop a client whose output stays past --max-output-bytes this long; its deliveries go back (default 30)',
+    seconds,
+  )
+  .option('--max-prefetch <n>', 'largest prefetch window a consumer gets (default 10000)', integer(1));
 
 function milliseconds(secondsValue: number | undefined): number | undefined {
   return secondsValue === undefined ? undefined : Math.max(1, Math.round(secondsValue * 1000));
