@@ -58,7 +58,7 @@ const program = createProgram({
   )
   .option(
     '--stalled-timeout <seconds>',
-    'drop a client whose output stays past --max-output-bytes this long; its deliveries go back (default 30)',
+    'drop a client past --max-output-bytes not drained within this time; its deliveries go back (default 30)',
     seconds,
   )
   .option('--max-prefetch <n>', 'largest prefetch window a consumer gets (default 10000)', integer(1));

@@ -48,11 +48,14 @@ export class EngineClient {
 
   /**
    * @param maxPrefetch The largest prefetch window a consumer gets, whatever it asks for.
+   * @param onQueued Told the payload bytes of every delivery and broadcast queued for the peer (it may call
+   *   {@link holdOutput} at once, halfway through a turn's deliveries).
    */
   constructor(
     private readonly engine: MemoryEngine<StoredPayload>,
     private readonly outbox: Outbox,
     private readonly maxPrefetch: number,
+    private readonly onQueued: (bytes: number) => void,
   ) {}
 
   /**
@@ -140,7 +143,10 @@ export class EngineClient {
       }),
     };
     const window = Math.min(prefetch, this.maxPrefetch);
-    remote.consumer = queue.consume(session, window, (taken) => remote.deliveries.add(taken));
+    remote.consumer = queue.consume(session, window, (taken) => {
+      remote.deliveries.add(taken);
+      this.onQueued(taken.item.value.length);
+    });
     if (this.held) remote.consumer.pause();
     this.consumers.set(id, remote);
   }
@@ -185,8 +191,12 @@ export class EngineClient {
   subscribe(id: number, channel: string): void {
     if (this.subscriptions.has(id)) throw new DecodeError(`subscription ${id} is already in use`);
     const unsubscribe = this.engine.subscribe(channel, (value) => {
-      if (this.held) this.droppedMessages++;
-      else this.outbox.push([0, Push.MESSAGE, id, loadPayload(value)]);
+      if (this.held) {
+        this.droppedMessages++;
+        return;
+      }
+      this.outbox.push([0, Push.MESSAGE, id, loadPayload(value)]);
+      this.onQueued(value.length);
     });
     this.subscriptions.set(id, unsubscribe);
   }

@@ -19,13 +19,14 @@ export class Outbox {
    *   into frames (they ride along in the same write).
    * @param maxFrameBytes The largest frame the other side accepts: whoever fills this outbox sizes its batches by
    *   it (see `frame-budget.ts`).
-   * @param afterWrite Called after every write (the server checks how much output is still unsent).
+   * @param watcher Told after every write and when each write has been sent (the server bounds how much output
+   *   to a peer is unsent).
    */
   constructor(
     private readonly socket: Socket,
     beforeFlush: (() => void) | undefined,
     readonly maxFrameBytes: number,
-    private readonly afterWrite?: () => void,
+    private readonly watcher?: { readonly written: () => void; readonly flushed: () => void },
   ) {
     this.frames = new TickBatcher((frames) => this.write(frames), { beforeFlush });
   }
@@ -54,7 +55,11 @@ export class Outbox {
     for (const frame of frames) this.encoder.frame(frame);
     const bytes = this.encoder.take();
     if (this.socket.destroyed) return;
-    this.socket.write(bytes);
-    this.afterWrite?.();
+    if (!this.watcher) {
+      this.socket.write(bytes);
+      return;
+    }
+    this.socket.write(bytes, this.watcher.flushed);
+    this.watcher.written();
   }
 }

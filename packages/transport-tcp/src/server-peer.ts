@@ -61,13 +61,13 @@ export class Peer {
     private readonly socket: Socket,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.outbox = new Outbox(
-      socket,
-      () => this.client.emitQueuedDeliveries(),
-      context.maxFrameBytes,
-      () => this.guard.check(),
+    this.outbox = new Outbox(socket, () => this.client.emitQueuedDeliveries(), context.maxFrameBytes, {
+      written: () => this.guard.written(),
+      flushed: () => this.guard.flushed(),
+    });
+    this.client = new EngineClient(context.engine, this.outbox, context.maxPrefetch, (bytes) =>
+      this.guard.add(bytes),
     );
-    this.client = new EngineClient(context.engine, this.outbox, context.maxPrefetch);
     this.guard = new OutputGuard(socket, context.output, {
       onHold: () => this.client.holdOutput(),
       onResume: () => this.client.resumeOutput(),
@@ -144,13 +144,13 @@ export class Peer {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
-  /** The peer has not read its backed-up output within the deadline: drop it now, its deliveries go back. */
+  /** The peer's backed-up output did not drain within the deadline: drop it now, its deliveries go back. */
   private dropStalled(): void {
     if (this.closed) return;
     const { maxOutputBytes, stalledTimeoutMs } = this.context.output;
     this.context.onClientError?.(
       new ConnectionClosedError(
-        `dropped: over ${maxOutputBytes} bytes unsent for ${stalledTimeoutMs} ms (the client stopped reading); ${this.client.droppedMessages} broadcast messages missed`,
+        `dropped: over ${maxOutputBytes} bytes unsent, not drained within ${stalledTimeoutMs} ms (the client stopped reading); ${this.client.droppedMessages} broadcast messages missed`,
       ),
       this.remote,
     );

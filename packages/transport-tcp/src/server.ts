@@ -69,8 +69,9 @@ export interface ServeOptions extends AuthkeySource {
    */
   maxOutputBytes?: number;
   /**
-   * A client whose output stays over {@link maxOutputBytes} this long is dropped; its unacked deliveries go
-   * back to their queues at once.
+   * A client whose output went over {@link maxOutputBytes} and has not drained within this many ms is dropped;
+   * its unacked deliveries go back to their queues at once. At the defaults, a client that cannot take 16 MiB
+   * in 30 s (about 0.5 MB/s) is treated as stalled.
    * @default 30000
    */
   stalledTimeoutMs?: number;
