@@ -62,8 +62,8 @@ export interface ServeOptions extends AuthkeySource {
    */
   handshakeTimeoutMs?: number;
   /**
-   * Bound on output waiting unsent to one client (the socket's `writableLength`). Past it the client gets no
-   * new deliveries (they stay in the queue for other consumers), misses broadcasts, and is no longer read
+   * Bound on output waiting unsent to one client (the socket's `writableLength`, plus what the current turn has
+   * queued for it). Past it the client gets no new deliveries (they stay in the queue for other consumers), misses broadcasts, and is no longer read
    * from, until everything has been sent.
    * @default 16777216 (16 MiB)
    */
@@ -80,7 +80,10 @@ export interface ServeOptions extends AuthkeySource {
    * @default 10000
    */
   maxPrefetch?: number;
-  /** Told about every connection closed for a protocol or authentication failure (for logs). */
+  /**
+   * Told about every connection closed for the client's fault (a protocol or authentication failure, a stalled
+   * output) or to keep within the connection budgets (for logs).
+   */
   onClientError?: (error: Error, remoteAddress: string) => void;
 }
 
