@@ -16,6 +16,7 @@ import { backoffDelay, checkQueueName, resolveQueueOptions } from '@taskwire/cor
 import { resolveAuthkey } from './auth.js';
 import { type AuthenticatedSocket, openAuthenticatedSocket } from './authenticated-socket.js';
 import type { TcpConnectOptions } from './connect-options.js';
+import { checkPayloadFits } from './frame-budget.js';
 import { type ManagerAddress, parseManagerUrl } from './manager-address.js';
 import { Outbox } from './outbox.js';
 import { asUint, DEFAULT_PORT, decodeFrame, Op } from './protocol.js';
@@ -110,7 +111,9 @@ export class TcpConnection implements Connection, QueueContext {
   }
 
   async publish<T = unknown>(channel: string, message: T): Promise<void> {
-    await this.request([0, Op.PUBLISH, channel, this.codec.encode(message)]);
+    const payload = this.codec.encode(message);
+    checkPayloadFits(payload, this.maxFrameBytes, 'message');
+    await this.request([0, Op.PUBLISH, channel, payload]);
   }
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
@@ -211,7 +214,7 @@ export class TcpConnection implements Connection, QueueContext {
   }
 
   private attach(authenticated: AuthenticatedSocket): void {
-    const outbox = new Outbox(authenticated.socket, this.pipeline.flushBatches);
+    const outbox = new Outbox(authenticated.socket, this.pipeline.flushBatches, authenticated.maxFrameBytes);
     const closed = new Promise((resolve) => authenticated.socket.once('close', resolve));
     const open: OpenSocket = { ...authenticated, outbox, closed };
     this.socket = open;
