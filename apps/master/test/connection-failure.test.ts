@@ -1,7 +1,15 @@
 import { Master } from '@taskwire/core';
 import { serve, type TcpServer } from '@taskwire/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exitWithin, killAfterEach, MASTER_CLI, type Running, start, WORKER_CLI, waitFor } from './helpers.js';
+import {
+  exitWithin,
+  killAfterEach,
+  MASTER_CLI,
+  type Running,
+  start,
+  WORKER_CLI,
+  waitFor,
+} from './helpers.js';
 
 // A TCP manager the test hosts in process, restarted on the same port with another authkey while a real CLI is
 // connected to it: the CLI's reconnect is refused for good, and it must say so and exit, never sit there silent.
@@ -26,7 +34,11 @@ async function restartWithAnotherKey(server: TcpServer, authkey: string): Promis
 }
 
 /** The CLI's stderr lines that are not the usual start-up chatter. */
-const errorLines = (cli: Running) => cli.stderr().split('\n').filter((line) => line.includes('error'));
+const errorLines = (cli: Running) =>
+  cli
+    .stderr()
+    .split('\n')
+    .filter((line) => line.includes('error'));
 
 describe('a CLI whose TCP manager comes back with another authkey', () => {
   for (const idleExit of [false, true]) {

@@ -1,5 +1,5 @@
 import { startFaultProxy } from '@taskwire/conformance';
-import { ConnectionClosedError, type Connection } from '@taskwire/core';
+import { type Connection, ConnectionClosedError } from '@taskwire/core';
 import amqp from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRabbitMQTransport } from '../src/index.js';

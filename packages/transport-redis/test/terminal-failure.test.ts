@@ -29,7 +29,8 @@ describe('a Redis connection that can no longer log in', () => {
     await admin.config('SET', 'requirepass', 'second-password');
     await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
 
-    for (let i = 0; i < 500 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 500 && errors.length === 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(errors).toHaveLength(1);
     expect(AuthError.isInstance(errors[0])).toBe(true);
     expect(errors[0]!.message).toMatch(/refused the login/);

@@ -12,7 +12,12 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
-import { backoffDelay, ConnectionEvents, checkQueueName, resolveQueueOptions } from '@taskwire/core/transport';
+import {
+  backoffDelay,
+  ConnectionEvents,
+  checkQueueName,
+  resolveQueueOptions,
+} from '@taskwire/core/transport';
 import { resolveAuthkey } from './auth.js';
 import { type AuthenticatedSocket, openAuthenticatedSocket } from './authenticated-socket.js';
 import type { TcpConnectOptions } from './connect-options.js';
