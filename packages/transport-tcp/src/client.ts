@@ -318,12 +318,19 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
    * this socket and reconnects with the backoff still growing; any other fails the connection for good.
    */
   private async restore(socket: OpenSocket): Promise<void> {
+    // Only what existed when the socket came: a consumer or subscription started during the restore sends its
+    // own request, and one stopped during it must not start again.
+    const existing = new Set(this.pushes.restoreRequests().map(restoreKey));
     const steps = [
       () =>
         [...this.queues.values()].map((queue) =>
           this.request([0, Op.DECLARE, queue.handle, queue.name, queue.options]),
         ),
-      () => this.pushes.restoreRequests().map((request) => this.request(request)),
+      () =>
+        this.pushes
+          .restoreRequests()
+          .filter((request) => existing.has(restoreKey(request)))
+          .map((request) => this.request(request)),
     ];
     for (const step of steps) {
       const outcomes = await Promise.allSettled(step());
@@ -369,6 +376,11 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
         return new ConnectionClosedError(`connection to ${this.address.label} is closed`);
     }
   }
+}
+
+/** Names a CONSUME or SUBSCRIBE of {@link PushReceiver.restoreRequests} by its op and consumer or subscription id. */
+function restoreKey(request: unknown[]): string {
+  return request[1] === Op.CONSUME ? `consume:${String(request[3])}` : `subscribe:${String(request[2])}`;
 }
 
 /** Queue options without `undefined` values (msgpack would encode them as an extension). */
