@@ -11,8 +11,8 @@ import {
   UnsupportedError,
 } from '@taskwire/core';
 import {
-  checkQueueName,
   ConnectionEvents,
+  checkQueueName,
   checkRedeclaration,
   PollingQueue,
   type ResolvedQueueOptions,
