@@ -11,6 +11,7 @@ import {
   UnsupportedError,
 } from '@taskwire/core';
 import {
+  ConnectionEvents,
   checkQueueName,
   checkRedeclaration,
   PollingQueue,
@@ -33,9 +34,10 @@ export interface SqliteSettings {
 
 /**
  * One open handle on the database file. Its queues are the kit's `PollingQueue`s over a {@link SqliteStore}: they
- * renew the leases of what they hold while the connection lives, and wake each other within this process.
+ * renew the leases of what they hold while the connection lives, and wake each other within this process. Its
+ * `error` event (from the kit's `ConnectionEvents`) has nothing to report yet: a file has no link to lose.
  */
-export class SqliteConnection implements Connection {
+export class SqliteConnection extends ConnectionEvents implements Connection {
   private readonly owner = randomUUID();
   private readonly db: Database.Database;
   private readonly sql: Statements;
@@ -47,6 +49,7 @@ export class SqliteConnection implements Connection {
     readonly transport: Transport,
     private readonly settings: SqliteSettings,
   ) {
+    super();
     this.db = new Database(settings.file);
     prepareDatabase(this.db);
     this.sql = prepareStatements(this.db);

@@ -1,4 +1,4 @@
-export { exitWithError, redactSecrets } from './exit.js';
+export { exitOnConnectionFailure, exitWithError, redactSecrets } from './exit.js';
 export { BUILTIN_HANDLERS, loadHandler } from './handlers.js';
 export {
   addIsolationOptions,

@@ -46,6 +46,8 @@ export interface QueueContext {
   nextLease(): string;
   /** The connection's close in progress, if any. */
   closing(): Promise<void> | undefined;
+  /** True once the connection has failed for good: nothing more can reach Redis through it. */
+  failed(): boolean;
 }
 
 interface PutEntry {
@@ -217,8 +219,9 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.cancel()));
     await Promise.allSettled([...this.pendingPuts]);
     await this.ackBatcher.drain();
-    // A handle that never took holds no lease and no delivery: nothing to release.
-    if (this.heartbeat === undefined) return;
+    // A handle that never took holds no lease and no delivery: nothing to release. Through a failed connection
+    // nothing can be: its leases lapse after leaseTtlMs, and their deliveries go back to the queue.
+    if (this.heartbeat === undefined || this.ctx.failed()) return;
     await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, { lease })));
   }
 

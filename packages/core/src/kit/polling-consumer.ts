@@ -23,6 +23,21 @@ export interface ConsumerSource<T, I> {
 /** After a failed take (the backend down, a client reconnecting): 50 ms, doubling to 2 s, jittered. */
 const TAKE_RETRY_BACKOFF = { baseMs: 50, maxMs: 2000 };
 
+/** `work`'s outcome, or undefined as soon as `signal` aborts (the listener is removed either way). */
+async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return undefined;
+  let onAbort!: () => void;
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+  });
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -75,9 +90,16 @@ export class PollingConsumer<T, I> {
         this.roomAvailable = undefined;
         continue;
       }
-      let batch: TakeResult<I>;
+      let batch: TakeResult<I> | undefined;
       try {
-        batch = await this.source.take(this.prefetch - this.outstanding);
+        const taking = this.source.take(this.prefetch - this.outstanding);
+        // A client may hold a take sent just before a drop until a reconnect that never comes (ioredis, once the
+        // connection failed for good): a cancel must not wait for it. Its items, should they arrive, go straight back.
+        batch = await unlessAborted(taking, this.stop.signal);
+        if (!batch) {
+          taking.then((late) => this.source.giveBack(late.items)).catch(() => undefined);
+          break;
+        }
         failures = 0;
       } catch {
         await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
