@@ -1,0 +1,158 @@
+import { type Connection, Master, type TaskResult, taskQueueOptions, Worker } from '@taskwire/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRabbitMQTransport } from '../src/index.js';
+import { type ClusterNode, type PrivateCluster, startPrivateCluster } from './cluster.js';
+
+// CI sizes; `pnpm --filter @taskwire/transport-rabbitmq test:cluster` runs the full ones (README).
+const ITEMS = Number(process.env.TASKWIRE_CLUSTER_ITEMS ?? 3000);
+const TASKS = Number(process.env.TASKWIRE_CLUSTER_TASKS ?? 1000);
+const PREFETCH = 50;
+// Generous bounds for a loaded machine: outcomes are asserted, never speed.
+const DRAIN_LIMIT_MS = 180_000;
+
+const transport = createRabbitMQTransport({
+  queueType: 'quorum',
+  reconnect: { initialDelayMs: 50, maxDelayMs: 1000 },
+});
+let cluster: PrivateCluster;
+const opened: Connection[] = [];
+
+async function connect(node: ClusterNode): Promise<Connection> {
+  const connection = await transport.connect({ url: node.url });
+  opened.push(connection);
+  return connection;
+}
+
+/** Resolves once `done()` is true, checking every 50 ms; rejects with `what` after `limitMs`. */
+async function until(done: () => boolean, limitMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Declare `declare()` through the node that should lead the queue (quorum queues start with their leader on the
+ * declaring node), check it does, and return the two other nodes for the clients.
+ */
+async function ledBy(leader: ClusterNode, queue: string, declare: (c: Connection) => Promise<unknown>) {
+  const declaring = await transport.connect({ url: leader.url });
+  await declare(declaring);
+  await declaring.close();
+  expect((await cluster.leaderOf(queue, leader)).name).toBe(leader.name);
+  return cluster.nodes.filter((node) => node !== leader) as [ClusterNode, ClusterNode];
+}
+
+beforeAll(async () => {
+  cluster = await startPrivateCluster(3);
+}, 300_000);
+afterAll(async () => {
+  await Promise.allSettled(opened.map((connection) => connection.close()));
+  await cluster?.stop();
+}, 60_000);
+
+describe('quorum queues on a three-node cluster the test starts', () => {
+  it(`${ITEMS} items, the queue's leader node killed mid-run: every item received and acked, none lost`, async () => {
+    const name = `tw-cluster-items-${Date.now().toString(36)}`;
+    const leader = cluster.nodes[2]!;
+    const [producerNode, consumerNode] = await ledBy(leader, name, (c) => c.queue(name));
+
+    const producer = await (await connect(producerNode)).queue<number>(name);
+    const consumer = await (await connect(consumerNode)).queue<number>(name);
+    const received = new Map<number, number>();
+    let acked = 0;
+    await consumer.consume(
+      async (delivery) => {
+        received.set(delivery.body, (received.get(delivery.body) ?? 0) + 1);
+        await delivery.ack();
+        acked++;
+      },
+      { prefetch: PREFETCH },
+    );
+
+    let killed = false;
+    const killing = until(
+      () => received.size >= ITEMS / 3,
+      DRAIN_LIMIT_MS,
+      () => 'a third received',
+    ).then(async () => {
+      await leader.kill();
+      killed = true;
+    });
+    // Puts in batches of 100, all confirmed: none may be refused or lost while the leader changes.
+    for (let next = 0; next < ITEMS; next += 100) {
+      await producer.putMany(Array.from({ length: Math.min(100, ITEMS - next) }, (_, i) => next + i));
+    }
+    await killing;
+    await until(
+      () => received.size === ITEMS,
+      DRAIN_LIMIT_MS,
+      () => `${received.size} of ${ITEMS} items received after the leader was killed`,
+    );
+    expect(killed).toBe(true);
+    expect([...received.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: ITEMS }, (_, i) => i));
+    // Acks were honoured: once every delivery is acked, nothing is left and nothing comes back.
+    await until(
+      () => acked >= ITEMS,
+      DRAIN_LIMIT_MS,
+      () => `${acked} acks`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await consumer.size()).toBe(0);
+    const duplicates = [...received.values()].reduce((sum, count) => sum + count - 1, 0);
+    // At-least-once: only deliveries whose ack was in flight when the leader died may come again.
+    expect(duplicates).toBeLessThanOrEqual(PREFETCH * 2);
+    console.log(`cluster items: ${ITEMS} received, ${duplicates} redelivered after the leader was killed`);
+
+    await leader.start(); // rejoins, for the next test
+  }, 400_000);
+
+  it(`${TASKS} tasks through a Master and a Worker, the task queue's leader killed mid-run: every result exactly once`, async () => {
+    const queue = `tw-cluster-tasks-${Date.now().toString(36)}`;
+    const leader = cluster.nodes[0]!;
+    const [masterNode, workerNode] = await ledBy(leader, queue, (c) =>
+      c.queue(queue, taskQueueOptions(queue)),
+    );
+
+    const worker = await Worker.start({
+      connection: await connect(workerNode),
+      queue,
+      concurrency: 8,
+      handler: (n: number) => n * n,
+    });
+    const master = await Master.start({ connection: await connect(masterNode), queue });
+    try {
+      const results: TaskResult<number, number>[] = [];
+      const killing = until(
+        () => results.length >= TASKS / 3,
+        DRAIN_LIMIT_MS,
+        () => 'a third of the results',
+      );
+      const inputs = Array.from({ length: TASKS }, (_, i) => i);
+      let killed = false;
+      void killing.then(async () => {
+        await leader.kill();
+        killed = true;
+      });
+      for await (const result of master.map<number, number>(inputs, { window: 200 })) results.push(result);
+      await killing;
+      await until(
+        () => killed,
+        60_000,
+        () => 'the leader killed',
+      );
+
+      expect(results).toHaveLength(TASKS);
+      expect(results.every((result) => result.ok)).toBe(true);
+      const payloads = results.map((result) => result.payload!).sort((a, b) => a - b);
+      expect(payloads).toEqual(inputs);
+      expect(new Set(results.map((result) => result.taskId)).size).toBe(TASKS);
+      for (const result of results) expect(result.value).toBe(result.payload! * result.payload!);
+    } finally {
+      await master.close();
+      await worker.stop();
+      await leader.start();
+    }
+  }, 400_000);
+});
