@@ -163,12 +163,15 @@ export function optionForArgument(argument: string): string {
     case 'x-max-priority':
       return 'order';
     case 'x-max-length':
-    case 'x-overflow':
       return 'maxsize';
     case 'x-dead-letter-exchange':
     case 'x-dead-letter-routing-key':
-    case 'x-dead-letter-strategy':
       return 'deadLetter';
+    // Quorum queues carry these whatever their options, so a classic/quorum mismatch may surface as either.
+    case 'x-overflow':
+      return 'maxsize or queueType';
+    case 'x-dead-letter-strategy':
+      return 'queueType or deadLetter';
     case 'alternate-exchange':
       return 'visibilityTimeoutMs';
     case 'durable':
@@ -176,7 +179,7 @@ export function optionForArgument(argument: string): string {
     case 'x-queue-type':
       return 'queueType';
     case 'x-delivery-limit':
-      return 'deliveryLimit';
+      return 'deliveryLimit or queueType';
     default:
       return argument;
   }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { delayBucket } from '../src/arguments.js';
 import { createRabbitMQTransport, type RabbitMQConnectOptions } from '../src/index.js';
 import { AMQP_URL, assertBroker, deleteQueues, type PrivateBroker, startPrivateBroker } from './broker.js';
+import { startGracefulBroker } from './cluster.js';
 
 const DELAY_MS = 400;
 // Fault cases: short reconnect delays, each connection through a proxy of its own.
@@ -11,9 +12,14 @@ const RECONNECT = { reconnect: { initialDelayMs: 50, maxDelayMs: 500 } };
 
 /**
  * The conformance kit against the shared broker (its fault cases through proxies and a private node), with
- * `defaults` for the transport: the same cases for classic and quorum queues.
+ * `defaults` for the transport: the same cases for classic and quorum queues. The restart case kills the private
+ * node, or with `gracefulRestart` stops and starts its application (quorum queues: see startGracefulBroker).
  */
-export function runRabbitConformance(name: string, defaults: RabbitMQConnectOptions = {}): void {
+export function runRabbitConformance(
+  name: string,
+  defaults: RabbitMQConnectOptions = {},
+  { gracefulRestart = false } = {},
+): void {
   const transport = createRabbitMQTransport(defaults);
   const shared = new URL(AMQP_URL);
   const proxied = proxiedConnections(
@@ -35,7 +41,7 @@ export function runRabbitConformance(name: string, defaults: RabbitMQConnectOpti
     await assertBroker();
     raw = await amqp.connect(AMQP_URL);
     rawChannel = await raw.createConfirmChannel();
-    restartable = await startPrivateBroker();
+    restartable = gracefulRestart ? await startGracefulBroker() : await startPrivateBroker();
   }, 90_000);
   afterAll(async () => {
     await proxied.close();
