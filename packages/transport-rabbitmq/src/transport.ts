@@ -122,8 +122,8 @@ export class RabbitMQTransport implements Transport {
       prefetch: merged.prefetch ?? 100,
       nextId: () => idPrefix + (++counter).toString(36),
     };
-    // The connection names a transport whose capabilities are those of its own queue type.
-    const owner = kind.type === this.kind.type ? this : new RabbitMQTransport({ queueType: kind.type });
+    // The connection names a transport whose capabilities are those of its own queue type (its options as defaults).
+    const owner = kind.type === this.kind.type ? this : new RabbitMQTransport(merged);
     return new RabbitMQConnection(owner, amqp, publisher, context);
   }
 }
