@@ -1,3 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Connection, Master, type TaskResult, taskQueueOptions, Worker } from '@taskwire/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRabbitMQTransport } from '../src/index.js';
@@ -6,6 +11,10 @@ import { type ClusterNode, type PrivateCluster, startPrivateCluster } from './cl
 // CI sizes; `pnpm --filter @taskwire/transport-rabbitmq test:cluster` runs the full ones (README).
 const ITEMS = Number(process.env.TASKWIRE_CLUSTER_ITEMS ?? 3000);
 const TASKS = Number(process.env.TASKWIRE_CLUSTER_TASKS ?? 1000);
+const CLI_TASKS = Number(process.env.TASKWIRE_CLUSTER_CLI_TASKS ?? 2000);
+// The real CLIs, as built by `pnpm build` (the repository's `pnpm test` builds first).
+const MASTER_CLI = fileURLToPath(new URL('../../../apps/master/dist/cli.js', import.meta.url));
+const WORKER_CLI = fileURLToPath(new URL('../../../apps/worker/dist/cli.js', import.meta.url));
 const PREFETCH = 50;
 // Generous bounds for a loaded machine: outcomes are asserted, never speed.
 const DRAIN_LIMIT_MS = 180_000;
@@ -157,6 +166,75 @@ describe('quorum queues on a three-node cluster the test starts', () => {
     } finally {
       await master.close();
       await worker.stop();
+      await leader.start();
+    }
+  }, 400_000);
+
+  it(`${CLI_TASKS} tasks through the real taskwire-master and two taskwire-workers, the leader killed mid-run: every result exactly once`, async () => {
+    for (const cli of [MASTER_CLI, WORKER_CLI]) expect(existsSync(cli), `${cli} (run pnpm build)`).toBe(true);
+    const queue = `tw-cluster-cli-${Date.now().toString(36)}`;
+    const leader = cluster.nodes[1]!;
+    const [masterNode, workerNode] = await ledBy(leader, queue, (c) =>
+      c.queue(queue, taskQueueOptions(queue)),
+    );
+    const quorumUrl = (node: ClusterNode) => `${node.url}?queueType=quorum`;
+    const dir = mkdtempSync(join(tmpdir(), 'taskwire-cluster-cli-'));
+    const output = join(dir, 'results.jsonl');
+    // Distinct payloads, so every result line names the one task it answers.
+    const input = join(dir, 'inputs.jsonl');
+    writeFileSync(input, `${Array.from({ length: CLI_TASKS }, (_, i) => String(i)).join('\n')}\n`);
+    const processes: ChildProcess[] = [];
+    const exited = (child: ChildProcess) =>
+      new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const cli = (path: string, args: string[]) => {
+      const child = spawn(process.execPath, [path, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      processes.push(child);
+      return { child, exit: exited(child), stderr: () => stderr };
+    };
+    const lines = () => (existsSync(output) ? readFileSync(output, 'utf8').split('\n').filter(Boolean) : []);
+    try {
+      const workers = [1, 2].map((n) =>
+        cli(WORKER_CLI, [
+          '--url',
+          quorumUrl(workerNode),
+          '--queue',
+          queue,
+          '--idle-exit',
+          '15',
+          '--name',
+          `w${n}`,
+        ]),
+      );
+      const master = cli(MASTER_CLI, [
+        ...['--url', quorumUrl(masterNode), '--queue', queue, '--input', input],
+        ...['--window', '200', '--output', output, '--no-progress'],
+      ]);
+      await until(
+        () => lines().length >= CLI_TASKS / 3,
+        DRAIN_LIMIT_MS,
+        () => `${lines().length} results`,
+      );
+      const resultsAtKill = lines().length;
+      await leader.kill();
+      const code = await master.exit;
+      expect(code, master.stderr()).toBe(0);
+      const results = lines().map(
+        (line) => JSON.parse(line) as { input: number; ok: boolean; value: number },
+      );
+      expect(results).toHaveLength(CLI_TASKS);
+      expect(results.map((result) => result.input).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: CLI_TASKS }, (_, i) => i),
+      );
+      for (const result of results) expect(result).toMatchObject({ ok: true, value: result.input ** 2 });
+      expect(resultsAtKill).toBeLessThan(CLI_TASKS);
+      for (const worker of workers) expect(await worker.exit, worker.stderr()).toBe(0);
+    } finally {
+      for (const child of processes) if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
       await leader.start();
     }
   }, 400_000);
