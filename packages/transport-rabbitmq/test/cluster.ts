@@ -97,7 +97,8 @@ export async function startPrivateCluster(size = 3, advancedConfig = '[].'): Pro
           await exited;
         },
         start: async () => {
-          child = spawn(RABBITMQ_SERVER, [], { env, detached: true, stdio: 'ignore' });
+          // Its own directory as cwd: a node killed mid-write leaves its Mnesia core dump there, not in the repo.
+          child = spawn(RABBITMQ_SERVER, [], { env, cwd: dir, detached: true, stdio: 'ignore' });
           await awaitAmqp(url, child);
         },
       });
