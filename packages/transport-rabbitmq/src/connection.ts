@@ -69,7 +69,7 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
   async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
     this.assertOpen();
     const given = options !== undefined && Object.values(options).some((value) => value !== undefined);
-    const resolved = resolveRabbitQueueOptions(name, options);
+    const resolved = resolveRabbitQueueOptions(name, options, this.context.kind);
     // Without options, an existing queue is opened as it is (like the memory engine, omitted
     // options are taken from the queue); RabbitMQ would otherwise reject the default arguments.
     try {
@@ -128,7 +128,7 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
     const durable = this.context.durable;
     await this.amqp
       .withChannel((channel) =>
-        channel.assertQueue(name, { durable, arguments: queueArguments(name, options) }),
+        channel.assertQueue(name, { durable, arguments: queueArguments(name, options, this.context.kind) }),
       )
       .catch((error) => {
         throw declareError(name, error);
@@ -144,12 +144,12 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
         throw declareError(name, error);
       });
     if (options.deadLetter !== undefined && !(await this.exists(options.deadLetter))) {
-      const deadOptions = resolveRabbitQueueOptions(options.deadLetter);
+      const deadOptions = resolveRabbitQueueOptions(options.deadLetter, {}, this.context.kind);
       await this.amqp
         .withChannel((channel) =>
           channel.assertQueue(options.deadLetter!, {
             durable,
-            arguments: queueArguments(options.deadLetter!, deadOptions),
+            arguments: queueArguments(options.deadLetter!, deadOptions, this.context.kind),
           }),
         )
         .catch((error) => {

@@ -1,9 +1,12 @@
 import { createRabbitMQTransport } from './transport.js';
 
+export type { QueueType } from './arguments.js';
+export type { QueueKindOptions } from './queue-kind.js';
 export type { ReconnectOptions } from './reconnecting-connection.js';
 export {
   createRabbitMQTransport,
   RABBITMQ_CAPABILITIES,
+  RABBITMQ_QUORUM_CAPABILITIES,
   type RabbitMQConnectOptions,
   RabbitMQTransport,
 } from './transport.js';

@@ -1,4 +1,5 @@
 import type { Codec } from '@taskwire/core';
+import type { QueueKind } from './arguments.js';
 import type { Publisher } from './publisher.js';
 import type { ReconnectingConnection } from './reconnecting-connection.js';
 
@@ -9,6 +10,8 @@ export interface QueueContext {
   readonly codec: Codec;
   /** Durable queues and persistent messages. */
   readonly durable: boolean;
+  /** Classic or quorum queues, with the quorum delivery limit. */
+  readonly kind: QueueKind;
   /** `prefetch` of `consume()` when not given. */
   readonly prefetch: number;
   /** A new item id, unique across processes. */

@@ -21,7 +21,7 @@ import {
   wrapBackendError,
 } from '@taskwire/core/transport';
 import type { Message } from 'amqplib';
-import { optionsExchangeName, type RabbitQueueOptions } from './arguments.js';
+import { optionsExchangeName, plainQueueArguments, type RabbitQueueOptions } from './arguments.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import { DelayQueues } from './delay-queues.js';
 import { attemptOf, RabbitMQDelivery, type RequeueTarget } from './delivery.js';
@@ -261,6 +261,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
         .withChannel(async (channel) => {
           await channel.assertQueue(undecodableTarget(this.name, undefined), {
             durable: this.context.durable,
+            arguments: plainQueueArguments(this.context.kind),
           });
         })
         .catch((error) => {

@@ -7,13 +7,15 @@ import {
   type Transport,
 } from '@taskwire/core';
 import type { SocketOptions } from 'amqplib';
+import { CLASSIC, type QueueKind } from './arguments.js';
 import { RabbitMQConnection } from './connection.js';
 import { Publisher } from './publisher.js';
 import type { QueueContext } from './queue-context.js';
+import { checkQuorumSupport, type QueueKindOptions, resolveQueueKind } from './queue-kind.js';
 import { ReconnectingConnection, type ReconnectOptions } from './reconnecting-connection.js';
 import { type EndpointOptions, resolveBrokerAddress } from './url.js';
 
-/** Everything except LIFO: a RabbitMQ queue only serves from its head. */
+/** Classic queues: everything except LIFO (a RabbitMQ queue only serves from its head). */
 export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
   lifo: false,
   priority: true,
@@ -24,8 +26,32 @@ export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
   broadcast: true,
 });
 
+/**
+ * Quorum queues (RabbitMQ 3.10 or later): no priorities (3.x has none, 4.x two levels, not taskwire's ordered
+ * 0–255) and no maxsize (their `x-max-length` is a soft limit that concurrent publishes overshoot).
+ */
+export const RABBITMQ_QUORUM_CAPABILITIES: Capabilities = Object.freeze({
+  ...RABBITMQ_CAPABILITIES,
+  priority: false,
+  maxsize: false,
+});
+
+/** The capabilities of queues of `kind`. */
+function capabilitiesOf(kind: QueueKind): Capabilities {
+  return kind.type === 'quorum' ? RABBITMQ_QUORUM_CAPABILITIES : RABBITMQ_CAPABILITIES;
+}
+
+/** The queue kind of a transport's defaults; a bad URL or option is left for `connect()` to report. */
+function defaultKind(defaults: RabbitMQConnectOptions): QueueKind {
+  try {
+    return resolveQueueKind(defaults, resolveBrokerAddress(defaults).queueKind);
+  } catch {
+    return CLASSIC;
+  }
+}
+
 /** Options of `connect()` (and defaults given to {@link createRabbitMQTransport}). */
-export interface RabbitMQConnectOptions extends ConnectOptions, EndpointOptions {
+export interface RabbitMQConnectOptions extends ConnectOptions, EndpointOptions, QueueKindOptions {
   /**
    * Durable queues and persistent messages (survive a broker restart); `false` = transient.
    * @default true
@@ -44,19 +70,26 @@ export interface RabbitMQConnectOptions extends ConnectOptions, EndpointOptions 
 }
 
 /**
- * The RabbitMQ transport (amqplib): `amqp://` and `amqps://`. Classic queues with publisher
+ * The RabbitMQ transport (amqplib): `amqp://` and `amqps://`. Classic or quorum queues with publisher
  * confirms, manual acks and prefetch; see the package README for how each capability maps.
+ * Its capabilities are those of the queue type of its defaults; a connection opened with another
+ * queue type answers `connection.transport` with a transport whose capabilities match.
  */
 export class RabbitMQTransport implements Transport {
   readonly name = 'rabbitmq';
   readonly schemes = ['amqp', 'amqps'] as const;
-  readonly capabilities = RABBITMQ_CAPABILITIES;
+  readonly capabilities: Capabilities;
+  private readonly kind: QueueKind;
 
-  constructor(private readonly defaults: RabbitMQConnectOptions = {}) {}
+  constructor(private readonly defaults: RabbitMQConnectOptions = {}) {
+    this.kind = defaultKind(defaults);
+    this.capabilities = capabilitiesOf(this.kind);
+  }
 
   async connect(options: RabbitMQConnectOptions = {}): Promise<Connection> {
     const merged: RabbitMQConnectOptions = { ...this.defaults, ...options };
     const broker = resolveBrokerAddress(merged);
+    const kind = resolveQueueKind(merged, broker.queueKind);
     const codec = createCodec({ maxPayloadBytes: merged.maxPayloadBytes });
     const amqp = await ReconnectingConnection.open({
       broker,
@@ -71,6 +104,12 @@ export class RabbitMQTransport implements Transport {
         maxRetries: merged.reconnect?.maxRetries ?? Number.POSITIVE_INFINITY,
       },
     });
+    try {
+      checkQuorumSupport(kind, (await amqp.ready()).connection.serverProperties.version);
+    } catch (error) {
+      await amqp.close();
+      throw error;
+    }
     const publisher = new Publisher(amqp);
     const idPrefix = `${randomBytes(6).toString('base64url')}-`;
     let counter = 0;
@@ -79,10 +118,13 @@ export class RabbitMQTransport implements Transport {
       publisher,
       codec,
       durable: merged.durable ?? true,
+      kind,
       prefetch: merged.prefetch ?? 100,
       nextId: () => idPrefix + (++counter).toString(36),
     };
-    return new RabbitMQConnection(this, amqp, publisher, context);
+    // The connection names a transport whose capabilities are those of its own queue type (its options as defaults).
+    const owner = kind.type === this.kind.type ? this : new RabbitMQTransport(merged);
+    return new RabbitMQConnection(owner, amqp, publisher, context);
   }
 }
 

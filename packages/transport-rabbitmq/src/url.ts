@@ -1,9 +1,13 @@
 import { ConfigError, redactUrl } from '@taskwire/core';
 import type { Options } from 'amqplib';
+import { QUEUE_KIND_PARAMETERS, queueKindFromUrl } from './queue-kind.js';
 
 /** Where and how to reach the broker, from a URL or from separate connection options. */
 export interface EndpointOptions {
-  /** `amqp://user:password@host:5672/vhost?heartbeat=30` or `amqps://…`. */
+  /**
+   * `amqp://user:password@host:5672/vhost?heartbeat=30` or `amqps://…`; `?queueType=quorum&deliveryLimit=20`
+   * set the connection's queue options.
+   */
   url?: string;
   /** Broker host when no `url` is given. @default '127.0.0.1' */
   hostname?: string;
@@ -27,6 +31,8 @@ export interface BrokerAddress {
   readonly target: string | Options.Connect;
   /** The URL with its password redacted, for errors and logs. */
   readonly display: string;
+  /** taskwire's own URL parameters (`queueType`, `deliveryLimit`), removed from `target`. */
+  readonly queueKind: { queueType?: string; deliveryLimit?: string };
 }
 
 /** Resolve `url` (or the separate options) into an amqplib target; a bad URL is a `ConfigError`. */
@@ -46,7 +52,8 @@ export function resolveBrokerAddress(options: EndpointOptions): BrokerAddress {
     };
     if (options.heartbeat !== undefined) target.heartbeat = options.heartbeat;
     const user = options.username ?? 'guest';
-    return { target, display: `${protocol}://${user}:***@${hostname}:${port}/${encodeURIComponent(vhost)}` };
+    const display = `${protocol}://${user}:***@${hostname}:${port}/${encodeURIComponent(vhost)}`;
+    return { target, display, queueKind: {} };
   }
   const display = redactUrl(options.url);
   let parsed: URL;
@@ -65,5 +72,8 @@ export function resolveBrokerAddress(options: EndpointOptions): BrokerAddress {
   if (heartbeat !== null && !/^\d+$/.test(heartbeat)) {
     throw new ConfigError(`invalid RabbitMQ URL "${display}": heartbeat must be a whole number of seconds`);
   }
-  return { target: options.url, display };
+  const queueKind = queueKindFromUrl(parsed);
+  if (Object.keys(queueKind).length === 0) return { target: options.url, display, queueKind };
+  for (const key of QUEUE_KIND_PARAMETERS) parsed.searchParams.delete(key);
+  return { target: parsed.toString(), display, queueKind };
 }

@@ -78,14 +78,14 @@ export interface PrivateBroker {
 
 // As root, the packaged `rabbitmq-server` re-runs itself as the rabbitmq user, who cannot write the
 // node's directory: run the real script when it is there.
-const RABBITMQ_SERVER =
+export const RABBITMQ_SERVER =
   process.env.TASKWIRE_RABBITMQ_SERVER ??
   (existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server')
     ? '/usr/lib/rabbitmq/bin/rabbitmq-server'
     : 'rabbitmq-server');
 
 /** A loopback port nobody listens on right now. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const { port } = probe.address() as { port: number };
