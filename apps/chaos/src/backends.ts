@@ -70,9 +70,9 @@ function tcpBackend(): Backend {
   };
 }
 
-// Leases short enough that a SIGKILLed or stalled Redis worker's tasks come back within a fault's
-// recovery window (the default 30 s would dominate every Redis cell).
-const REDIS_LEASE_MS = 3000;
+// Leases short enough that a SIGKILLed or stalled worker's tasks come back within a fault's recovery
+// window (Redis's default 30 s, SQLite's 10 s, would dominate every cell), and shorter than a stall.
+const LEASE_MS = 3000;
 
 /** A private redis-server with an fsynced append-only file, so a restart keeps what it acknowledged. */
 async function redisBackend(): Promise<Backend> {
@@ -80,8 +80,7 @@ async function redisBackend(): Promise<Backend> {
   return {
     name: 'redis',
     cell: async (id) => {
-      const url = (port: number) =>
-        `redis://127.0.0.1:${port}?prefix=chaos-${id}&leaseTtlMs=${REDIS_LEASE_MS}`;
+      const url = (port: number) => `redis://127.0.0.1:${port}?prefix=chaos-${id}&leaseTtlMs=${LEASE_MS}`;
       return {
         masterArgs: ['--transport', 'redis', '--url', url(redis.port)],
         workerTransport: 'redis',
@@ -124,10 +123,11 @@ function sqliteBackend(): Backend {
     name: 'sqlite',
     cell: async (id) => {
       const file = join(dir, `${id}.db`);
+      const url = `sqlite://${file}?leaseMs=${LEASE_MS}`;
       return {
-        masterArgs: ['--transport', SQLITE_TRANSPORT_PATH, '--url', `sqlite://${file}`],
+        masterArgs: ['--transport', SQLITE_TRANSPORT_PATH, '--url', url],
         workerTransport: SQLITE_TRANSPORT_PATH,
-        workerUrl: () => `sqlite://${file}`,
+        workerUrl: () => url,
         env: {},
         close: () => {
           for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });

@@ -35,12 +35,13 @@ export function throughputSvg(
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
     `<text x="${MARGIN.left}" y="20" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
   ];
-  for (const fault of faults) {
+  for (const [index, fault] of faults.entries()) {
     const left = x(fault.start);
     const width = Math.max(2, x(fault.end) - left);
     parts.push(
       `<rect x="${left.toFixed(1)}" y="${MARGIN.top}" width="${width.toFixed(1)}" height="${plotHeight}" fill="#e4572e" fill-opacity="0.18"><title>${escapeXml(fault.label)}</title></rect>`,
-      `<text x="${(left + 3).toFixed(1)}" y="${MARGIN.top + 12}" fill="#a33">${escapeXml(fault.label)}</text>`,
+      // Labels of faults close together are staggered down so they do not overlap.
+      `<text x="${(left + 3).toFixed(1)}" y="${MARGIN.top + 12 + (index % 4) * 13}" fill="#a33">${escapeXml(fault.label)}</text>`,
     );
   }
   const rateStep = tickStep(peak, 5);

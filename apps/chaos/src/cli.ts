@@ -2,7 +2,7 @@
 // transport; prints the table and writes it with the throughput charts into --out.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TRANSPORTS, type TransportName } from './backends.js';
+import { TRANSPORTS } from './backends.js';
 import { runChaos } from './chaos.js';
 import { resultTable } from './report.js';
 import { SCENARIO_NAMES } from './scenarios.js';

@@ -138,6 +138,7 @@ export async function runCell(
   );
   const faults: FaultWindow[] = [];
   const notes: string[] = [];
+  let failedOtherwise = false;
   let jobOver = false;
   const ended = job.ended.then((end) => {
     jobOver = true;
@@ -162,12 +163,16 @@ export async function runCell(
       }
     },
     note: (text) => notes.push(text),
+    fail: (text) => {
+      failedOtherwise = true;
+      notes.push(`FAILED: ${text}`);
+    },
     releaseInput: () => job.releaseInput(),
   };
   if (cell.manager) await listening(cell.manager.port, 30_000).catch(() => undefined);
   workers.start();
   const injection = scenario.inject(context).catch((error: Error) => {
-    notes.push(`fault injection failed: ${error.message}`);
+    context.fail(`fault injection failed: ${error.message}`);
     job.releaseInput();
   });
   const end = await ended;
@@ -219,6 +224,7 @@ export async function runCell(
       results.failedInnocent === 0 &&
       poisonFailed === poisonIds.size &&
       results.strange === 0 &&
+      !failedOtherwise &&
       !end.timedOut,
   };
 }

@@ -28,6 +28,8 @@ export interface FaultContext {
   fault(label: string, inject: () => Promise<void>): Promise<void>;
   /** A remark for the table's notes. */
   note(text: string): void;
+  /** A failure the counts do not show (the cell fails, `text` goes to its notes). */
+  fail(text: string): void;
   /** Submit the tasks held back by {@link Scenario.holdInputAfter}. */
   releaseInput(): void;
 }
@@ -152,8 +154,9 @@ export const SCENARIOS: readonly Scenario[] = [
             frames: context.settings.fuzzFrames,
             onHalfway: release,
           });
+          if (!report.managerAnswers) context.fail('the manager stopped answering handshakes');
           context.note(
-            `${report.frames} hostile frames (${report.authenticatedFrames} authenticated) on ${report.connections} connections; manager ${report.managerAnswers ? 'still answers a handshake' : 'DOES NOT ANSWER a handshake'}`,
+            `${report.frames} hostile frames (${report.authenticatedFrames} authenticated) on ${report.connections} connections, seed ${report.seed}; ${report.refusedHandshakes} honest handshakes failed; manager ${report.managerAnswers ? 'still answers a handshake' : 'DOES NOT ANSWER a handshake'}`,
           );
         });
       } finally {

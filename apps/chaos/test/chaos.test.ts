@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runChaos } from '../dist/chaos.js';
+import { resultTable } from '../dist/report.js';
 import type { TransportName } from '../src/backends.js';
 
 const out = mkdtempSync(join(tmpdir(), 'taskwire-chaos-ci-'));
@@ -35,6 +36,7 @@ describe('pnpm chaos, reduced matrix', () => {
       prefetch: 64,
       command: 'chaos.test.ts',
     });
+    console.log(resultTable(results));
     expect(results.map((cell) => `${cell.scenario}/${cell.transport}`).sort()).toEqual(
       MATRIX.flatMap(([transport, scenarios]) =>
         scenarios.map((scenario) => `${scenario}/${transport}`),
