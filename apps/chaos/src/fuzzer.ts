@@ -184,12 +184,12 @@ export interface FuzzReport {
   seed: number;
 }
 
-/** Send `frames` hostile frames at the manager on `port`; `onHalfway` runs when half are sent. */
+/** Send `frames` hostile frames at the manager on `port`; `onProgress` hears the share sent after each batch. */
 export async function fuzzManager(options: {
   port: number;
   authkey: string;
   frames: number;
-  onHalfway?: () => void;
+  onProgress?: (sent: number) => void;
   seed?: number;
 }): Promise<FuzzReport> {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
@@ -202,7 +202,6 @@ export async function fuzzManager(options: {
     seed,
   };
   let member: Socket | undefined;
-  let halfwayCalled = false;
   for (let batch = 0; report.frames < options.frames; batch++) {
     const count = Math.min(BATCH, options.frames - report.frames);
     const asMember = batch % 10 < AUTHENTICATED_SHARE;
@@ -228,10 +227,7 @@ export async function fuzzManager(options: {
       }
     }
     report.frames += frames.length;
-    if (!halfwayCalled && report.frames >= options.frames / 2) {
-      halfwayCalled = true;
-      options.onHalfway?.();
-    }
+    options.onProgress?.(report.frames / options.frames);
   }
   member?.destroy();
   report.managerAnswers = await authenticatedWithRetries(options.port, options.authkey, report).then(

@@ -18,7 +18,7 @@ export interface JobSpec {
   queue: string;
   env: Record<string, string>;
   tasks: ChaosTask[];
-  /** Submit only this many tasks until {@link RunningJob.releaseInput} is called. */
+  /** Submit only this many tasks until {@link RunningJob.releaseInput} raises the limit. */
   holdInputAfter?: number;
   log: WriteStream;
   deadlineMs: number;
@@ -31,17 +31,8 @@ export interface RunningJob {
   readonly master: ChildProcess;
   /** Settles when the master exited (and its output was read to the end). */
   readonly ended: Promise<JobEnd>;
-  /** Submit the held-back tasks (see {@link JobSpec.holdInputAfter}). */
-  releaseInput(): void;
-}
-
-/** Write `lines` to `stream`, waiting for it to drain when its buffer is full. */
-async function writeLines(stream: NodeJS.WritableStream, tasks: ChaosTask[]): Promise<void> {
-  for (const task of tasks) {
-    if (!stream.write(`${JSON.stringify(task)}\n`)) {
-      await new Promise((resolve) => stream.once('drain', resolve));
-    }
-  }
+  /** Submit the held-back tasks up to `upTo` (default: all of them; see {@link JobSpec.holdInputAfter}). */
+  releaseInput(upTo?: number): void;
 }
 
 /** Start the real master on `spec.tasks`. */
@@ -59,16 +50,25 @@ export function startJob(spec: JobSpec, isPoison: (id: number) => boolean): Runn
   );
   master.stderr.pipe(spec.log, { end: false });
   master.stdin.on('error', () => undefined); // a master that died mid-input: its exit tells the story
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const hold = spec.holdInputAfter ?? spec.tasks.length;
+  // Tasks up to `limit` are submitted; the writer waits for `raise` when it reaches it.
+  let limit = spec.holdInputAfter ?? spec.tasks.length;
+  let raised: (() => void) | undefined;
+  const releaseInput = (upTo = spec.tasks.length) => {
+    limit = Math.max(limit, Math.min(spec.tasks.length, upTo));
+    raised?.();
+  };
   void (async () => {
-    await writeLines(master.stdin, spec.tasks.slice(0, hold));
-    if (hold < spec.tasks.length) {
-      await released;
-      await writeLines(master.stdin, spec.tasks.slice(hold));
+    for (let next = 0; next < spec.tasks.length; ) {
+      if (next >= limit) {
+        await new Promise<void>((resolve) => {
+          raised = resolve;
+        });
+        continue;
+      }
+      // Wait for the pipe to drain when its buffer is full.
+      if (!master.stdin.write(`${JSON.stringify(spec.tasks[next++])}\n`)) {
+        await new Promise((resolve) => master.stdin.once('drain', resolve));
+      }
     }
     master.stdin.end();
   })().catch(() => undefined);
@@ -89,5 +89,5 @@ export function startJob(spec: JobSpec, isPoison: (id: number) => boolean): Runn
       void outputRead.then(() => resolve({ code, signal, timedOut }));
     });
   });
-  return { started, results, master, ended, releaseInput: release };
+  return { started, results, master, ended, releaseInput };
 }

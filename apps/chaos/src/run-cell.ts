@@ -167,7 +167,7 @@ export async function runCell(
       failedOtherwise = true;
       notes.push(`FAILED: ${text}`);
     },
-    releaseInput: () => job.releaseInput(),
+    releaseInput: (fraction = 1) => job.releaseInput(Math.floor(tasks.length * fraction)),
   };
   if (cell.manager) await listening(cell.manager.port, 30_000).catch(() => undefined);
   workers.start();
