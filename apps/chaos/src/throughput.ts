@@ -23,13 +23,16 @@ function median(values: number[]): number {
 }
 
 /**
- * The rate the job ran at before any fault: the median of the buckets before the first fault (the
- * first bucket, a ramp-up, left out), or of every bucket outside the faults when too few precede it.
+ * The rate the job ran at before any fault: the median of the buckets from its first result (the
+ * seconds the processes take to start are not its rate; that first bucket, a ramp-up, left out) to
+ * the first fault, or of every bucket outside the faults when too few precede it.
  */
 export function baselineRate(rates: readonly number[], faults: readonly FaultWindow[]): number {
   const firstFault =
     faults.length > 0 ? Math.min(...faults.map((fault) => fault.start)) : Number.POSITIVE_INFINITY;
-  const before = rates.filter((_, index) => index > 0 && (index + 1) * BUCKET_MS <= firstFault);
+  const firstResult = rates.findIndex((rate) => rate > 0);
+  if (firstResult < 0) return 0;
+  const before = rates.filter((_, index) => index > firstResult && (index + 1) * BUCKET_MS <= firstFault);
   if (before.length >= 2) return median(before);
   const outside = rates.filter((rate, index) => {
     const [from, to] = [index * BUCKET_MS, (index + 1) * BUCKET_MS];

@@ -21,6 +21,14 @@ describe('throughput and recovery', () => {
     expect(recoveryMs(times, [{ label: 'cut', start: 1000, end: 1500 }], total, total)).toBe(500);
   });
 
+  it('takes the rate from the first result on, not from the seconds the processes took to start', () => {
+    const times = timesOf([0, 0, 0, 0, 100, 100, 100, 100, 0, 10, 100]);
+    // Fault over bucket 8 (2000-2250 ms): back at full rate in bucket 10, 250 ms after its end.
+    expect(recoveryMs(times, [{ label: 'stall', start: 2000, end: 2250 }], times.length, times.length)).toBe(
+      250,
+    );
+  });
+
   it('says never when results stopped while tasks were missing', () => {
     const times = timesOf([100, 100, 100, 100, 5]);
     const faults = [{ label: 'broker down', start: 1000, end: 1100 }];
