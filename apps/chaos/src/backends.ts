@@ -38,6 +38,8 @@ export interface CellBackend {
   /** The TCP manager's port and key, for the fuzzer. */
   readonly manager?: { port: number; authkey: string };
   readonly restart?: Restartable;
+  /** The broker stopped by its operator (connections closed with a reason), node left up. */
+  readonly operatorStop?: Restartable;
   /** Remove what the cell left (its SQLite file). */
   close(): void;
 }
@@ -109,6 +111,7 @@ async function rabbitmqBackend(): Promise<Backend> {
         linkPort: broker.port,
         env: {},
         restart: { what: 'RabbitMQ node SIGKILLed', down: broker.kill, up: broker.start },
+        operatorStop: { what: 'rabbitmqctl stop_app / start_app', down: broker.stopApp, up: broker.startApp },
         close: () => undefined,
       };
     },

@@ -120,6 +120,30 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    name: 'stop',
+    summary:
+      "the broker stopped by its operator at 30% of the results (RabbitMQ's `stop_app`: connections closed with CONNECTION-FORCED), started again later",
+    notApplicable: (_, backend) =>
+      backend.operatorStop ? undefined : 'no operator stop that keeps the server (see restart)',
+    // rabbitmqctl takes seconds to act on a loaded machine, longer than the rest of a job: half the
+    // tasks wait until the broker is back, so the stop always lands inside the job.
+    holdInputAfter: 0.5,
+    async inject(context) {
+      const stop = context.backend.operatorStop!;
+      try {
+        if (!(await context.at(0.3))) return;
+        await context.fault('broker stopped', async () => {
+          await stop.down();
+          await sleep(context.settings.brokerDownMs);
+          await stop.up();
+        });
+        context.note(stop.what);
+      } finally {
+        context.releaseInput();
+      }
+    },
+  },
+  {
     name: 'poison',
     summary: `one task in ${THROW_EVERY} throws; ${KILLER_TASKS} tasks kill their worker's process`,
     notApplicable: () => undefined,

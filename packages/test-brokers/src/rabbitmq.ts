@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,13 @@ export interface PrivateBroker {
   kill(): Promise<void>;
   /** Start it again after {@link kill}; resolves once it accepts an AMQP connection. */
   start(): Promise<void>;
+  /**
+   * `rabbitmqctl stop_app`: the broker closes every connection with CONNECTION-FORCED and stops
+   * serving, the Erlang node stays up (an operator's stop, unlike {@link kill}).
+   */
+  stopApp(): Promise<void>;
+  /** `rabbitmqctl start_app` after {@link stopApp}; resolves once it accepts an AMQP connection. */
+  startApp(): Promise<void>;
   /** SIGKILL the node and remove its directory. */
   stop(): Promise<void>;
 }
@@ -28,6 +35,10 @@ const RABBITMQ_SERVER =
   (existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server')
     ? '/usr/lib/rabbitmq/bin/rabbitmq-server'
     : 'rabbitmq-server');
+
+const RABBITMQCTL =
+  process.env.TASKWIRE_RABBITMQCTL ??
+  (existsSync('/usr/lib/rabbitmq/bin/rabbitmqctl') ? '/usr/lib/rabbitmq/bin/rabbitmqctl' : 'rabbitmqctl');
 
 /**
  * Start a private RabbitMQ node (its own name, ports, data directory, cookie, no plugins). Durable
@@ -51,6 +62,26 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
     RABBITMQ_PID_FILE: join(dir, 'pid'),
   };
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
+  const accepting = async () => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const connection = await amqp.connect(url, { timeout: 2000 }).catch(() => undefined);
+      if (connection) {
+        await connection.close();
+        return;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`private RabbitMQ node on port ${port} does not accept connections`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+  // The node's own environment (HOME holds its cookie) so rabbitmqctl reaches it by name.
+  const ctl = (command: string) =>
+    new Promise<void>((resolve, reject) => {
+      execFile(RABBITMQCTL, ['-n', env.RABBITMQ_NODENAME, command], { env, timeout: 60_000 }, (error) =>
+        error ? reject(error) : resolve(),
+      );
+    });
   let node: ChildProcess | undefined;
   const start = async () => {
     const starting = spawn(RABBITMQ_SERVER, [], { env, detached: true, stdio: 'ignore' });
@@ -86,6 +117,11 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
     },
     kill,
     start,
+    stopApp: () => ctl('stop_app'),
+    startApp: async () => {
+      await ctl('start_app');
+      await accepting();
+    },
     stop: async () => {
       await kill();
       rmSync(dir, { recursive: true, force: true });
