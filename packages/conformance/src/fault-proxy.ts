@@ -13,6 +13,13 @@ export interface FaultProxy {
    * so a client that reconnects gets through again.
    */
   cut(): void;
+  /**
+   * Take the link down: cut every open link and reset every new connection at once, until
+   * {@link FaultProxy.up}. A client sees a network that is gone for a while, not a single drop.
+   */
+  down(): void;
+  /** Bring the link back up after {@link FaultProxy.down}: new connections get through again. */
+  up(): void;
   /** Cut every link and stop listening. */
   close(): Promise<void>;
 }
@@ -29,7 +36,13 @@ function reset(socket: Socket): void {
 /** Start a {@link FaultProxy} relaying to `target` (default host 127.0.0.1). */
 export async function startFaultProxy(target: { host?: string; port: number }): Promise<FaultProxy> {
   const links = new Set<[Socket, Socket]>();
+  let isDown = false;
   const server = createServer((client) => {
+    if (isDown) {
+      client.on('error', () => undefined);
+      reset(client);
+      return;
+    }
     const backend = connectSocket({ host: target.host ?? '127.0.0.1', port: target.port });
     const link: [Socket, Socket] = [client, backend];
     links.add(link);
@@ -64,6 +77,13 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
       return links.size;
     },
     cut,
+    down: () => {
+      isDown = true;
+      cut();
+    },
+    up: () => {
+      isDown = false;
+    },
     close: async () => {
       cut();
       await new Promise((resolve) => server.close(resolve));

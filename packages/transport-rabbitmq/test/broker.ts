@@ -1,9 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import amqp from 'amqplib';
 
 /** The test broker; CI points TASKWIRE_AMQP_URL elsewhere if needed. */
@@ -67,85 +62,5 @@ export async function deleteQueues(names: string[], delays: number[] = []): Prom
   }
 }
 
-/** A RabbitMQ node of the test's own on free loopback ports (never the shared broker). */
-export interface PrivateBroker {
-  readonly url: string;
-  /** SIGKILL the node and start it again on the same ports and data directory. */
-  restart(): Promise<void>;
-  /** SIGKILL the node and remove its directory. */
-  stop(): Promise<void>;
-}
-
-// As root, the packaged `rabbitmq-server` re-runs itself as the rabbitmq user, who cannot write the
-// node's directory: run the real script when it is there.
-export const RABBITMQ_SERVER =
-  process.env.TASKWIRE_RABBITMQ_SERVER ??
-  (existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server')
-    ? '/usr/lib/rabbitmq/bin/rabbitmq-server'
-    : 'rabbitmq-server');
-
-/** A loopback port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-/**
- * Start a private RabbitMQ node (its own name, ports, data directory, cookie, no plugins). Durable
- * queues and confirmed persistent messages survive its restart.
- */
-export async function startPrivateBroker(): Promise<PrivateBroker> {
-  const [port, distPort] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), 'taskwire-rabbitmq-private-'));
-  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = 127.0.0.1:${port}\n`);
-  writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
-  const env = {
-    ...process.env,
-    HOME: dir,
-    RABBITMQ_NODENAME: `taskwire-test-${randomBytes(4).toString('hex')}@localhost`,
-    RABBITMQ_DIST_PORT: String(distPort),
-    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'),
-    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
-    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
-    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
-    RABBITMQ_LOG_BASE: join(dir, 'log'),
-    RABBITMQ_PID_FILE: join(dir, 'pid'),
-  };
-  const url = `amqp://guest:guest@127.0.0.1:${port}`;
-  let node: ChildProcess | undefined;
-  const start = async () => {
-    node = spawn(RABBITMQ_SERVER, [], { env, detached: true, stdio: 'ignore' });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const connection = await amqp.connect(url, { timeout: 2000 }).catch(() => undefined);
-      if (connection) {
-        await connection.close();
-        return;
-      }
-      if (node.exitCode !== null) throw new Error(`private RabbitMQ node exited with ${node.exitCode}`);
-      if (Date.now() > deadline) throw new Error(`private RabbitMQ node on port ${port} did not start`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  };
-  const kill = async () => {
-    if (!node || node.exitCode !== null || node.signalCode !== null) return;
-    const exited = new Promise((resolve) => node!.once('exit', resolve));
-    process.kill(-node.pid!, 'SIGKILL'); // the whole group: the script and the Erlang VM
-    await exited;
-  };
-  await start();
-  return {
-    url,
-    restart: async () => {
-      await kill();
-      await start();
-    },
-    stop: async () => {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+// Private RabbitMQ nodes (for restart tests) live in @taskwire/test-brokers, shared with `pnpm chaos`.
+export { freePort, type PrivateBroker, RABBITMQ_SERVER, startPrivateBroker } from '@taskwire/test-brokers';

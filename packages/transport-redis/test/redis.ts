@@ -1,9 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Connection } from '@taskwire/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
@@ -43,15 +38,6 @@ export async function deleteKeys(client: Redis, prefix: string): Promise<number>
     if (cursor === '0') break;
   }
   return deleted;
-}
-
-/** A loopback port nobody listens on right now (for private redis-server instances). */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /**
@@ -100,87 +86,5 @@ export function shortLeaseRun(label: string, leaseTtlMs: number) {
   };
 }
 
-/** A redis-server of the test's own on a free loopback port (never the shared one). */
-export interface PrivateRedis {
-  readonly url: string;
-  /** SIGKILL it and start it again on the same port and directory. */
-  restart(): Promise<void>;
-  /** SIGKILL it and remove its directory. */
-  stop(): Promise<void>;
-}
-
-/**
- * Start a private redis-server. `persistent` turns the append-only file on with an fsync per write,
- * so everything Redis acknowledged survives a SIGKILL; otherwise it keeps nothing on disk. `password`
- * starts it with `requirepass` (and puts the password in `url`).
- */
-export async function startPrivateRedis(options: {
-  persistent: boolean;
-  password?: string;
-}): Promise<PrivateRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'taskwire-redis-private-'));
-  const persistence = options.persistent
-    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
-    : ['--appendonly', 'no', '--save', ''];
-  let server: ChildProcess | undefined;
-  const start = async () => {
-    server = spawn(
-      'redis-server',
-      [
-        '--bind',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--dir',
-        dir,
-        ...persistence,
-        ...(options.password ? ['--requirepass', options.password] : []),
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
-    const client = new Redis({
-      host: '127.0.0.1',
-      port,
-      password: options.password,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => undefined);
-    try {
-      for (let attempt = 0; ; attempt++) {
-        // Loading the append-only file answers PING with LOADING: wait for a real PONG.
-        const pong = await client
-          .connect()
-          .then(() => client.ping())
-          .catch(() => undefined);
-        if (pong === 'PONG') return;
-        if (attempt >= 200) throw new Error(`private redis-server on port ${port} did not start`);
-        client.disconnect();
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    } finally {
-      client.disconnect();
-    }
-  };
-  const kill = async () => {
-    if (!server || server.exitCode !== null || server.signalCode !== null) return;
-    const exited = new Promise((resolve) => server!.once('exit', resolve));
-    server.kill('SIGKILL');
-    await exited;
-  };
-  await start();
-  return {
-    url: options.password ? `redis://:${options.password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
-    restart: async () => {
-      await kill();
-      await start();
-    },
-    stop: async () => {
-      await kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+// Private redis-servers (for restart tests) live in @taskwire/test-brokers, shared with `pnpm chaos`.
+export { freePort, type PrivateRedis, startPrivateRedis } from '@taskwire/test-brokers';

@@ -1,0 +1,3 @@
+export { freePort } from './free-port.js';
+export { type PrivateBroker, RABBITMQ_SERVER, startPrivateBroker } from './rabbitmq.js';
+export { type PrivateRedis, startPrivateRedis } from './redis.js';
