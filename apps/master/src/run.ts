@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import {
   type CommonFlags,
   connect,
+  exitOnConnectionFailure,
   type IsolationFlags,
   isolationArgs,
   loadHandler,
@@ -136,6 +137,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     );
   } else {
     connection = await connect(transport, settings, await tlsClientOptions(options));
+    exitOnConnectionFailure('taskwire-master', connection);
     if (options.tlsCa) workerEnv.TASKWIRE_TLS_CA = options.tlsCa;
     const authkey = await readAuthkey(settings);
     if (authkey) workerEnv.TASKWIRE_AUTHKEY = authkey;

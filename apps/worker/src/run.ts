@@ -1,6 +1,7 @@
 import {
   type CommonFlags,
   connect,
+  exitOnConnectionFailure,
   type IsolationFlags,
   loadRunnableHandler,
   loadTransport,
@@ -39,6 +40,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   );
   const transport = await loadTransport(settings, (specifier) => import(specifier));
   const connection = await connect(transport, settings, await tlsClientOptions(options));
+  exitOnConnectionFailure('taskwire-worker', connection);
   const worker = await Worker.start({
     connection,
     handler: runnable.handler,

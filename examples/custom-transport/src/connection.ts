@@ -1,6 +1,8 @@
 import type {
   BroadcastHandler,
   Connection,
+  ConnectionErrorListener,
+  ConnectionEvent,
   ConsumeOptions,
   ConsumerHandle,
   Delivery,
@@ -93,6 +95,17 @@ export class NamespacedConnection implements Connection {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  /** The inner connection's terminal failure is this one's. */
+  on(event: ConnectionEvent, listener: ConnectionErrorListener): this {
+    this.inner.on(event, listener);
+    return this;
+  }
+
+  off(event: ConnectionEvent, listener: ConnectionErrorListener): this {
+    this.inner.off(event, listener);
+    return this;
   }
 
   private prefixed(name: string, what: string): string {

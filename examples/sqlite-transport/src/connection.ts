@@ -11,16 +11,18 @@ import {
   UnsupportedError,
 } from '@taskwire/core';
 import {
+  ConnectionEvents,
   checkQueueName,
   checkRedeclaration,
+  PollingQueue,
   type ResolvedQueueOptions,
   resolveQueueOptions,
+  sharedWakeSignal,
+  type WakeSignal,
 } from '@taskwire/core/transport';
 import Database from 'better-sqlite3';
-import { type QueueContext, SqliteQueue } from './queue.js';
 import { prepareDatabase } from './schema.js';
-import { ItemStore, type Order } from './store.js';
-import { type Wakeups, wakeupsOf } from './wakeups.js';
+import { prepareStatements, type SqliteItem, SqliteStore, type Statements } from './store.js';
 
 /** Settings of one connection. */
 export interface SqliteSettings {
@@ -30,50 +32,47 @@ export interface SqliteSettings {
   codec: Codec;
 }
 
-/** One open handle on the database file. Its heartbeat keeps the leases of the items it holds. */
-export class SqliteConnection implements Connection, QueueContext {
-  readonly owner = randomUUID();
-  readonly store: ItemStore;
-  readonly wakeups: Wakeups;
-  readonly codec: Codec;
-  readonly leaseMs: number;
-  readonly pollMs: number;
+/**
+ * One open handle on the database file. Its queues are the kit's `PollingQueue`s over a {@link SqliteStore}: they
+ * renew the leases of what they hold while the connection lives, and wake each other within this process. Its
+ * `error` event (from the kit's `ConnectionEvents`) has nothing to report yet: a file has no link to lose.
+ */
+export class SqliteConnection extends ConnectionEvents implements Connection {
+  private readonly owner = randomUUID();
   private readonly db: Database.Database;
-  private readonly selectQueue: Database.Statement;
-  private readonly insertQueue: Database.Statement;
-  private readonly queues = new Set<SqliteQueue<unknown>>();
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly sql: Statements;
+  private readonly wake: WakeSignal;
+  private readonly queues = new Set<PollingQueue<unknown, SqliteItem>>();
   private closed = false;
 
   constructor(
     readonly transport: Transport,
-    settings: SqliteSettings,
+    private readonly settings: SqliteSettings,
   ) {
+    super();
     this.db = new Database(settings.file);
     prepareDatabase(this.db);
-    this.store = new ItemStore(this.db);
-    this.selectQueue = this.db.prepare('SELECT options FROM taskwire_queues WHERE name = ?');
-    this.insertQueue = this.db.prepare('INSERT OR IGNORE INTO taskwire_queues (name, options) VALUES (?, ?)');
-    this.wakeups = wakeupsOf(settings.file);
-    this.codec = settings.codec;
-    this.leaseMs = settings.leaseMs;
-    this.pollMs = settings.pollMs;
-    this.heartbeat = setInterval(
-      () => this.store.renew(this.owner, Date.now() + this.leaseMs),
-      this.leaseMs / 3,
-    );
-    this.heartbeat.unref();
+    this.sql = prepareStatements(this.db);
+    this.wake = sharedWakeSignal(settings.file);
   }
 
   async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
-    this.assertOpen();
-    const queue = new SqliteQueue<T>(this, name, this.declareOptions(name, options));
-    this.queues.add(queue as SqliteQueue<unknown>);
+    if (this.closed) throw new ConnectionClosedError('sqlite connection is closed');
+    const resolved = this.declare(name, options);
+    const lifo = resolved.order === 'lifo';
+    const store = new SqliteStore(this.db, this.sql, name, lifo, this.owner, (target) =>
+      this.declare(target),
+    );
+    const { codec, pollMs, leaseMs } = this.settings;
+    const queue = new PollingQueue<T, SqliteItem>(name, resolved, store, {
+      backend: 'sqlite',
+      codec,
+      pollMs,
+      leaseMs,
+      wake: this.wake,
+    });
+    this.queues.add(queue as PollingQueue<unknown, SqliteItem>);
     return queue;
-  }
-
-  declare(name: string): Order {
-    return { queue: name, lifo: this.declareOptions(name, undefined).order === 'lifo' };
   }
 
   async publish<T>(_channel: string, _message: T): Promise<void> {
@@ -84,10 +83,6 @@ export class SqliteConnection implements Connection, QueueContext {
     throw new UnsupportedError('the sqlite transport has no broadcast');
   }
 
-  get isOpen(): boolean {
-    return !this.closed;
-  }
-
   /**
    * End this connection as a crashed process would: nothing is given back, and what it held is served again once
    * its lease (or visibility timeout) passes. Later operations reject with `ConnectionClosedError`.
@@ -95,8 +90,8 @@ export class SqliteConnection implements Connection, QueueContext {
   abandon(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.heartbeat);
-    this.wakeups.notify();
+    for (const queue of this.queues) queue.abandon();
+    this.wake.notify();
     this.db.close();
   }
 
@@ -104,23 +99,16 @@ export class SqliteConnection implements Connection, QueueContext {
     if (this.closed) return;
     for (const queue of this.queues) await queue.close();
     this.closed = true;
-    clearInterval(this.heartbeat);
-    this.store.transaction(() => this.store.releaseOwner(this.owner, Date.now()));
-    this.wakeups.notify();
     this.db.close();
   }
 
-  assertOpen(): void {
-    if (this.closed) throw new ConnectionClosedError('sqlite connection is closed');
-  }
-
   /** Store a new queue's options, or check `options` against the stored ones (options left out are taken). */
-  private declareOptions(name: string, options: QueueOptions | undefined): ResolvedQueueOptions {
+  private declare(name: string, options?: QueueOptions): ResolvedQueueOptions {
     checkQueueName(name);
-    const row = this.selectQueue.get(name) as { options: string } | undefined;
+    const row = this.sql.declared.get(name) as { options: string } | undefined;
     if (!row) {
       const wanted = resolveQueueOptions(options);
-      this.insertQueue.run(name, JSON.stringify(wanted));
+      this.sql.declare.run(name, JSON.stringify(wanted));
       return wanted;
     }
     const existing = { deadLetter: undefined, ...JSON.parse(row.options) } as ResolvedQueueOptions;

@@ -1,181 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import type { ItemLease, PolledItem, PollingStore, StorePut } from '@taskwire/core/transport';
 import type Database from 'better-sqlite3';
 
-/** One stored item as a take returns it. */
-export interface HeldItem {
-  rowid: number;
-  id: string;
-  attempt: number;
-  payload: Buffer;
-  token: number;
+/** One taken row: the token tells this take from a later one of the same item, so a late settle is a no-op. */
+export interface SqliteItem extends PolledItem {
+  readonly rowid: number;
+  readonly token: number;
 }
 
-/** How a queue serves: by priority, then by `seq` ascending (FIFO) or descending (LIFO). */
-export interface Order {
-  queue: string;
-  lifo: boolean;
+const READY = 'FROM taskwire_items WHERE queue = ? AND owner IS NULL';
+const SERVE = `SELECT rowid, id, attempt, payload ${READY} AND ready_at <= ? ORDER BY priority DESC, seq`;
+const SETTLED = 'owner = NULL, token = NULL, lease_until = NULL';
+
+/** The SQL of the items and queues tables, one statement per operation. */
+const SQL = {
+  bump: 'UPDATE taskwire_counter SET n = n + ? WHERE id = 1 RETURNING n',
+  insert:
+    'INSERT INTO taskwire_items (queue, id, seq, priority, ready_at, attempt, payload) VALUES (?, ?, ?, ?, ?, 0, ?)',
+  fifo: `${SERVE} ASC LIMIT ?`,
+  lifo: `${SERVE} DESC LIMIT ?`,
+  hold: 'UPDATE taskwire_items SET owner = ?, token = ?, attempt = attempt + 1, lease_until = ?, renewable = ? WHERE rowid = ?',
+  due: 'SELECT 1 FROM taskwire_items WHERE queue = ? AND ((owner IS NULL AND ready_at <= ?) OR lease_until <= ?) LIMIT 1',
+  expired:
+    'SELECT rowid, token FROM taskwire_items WHERE queue = ? AND owner IS NOT NULL AND lease_until <= ?',
+  release: `UPDATE taskwire_items SET ${SETTLED}, seq = ?, ready_at = ?, attempt = attempt - ? WHERE rowid = ? AND token = ?`,
+  move: `UPDATE taskwire_items SET ${SETTLED}, queue = ?, seq = ?, ready_at = 0, attempt = 0 WHERE rowid = ? AND token = ?`,
+  ack: 'DELETE FROM taskwire_items WHERE rowid = ? AND token = ?',
+  renew: 'UPDATE taskwire_items SET lease_until = ? WHERE owner = ? AND queue = ? AND renewable = 1',
+  count: `SELECT count(*) AS n ${READY}`,
+  nextReady: `SELECT min(ready_at) AS at ${READY}`,
+  purge: 'DELETE FROM taskwire_items WHERE queue = ? AND owner IS NULL',
+  drop: 'DELETE FROM taskwire_items WHERE queue = ?',
+  forget: 'DELETE FROM taskwire_queues WHERE name = ?',
+  declared: 'SELECT options FROM taskwire_queues WHERE name = ?',
+  declare: 'INSERT OR IGNORE INTO taskwire_queues (name, options) VALUES (?, ?)',
+};
+export type Statements = Record<keyof typeof SQL, Database.Statement>;
+
+/** Prepare every statement once per connection. */
+export function prepareStatements(db: Database.Database): Statements {
+  return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Statements;
 }
 
-/** The SQL of the items table, as one statement per operation. Every method is synchronous (better-sqlite3). */
-export class ItemStore {
-  private readonly statements;
+/**
+ * One queue's rows, held for `owner` (a connection) while it lives. Every method is synchronous (better-sqlite3);
+ * writes run in immediate transactions, so two processes never both read and then write.
+ */
+export class SqliteStore implements PollingStore<SqliteItem> {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sql: Statements,
+    private readonly queue: string,
+    private readonly lifo: boolean,
+    private readonly owner: string,
+    /** Declare a dead-letter queue before moving rows there. */
+    private readonly declare: (name: string) => void,
+  ) {}
 
-  constructor(private readonly db: Database.Database) {
-    const ready = 'FROM taskwire_items WHERE queue = ? AND owner IS NULL';
-    const serve = (direction: string) =>
-      db.prepare(
-        `SELECT rowid, id, attempt, payload ${ready} AND ready_at <= ? ORDER BY priority DESC, seq ${direction} LIMIT ?`,
-      );
-    this.statements = {
-      bump: db.prepare('UPDATE taskwire_counter SET n = n + ? WHERE id = 1 RETURNING n'),
-      insert: db.prepare(
-        'INSERT INTO taskwire_items (queue, id, seq, priority, ready_at, attempt, payload) VALUES (?, ?, ?, ?, ?, 0, ?)',
-      ),
-      fifo: serve('ASC'),
-      lifo: serve('DESC'),
-      hold: db.prepare(
-        'UPDATE taskwire_items SET owner = ?, token = ?, attempt = attempt + 1, lease_until = ?, renewable = ? WHERE rowid = ?',
-      ),
-      due: db.prepare(
-        'SELECT 1 FROM taskwire_items WHERE queue = ? AND ((owner IS NULL AND ready_at <= ?) OR lease_until <= ?) LIMIT 1',
-      ),
-      expired: db.prepare(
-        'SELECT rowid FROM taskwire_items WHERE queue = ? AND owner IS NOT NULL AND lease_until <= ?',
-      ),
-      release: db.prepare(
-        'UPDATE taskwire_items SET owner = NULL, token = NULL, lease_until = NULL, seq = ?, ready_at = ?, attempt = attempt - ? WHERE rowid = ?',
-      ),
-      releaseHeld: db.prepare(
-        'UPDATE taskwire_items SET owner = NULL, token = NULL, lease_until = NULL, seq = ?, ready_at = ?, attempt = attempt - ? WHERE rowid = ? AND token = ?',
-      ),
-      move: db.prepare(
-        'UPDATE taskwire_items SET queue = ?, owner = NULL, token = NULL, lease_until = NULL, seq = ?, ready_at = 0, attempt = 0 WHERE rowid = ? AND token = ?',
-      ),
-      ack: db.prepare('DELETE FROM taskwire_items WHERE rowid = ? AND token = ?'),
-      owned: db.prepare('SELECT rowid, queue FROM taskwire_items WHERE owner = ?'),
-      renew: db.prepare('UPDATE taskwire_items SET lease_until = ? WHERE owner = ? AND renewable = 1'),
-      count: db.prepare(`SELECT count(*) AS n ${ready}`),
-      nextReady: db.prepare(`SELECT min(ready_at) AS at ${ready}`),
-      purge: db.prepare('DELETE FROM taskwire_items WHERE queue = ? AND owner IS NULL'),
-      drop: db.prepare('DELETE FROM taskwire_items WHERE queue = ?'),
-      forget: db.prepare('DELETE FROM taskwire_queues WHERE name = ?'),
-      lifoOf: db.prepare(
-        "SELECT json_extract(options, '$.order') = 'lifo' AS lifo FROM taskwire_queues WHERE name = ?",
-      ),
-    };
-  }
-
-  /** Run `work` in one write transaction (taken at once, so two processes never both read then write). */
-  transaction<R>(work: () => R): R {
-    return this.db.transaction(work).immediate();
-  }
-
-  /** Store `payloads` at the serving end of `order`. */
-  insert(order: Order, ids: string[], payloads: Uint8Array[], priority: number, readyAt: number): void {
-    const last = this.bump(payloads.length);
-    for (let i = 0; i < payloads.length; i++) {
-      const seq = last - payloads.length + 1 + i;
-      this.statements.insert.run(order.queue, ids[i], seq, priority, readyAt, payloads[i]);
-    }
-  }
-
-  /** Whether a take would find anything: a read, which never waits for another process's write lock. */
-  hasDue(queue: string, now: number): boolean {
-    return this.statements.due.get(queue, now, now) !== undefined;
-  }
-
-  /** Hold up to `limit` ready items for `owner` until `leaseUntil`. Call inside {@link transaction}. */
-  take(
-    order: Order,
-    owner: string,
-    limit: number,
-    now: number,
-    leaseUntil: number,
-    renewable: boolean,
-  ): HeldItem[] {
-    this.returnExpired(order, now);
-    const rows = (order.lifo ? this.statements.lifo : this.statements.fifo).all(
-      order.queue,
-      now,
-      limit,
-    ) as Omit<HeldItem, 'token'>[];
-    const first = this.bump(rows.length) - rows.length + 1;
-    return rows.map((row, i) => {
-      const token = first + i;
-      this.statements.hold.run(owner, token, leaseUntil, renewable ? 1 : 0, row.rowid);
-      return { ...row, attempt: row.attempt + 1, token };
+  take(limit: number, lease: ItemLease): SqliteItem[] {
+    const now = Date.now();
+    // A read first: an idle poll never waits for another process's write lock.
+    if (this.sql.due.get(this.queue, now, now) === undefined) return [];
+    return this.write(() => {
+      for (const row of this.sql.expired.all(this.queue, now) as { rowid: number; token: number }[]) {
+        this.sql.release.run(this.returnSeq(), now, 0, row.rowid, row.token);
+      }
+      const rows = (this.lifo ? this.sql.lifo : this.sql.fifo).all(this.queue, now, limit) as SqliteItem[];
+      const first = this.bump(rows.length) - rows.length + 1;
+      return rows.map((row, i) => {
+        this.sql.hold.run(this.owner, first + i, now + lease.ms, lease.renewable ? 1 : 0, row.rowid);
+        return { ...row, attempt: row.attempt + 1, token: first + i };
+      });
     });
   }
 
-  /** Remove a held item for good; false when the holder's delivery is no longer the current one. */
-  ack(rowid: number, token: number): boolean {
-    return this.statements.ack.run(rowid, token).changes > 0;
+  put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): number {
+    return this.write(() => {
+      const n = maxsize ? Math.min(payloads.length, Math.max(0, maxsize - this.size())) : payloads.length;
+      const last = this.bump(n);
+      const readyAt = Date.now() + delayMs;
+      for (let i = 0; i < n; i++) {
+        this.sql.insert.run(this.queue, randomUUID(), last - n + 1 + i, priority, readyAt, payloads[i]);
+      }
+      return n;
+    });
   }
 
-  /** Give a held item back behind the waiting ones. `uncount` takes back the attempt its delivery spent. */
-  requeue(order: Order, rowid: number, token: number, readyAt: number, uncount: boolean): boolean {
-    return (
-      this.statements.releaseHeld.run(this.returnSeq(order), readyAt, uncount ? 1 : 0, rowid, token).changes >
-      0
+  ack(items: readonly SqliteItem[]): void {
+    this.write(() => {
+      for (const item of items) this.sql.ack.run(item.rowid, item.token);
+    });
+  }
+
+  requeue(item: SqliteItem, options: { delayMs: number; countAttempt: boolean }): void {
+    const readyAt = Date.now() + options.delayMs;
+    this.write(() =>
+      this.sql.release.run(this.returnSeq(), readyAt, options.countAttempt ? 0 : 1, item.rowid, item.token),
     );
   }
 
-  /** Move a held item to `target`'s queue (a dead-letter queue), as a fresh item. */
-  moveTo(target: Order, rowid: number, token: number): boolean {
-    return this.statements.move.run(target.queue, this.bump(1), rowid, token).changes > 0;
+  deadLetter(item: SqliteItem, target: string): void {
+    this.declare(target);
+    this.write(() => this.sql.move.run(target, this.bump(1), item.rowid, item.token));
   }
 
-  /** Give back every item `owner` holds (its connection is closing); each keeps the attempt it spent. */
-  releaseOwner(owner: string, now: number): void {
-    for (const row of this.statements.owned.all(owner) as { rowid: number; queue: string }[]) {
-      this.statements.release.run(this.returnSeq(this.orderOf(row.queue)), now, 0, row.rowid);
-    }
+  renew(lease: ItemLease): void {
+    this.sql.renew.run(Date.now() + lease.ms, this.owner, this.queue);
   }
 
-  /** Extend the connection lease of every item `owner` holds on queues without a visibility timeout. */
-  renew(owner: string, leaseUntil: number): void {
-    this.statements.renew.run(leaseUntil, owner);
+  nextReadyAt(): number | undefined {
+    return (this.sql.nextReady.get(this.queue) as { at: number | null }).at ?? undefined;
   }
 
-  /** Ready and delayed items of a queue. */
-  count(queue: string): number {
-    return (this.statements.count.get(queue) as { n: number }).n;
+  size(): number {
+    return (this.sql.count.get(this.queue) as { n: number }).n;
   }
 
-  /** When the next waiting item of a queue becomes ready, if any waits. */
-  nextReadyAt(queue: string): number | undefined {
-    return (this.statements.nextReady.get(queue) as { at: number | null }).at ?? undefined;
+  purge(): number {
+    return this.sql.purge.run(this.queue).changes;
   }
 
-  purge(queue: string): number {
-    return this.statements.purge.run(queue).changes;
-  }
-
-  /** Remove a queue: its items and its declaration. */
-  drop(queue: string): void {
-    this.transaction(() => {
-      this.statements.drop.run(queue);
-      this.statements.forget.run(queue);
+  drop(): void {
+    this.write(() => {
+      this.sql.drop.run(this.queue);
+      this.sql.forget.run(this.queue);
     });
   }
 
-  private returnExpired(order: Order, now: number): void {
-    for (const { rowid } of this.statements.expired.all(order.queue, now) as { rowid: number }[]) {
-      this.statements.release.run(this.returnSeq(order), now, 0, rowid);
-    }
-  }
-
-  private orderOf(queue: string): Order {
-    const row = this.statements.lifoOf.get(queue) as { lifo: number } | undefined;
-    return { queue, lifo: row?.lifo === 1 };
+  private write<R>(work: () => R): R {
+    return this.db.transaction(work).immediate();
   }
 
   /** A returned item's place: after every waiting item (FIFO), or below every one (LIFO). */
-  private returnSeq(order: Order): number {
+  private returnSeq(): number {
     const n = this.bump(1);
-    return order.lifo ? -n : n;
+    return this.lifo ? -n : n;
   }
 
   private bump(count: number): number {
-    return (this.statements.bump.get(count) as { n: number }).n;
+    return (this.sql.bump.get(count) as { n: number }).n;
   }
 }

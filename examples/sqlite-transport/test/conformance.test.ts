@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { afterAll } from 'vitest';
 import type { SqliteConnection } from '../src/connection.js';
 import createSqliteTransport from '../src/index.js';
 import { prepareDatabase } from '../src/schema.js';
-import { ItemStore } from '../src/store.js';
+import { prepareStatements, SqliteStore } from '../src/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'taskwire-sqlite-'));
 const file = join(dir, 'conformance.db');
@@ -19,7 +18,7 @@ const connect = (options?: ConnectOptions) => transport.connect({ url: `sqlite:/
 // A second handle on the file, behind the transport's back, to plant undecodable payloads.
 const raw = new Database(file);
 prepareDatabase(raw);
-const store = new ItemStore(raw);
+const statements = prepareStatements(raw);
 afterAll(() => {
   raw.close();
   rmSync(dir, { recursive: true, force: true });
@@ -33,7 +32,11 @@ runConformanceSuite({
   connect,
   capabilities: transport.capabilities,
   rawPut: async (queue, bytes) => {
-    store.transaction(() => store.insert({ queue, lifo: false }, [randomUUID()], [bytes], 0, Date.now()));
+    new SqliteStore(raw, statements, queue, false, 'raw', () => undefined).put([bytes], {
+      priority: 0,
+      delayMs: 0,
+      maxsize: 0,
+    });
   },
   faults: {
     breakConnection: (connection) => (connection as SqliteConnection).abandon(),

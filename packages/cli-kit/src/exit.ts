@@ -1,4 +1,4 @@
-import { redactUrl, TaskwireError } from '@taskwire/core';
+import { type Connection, redactUrl, TaskwireError } from '@taskwire/core';
 
 /** Error codes that mean bad input rather than a failure: the CLIs exit 2 for them, 1 for the rest. */
 const USAGE_CODES: readonly string[] = ['TASKWIRE_CONFIG', 'TASKWIRE_AUTH'];
@@ -13,6 +13,15 @@ export function exitWithError(program: string, error: unknown): never {
   console.error(`${program}: error: ${redactSecrets(message.split('\n')[0] ?? message)}`);
   if (process.env.TASKWIRE_DEBUG && error instanceof Error) console.error(error.stack);
   process.exit(TaskwireError.isInstance(error) && USAGE_CODES.includes(error.code) ? 2 : 1);
+}
+
+/**
+ * Exit through {@link exitWithError} when `connection` fails for good (its `error` event): a worker or master
+ * whose backend refused its login on reconnect, or that gave up reconnecting, must not stay up doing nothing.
+ * One line names the failure; the exit code is 2 for a refused login (`AuthError`) or configuration, 1 otherwise.
+ */
+export function exitOnConnectionFailure(program: string, connection: Connection): void {
+  connection.on('error', (error) => exitWithError(program, error));
 }
 
 /** Redact passwords of every URL inside a message. */

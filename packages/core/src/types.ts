@@ -153,6 +153,12 @@ export interface Subscription {
   unsubscribe(): Promise<void>;
 }
 
+/** The events of a {@link Connection}: only `error`. */
+export type ConnectionEvent = 'error';
+
+/** Receives a connection's terminal failure, a `TaskwireError` (an `AuthError`, a `ConfigError`, …). */
+export type ConnectionErrorListener = (error: Error) => void;
+
 /** An open connection to a backend. */
 export interface Connection {
   /** The transport that opened this connection. */
@@ -171,6 +177,17 @@ export interface Connection {
    * `ConnectionClosedError`, and free resources.
    */
   close(): Promise<void>;
+  /**
+   * Listen for the connection's terminal failure: emitted once, with a typed `TaskwireError`, when the connection
+   * has given up for good and will not come back by itself (a login refused on reconnect, a queue or consumer it
+   * could not restore, a backend unreachable past the transport's deadline). Drops the connection rides out are
+   * not reported. Afterwards every operation rejects; only `close()` is left to call. With no listener the
+   * failure is printed as a process warning. Transports get it from `ConnectionEvents` in
+   * `@taskwire/core/transport`.
+   */
+  on(event: ConnectionEvent, listener: ConnectionErrorListener): this;
+  /** Remove a listener added with {@link Connection.on}. */
+  off(event: ConnectionEvent, listener: ConnectionErrorListener): this;
 }
 
 /** Options every transport's `connect()` understands; transports add their own. */

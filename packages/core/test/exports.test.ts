@@ -37,6 +37,10 @@ describe('package entry points', () => {
       'backoffDelay',
       'wrapBackendError',
       'BackendError',
+      'PollingQueue',
+      'PollingConsumer',
+      'WakeSignal',
+      'sharedWakeSignal',
     ]) {
       expect(kit, name).toHaveProperty(name);
     }

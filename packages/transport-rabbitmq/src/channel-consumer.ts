@@ -12,6 +12,11 @@ const RESUBSCRIBE_BACKOFF = { baseMs: 1000, maxMs: 30_000 };
  * A `basic.consume` on its own channel with its own prefetch. It subscribes once per connection:
  * after a reconnect the connection calls it once, and an old channel's close never adds a second
  * subscription (the duplicate-consumer failure of some AMQP wrappers).
+ *
+ * A cancel the broker starts (the queue was deleted) does not end it: it closes that channel and
+ * subscribes again with backoff, so it resumes as soon as the queue exists again. It does not declare
+ * the queue itself: whoever deleted it may have meant it, and the master declares the task queue when
+ * it starts.
  */
 export class ChannelConsumer implements ConsumerHandle {
   private holder: Holder | undefined;
@@ -52,7 +57,7 @@ export class ChannelConsumer implements ConsumerHandle {
         if (message) {
           holder.received(message);
           this.onMessage(message, holder);
-        } else void this.cancel(); // the broker cancelled us: the queue was deleted
+        } else this.onBrokerCancel(holder);
       },
       { noAck: false },
     );
@@ -80,6 +85,19 @@ export class ChannelConsumer implements ConsumerHandle {
     // Deliveries already received stay valid, so the channel stays open until close().
     if (this.tag && this.holder?.alive) await this.holder.channel.cancel(this.tag).catch(() => undefined);
     this.tag = undefined;
+  }
+
+  /**
+   * The broker cancelled this consumer (its queue was deleted). Closing the channel hands the rest to
+   * onChannelClose, which subscribes again with backoff while the queue is missing.
+   */
+  private onBrokerCancel(holder: Holder): void {
+    if (this.cancelled || holder !== this.holder) return;
+    process.emitWarning(
+      `RabbitMQ cancelled the consumer of queue "${this.queue}" (was it deleted?); consuming again once it exists`,
+      { code: 'TASKWIRE_CONSUMER_CANCELLED' },
+    );
+    void holder.close();
   }
 
   private onChannelClose(generation: number): void {

@@ -48,6 +48,7 @@ export class ReconnectingConnection {
   private failure: Error | undefined;
   private waiters: { resolve: (model: ChannelModel) => void; reject: (error: Error) => void }[] = [];
   private readonly connectListeners = new Set<(model: ChannelModel) => void>();
+  private failureListener: ((error: Error) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly options: ReconnectingConnectionOptions) {}
@@ -59,13 +60,8 @@ export class ReconnectingConnection {
       connection.attach(await amqp.connect(options.broker.target, options.socket));
     } catch (error) {
       const reason = (error as Error).message;
-      // The broker's own words: a refused login is an authentication failure, not a lost broker.
-      if (/ACCESS[_-]REFUSED/.test(reason)) {
-        const detail = /ACCESS_REFUSED - [^."]*/.exec(reason)?.[0] ?? reason;
-        throw new AuthError(`RabbitMQ at ${options.broker.display} refused the login: ${detail}`, {
-          cause: error,
-        });
-      }
+      const refused = loginRefusal(error, options.broker.display);
+      if (refused) throw refused;
       throw new ConnectionClosedError(
         `cannot connect to RabbitMQ at ${options.broker.display}: ${reason} (is the broker running and the URL right?)`,
         { cause: error },
@@ -89,6 +85,11 @@ export class ReconnectingConnection {
     if (this.model) return Promise.resolve(this.model);
     if (this.closed) return Promise.reject(this.closedError());
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Call `listener` once when the connection gives up for good (it then counts as closed). */
+  onFailure(listener: (error: Error) => void): void {
+    this.failureListener = listener;
   }
 
   /** Call `listener` after every reconnection (not the first connection). Returns the remover. */
@@ -151,11 +152,12 @@ export class ReconnectingConnection {
   private scheduleReconnect(attempt: number): void {
     const { initialDelayMs, maxDelayMs, maxRetries } = this.options.reconnect;
     if (attempt > maxRetries) {
-      this.failure = new ConnectionClosedError(
-        `gave up reconnecting to RabbitMQ at ${this.options.broker.display} after ${maxRetries} attempts`,
+      this.giveUp(
+        new ConnectionClosedError(
+          `gave up reconnecting to RabbitMQ at ${this.options.broker.display} after ${maxRetries} attempts`,
+          { retryable: false },
+        ),
       );
-      this.closed = true;
-      this.rejectWaiters(this.failure);
       return;
     }
     const delay = backoffDelay(attempt, { baseMs: initialDelayMs, maxMs: maxDelayMs });
@@ -168,10 +170,23 @@ export class ReconnectingConnection {
         }
         this.attach(model);
         for (const listener of [...this.connectListeners]) listener(model);
-      } catch {
-        if (!this.closed) this.scheduleReconnect(attempt + 1);
+      } catch (error) {
+        if (this.closed) return;
+        // A login refused on reconnect (the password or the user changed) will not fix itself.
+        const refused = loginRefusal(error, this.options.broker.display);
+        if (refused) this.giveUp(refused);
+        else this.scheduleReconnect(attempt + 1);
       }
     }, delay);
+  }
+
+  /** Stop for good: waiters and later operations reject with `failure`, and the failure listener hears it. */
+  private giveUp(failure: Error): void {
+    this.failure = failure;
+    this.closed = true;
+    this.connectListeners.clear();
+    this.rejectWaiters(failure);
+    this.failureListener?.(failure);
   }
 
   private rejectWaiters(error: Error): void {
@@ -181,4 +196,12 @@ export class ReconnectingConnection {
   private closedError(): Error {
     return this.failure ?? new ConnectionClosedError('RabbitMQ connection is closed');
   }
+}
+
+/** The broker's own words: a refused login is an authentication failure, not a lost broker. */
+function loginRefusal(error: unknown, display: string): AuthError | undefined {
+  const reason = (error as Error).message;
+  if (!/ACCESS[_-]REFUSED/.test(reason)) return undefined;
+  const detail = /ACCESS_REFUSED - [^."]*/.exec(reason)?.[0] ?? reason;
+  return new AuthError(`RabbitMQ at ${display} refused the login: ${detail}`, { cause: error });
 }

@@ -13,6 +13,8 @@ export class BlockingPool {
   private readonly idle: Redis[] = [];
   private readonly busy = new Set<Redis>();
   private closed = false;
+  /** End each pending wait at once (see wait). */
+  private readonly releases = new Set<() => void>();
 
   constructor(private readonly create: () => Redis) {}
 
@@ -26,22 +28,33 @@ export class BlockingPool {
     const client = this.idle.pop() ?? this.create();
     this.busy.add(client);
     let discard = false;
+    let release!: () => void;
+    // ioredis leaves a command pending for ever when it is disconnected between two reconnect attempts (no close
+    // event follows to fail it): an abort or a close ends the wait without waiting for the BLPOP.
+    const released = new Promise<false>((resolve) => {
+      release = () => resolve(false);
+    });
+    this.releases.add(release);
     const kill = () => {
       discard = true;
       client.disconnect();
+      release();
     };
     // A half-open socket would leave BLPOP pending forever; drop it and let the caller re-check.
     const watchdog = setTimeout(kill, ms + WATCHDOG_GRACE_MS);
     signal?.addEventListener('abort', kill, { once: true });
     try {
       const seconds = Math.max(0.001, ms / 1000).toFixed(3);
-      return (await client.blpop(key, seconds)) !== null;
+      const woken = client.blpop(key, seconds).then((token) => token !== null);
+      woken.catch(() => undefined);
+      return await Promise.race([woken, released]);
     } catch {
       discard = true;
       return false;
     } finally {
       clearTimeout(watchdog);
       signal?.removeEventListener('abort', kill);
+      this.releases.delete(release);
       this.busy.delete(client);
       if (discard || this.closed || this.idle.length >= MAX_IDLE) client.disconnect();
       else this.idle.push(client);
@@ -52,6 +65,7 @@ export class BlockingPool {
   close(): void {
     this.closed = true;
     for (const client of [...this.idle, ...this.busy]) client.disconnect();
+    for (const release of this.releases) release();
     this.idle.length = 0;
   }
 }

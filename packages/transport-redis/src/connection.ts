@@ -13,7 +13,7 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
-import { backoffDelay, checkQueueName, wrapBackendError } from '@taskwire/core/transport';
+import { backoffDelay, ConnectionEvents, checkQueueName, wrapBackendError } from '@taskwire/core/transport';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { BlockingPool } from './blocking.js';
 import { broadcastChannel, queueKeys } from './keys.js';
@@ -66,8 +66,17 @@ function reconnectDelay(times: number): number {
   return backoffDelay(times, { baseMs: 100, maxMs: 2000 });
 }
 
-/** A connection to Redis: one pipelined command client, blocking clients on demand, a subscriber. */
-export class RedisConnection implements Connection {
+/** Redis's answer to a login it refuses (`WRONGPASS`, `NOAUTH`, or an older server's wording). */
+function isLoginRefusal(error: Error): boolean {
+  return /^(WRONGPASS|NOAUTH)|AUTH.*password/i.test(error.message);
+}
+
+/**
+ * A connection to Redis: one pipelined command client, blocking clients on demand, a subscriber. Drops are ridden
+ * out (ioredis reconnects with backoff); a login refused on reconnect (the password changed) is terminal: the
+ * connection reports an `AuthError` on its `error` event and closes.
+ */
+export class RedisConnection extends ConnectionEvents implements Connection {
   private readonly queues = new Set<RedisQueue<any>>();
   private readonly pool: BlockingPool;
   private readonly idBase = randomBytes(6).toString('base64url');
@@ -87,7 +96,17 @@ export class RedisConnection implements Connection {
     private readonly leaseTtlMs: number,
     private readonly maxBlockMs: number,
     private readonly connectionName: string | undefined,
+    private readonly display: string,
   ) {
+    super();
+    client.on('error', (error: Error) => {
+      if (!isLoginRefusal(error)) return;
+      this.fail(
+        new AuthError(`Redis at ${this.display} refused the login on reconnect: ${error.message}`, {
+          cause: error,
+        }),
+      );
+    });
     this.pool = new BlockingPool(() => this.duplicate('block', false));
     let ready = client.status === 'ready';
     client.on('ready', () => {
@@ -134,7 +153,7 @@ export class RedisConnection implements Connection {
       } catch (error) {
         redis.disconnect();
         const reason = lastError ?? (error as Error);
-        if (/^(WRONGPASS|NOAUTH)|AUTH.*password/i.test(reason.message)) {
+        if (isLoginRefusal(reason)) {
           throw new AuthError(`Redis at ${redactUrl(url)} refused the login: ${reason.message}`, {
             cause: reason,
           });
@@ -156,6 +175,7 @@ export class RedisConnection implements Connection {
       options.leaseTtlMs ?? fromUrl.leaseTtlMs ?? 30_000,
       options.maxBlockMs ?? 5000,
       connectionName,
+      options.client ? 'the given client' : redactUrl(options.url ?? DEFAULT_REDIS_URL),
     );
   }
 
@@ -179,6 +199,7 @@ export class RedisConnection implements Connection {
         nextId: () => `${this.idBase}${(++this.ids).toString(36)}`,
         nextLease: () => `${this.idBase}.${(++this.leaseCount).toString(36)}`,
         closing: () => this.closing,
+        failed: () => this.terminalFailure !== undefined,
       },
       name,
       stored,
@@ -224,6 +245,14 @@ export class RedisConnection implements Connection {
     return this.closing;
   }
 
+  /** The connection failed for good: report it once and close, dropping the sockets at once. */
+  private fail(error: Error): void {
+    if (this.closing || !this.reportFailure(error)) return;
+    // Commands waiting through the reconnect loop reject now instead of waiting for ever.
+    if (this.ownsClient) this.client.disconnect();
+    this.closing = this.shutdown();
+  }
+
   private async shutdown(): Promise<void> {
     this.closed = true;
     this.pool.close();
@@ -267,6 +296,6 @@ export class RedisConnection implements Connection {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ConnectionClosedError('redis connection is closed');
+    if (this.closed) throw this.terminalFailure ?? new ConnectionClosedError('redis connection is closed');
   }
 }

@@ -17,7 +17,9 @@ import {
 import {
   checkPriority,
   decodeOrDeadLetter,
+  PollingConsumer,
   resolvePrefetch,
+  type TakeResult,
   TickBatcher,
   UNDECODABLE,
   undecodableTarget,
@@ -27,7 +29,6 @@ import type { BlockingPool } from './blocking.js';
 import { type LeasedItem, RedisDelivery, type Settler } from './delivery.js';
 import { decodeItem, deliveryField, encodeItem } from './item.js';
 import { type QueueKeyName, type QueueKeys, queueKeys } from './keys.js';
-import { PollingConsumer, type TakeResult } from './polling-consumer.js';
 import type { StoredQueueOptions } from './queue-options.js';
 import { type LuaScript, type RedisClient, type ScriptArg, scripts } from './scripts.js';
 
@@ -45,6 +46,8 @@ export interface QueueContext {
   nextLease(): string;
   /** The connection's close in progress, if any. */
   closing(): Promise<void> | undefined;
+  /** True once the connection has failed for good: nothing more can reach Redis through it. */
+  failed(): boolean;
 }
 
 interface PutEntry {
@@ -70,7 +73,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly stop = new AbortController();
-  private readonly consumers = new Set<PollingConsumer<T>>();
+  private readonly consumers = new Set<PollingConsumer<T, LeasedItem>>();
   private readonly pendingPuts = new Set<Promise<void>>();
   private readonly putBatcher: TickBatcher<PutEntry>;
   private readonly ackBatcher: TickBatcher<LeasedItem>;
@@ -169,7 +172,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
     if (this.closed) throw this.closedError();
     const prefetch = resolvePrefetch(options.prefetch);
-    const consumer = new PollingConsumer<T>(
+    const consumer = new PollingConsumer<T, LeasedItem>(
       {
         take: (max) => this.take(max),
         toDelivery: (taken, onSettle) => this.toDelivery(taken, onSettle),
@@ -216,8 +219,9 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.cancel()));
     await Promise.allSettled([...this.pendingPuts]);
     await this.ackBatcher.drain();
-    // A handle that never took holds no lease and no delivery: nothing to release.
-    if (this.heartbeat === undefined) return;
+    // A handle that never took holds no lease and no delivery: nothing to release. Through a failed connection
+    // nothing can be: its leases lapse after leaseTtlMs, and their deliveries go back to the queue.
+    if (this.heartbeat === undefined || this.ctx.failed()) return;
     await Promise.allSettled(this.leases.map((lease) => this.send(scripts.release, { lease })));
   }
 
@@ -290,7 +294,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     }
   }
 
-  private async take(max: number): Promise<TakeResult> {
+  private async take(max: number): Promise<TakeResult<LeasedItem>> {
     this.startHeartbeat();
     const count = Math.min(max, BATCH_ITEMS);
     const args = { lease: this.lease, max: count, leaseTtlMs: this.ctx.leaseTtlMs };
@@ -347,7 +351,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     }
   }
 
-  private async giveBack(items: LeasedItem[]): Promise<void> {
+  private async giveBack(items: readonly LeasedItem[]): Promise<void> {
     // Never handed to a handler: uncounted. Each goes to the back, so they keep their order.
     await Promise.all(
       items.map((taken) => this.send(scripts.nack, { delivery: taken.field, delayMs: 0, uncount: '1' })),

@@ -111,9 +111,13 @@ export interface PrivateRedis {
 
 /**
  * Start a private redis-server. `persistent` turns the append-only file on with an fsync per write,
- * so everything Redis acknowledged survives a SIGKILL; otherwise it keeps nothing on disk.
+ * so everything Redis acknowledged survives a SIGKILL; otherwise it keeps nothing on disk. `password`
+ * starts it with `requirepass` (and puts the password in `url`).
  */
-export async function startPrivateRedis(options: { persistent: boolean }): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: {
+  persistent: boolean;
+  password?: string;
+}): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'taskwire-redis-private-'));
   const persistence = options.persistent
@@ -123,12 +127,27 @@ export async function startPrivateRedis(options: { persistent: boolean }): Promi
   const start = async () => {
     server = spawn(
       'redis-server',
-      ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, ...persistence],
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--dir',
+        dir,
+        ...persistence,
+        ...(options.password ? ['--requirepass', options.password] : []),
+      ],
       {
         stdio: 'ignore',
       },
     );
-    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      password: options.password,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
     client.on('error', () => undefined);
     try {
       for (let attempt = 0; ; attempt++) {
@@ -154,7 +173,7 @@ export async function startPrivateRedis(options: { persistent: boolean }): Promi
   };
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: options.password ? `redis://:${options.password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
     restart: async () => {
       await kill();
       await start();

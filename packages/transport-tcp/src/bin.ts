@@ -2,7 +2,7 @@
 // taskwire-tcp-server: run the TCP manager on its own. Flags are parsed and validated like the
 // taskwire-master and taskwire-worker CLIs (one kit): bad input is one line on stderr and exit code 2.
 import { readFile } from 'node:fs/promises';
-import { createProgram, integer, readAuthkey, runProgram } from '@taskwire/cli-kit';
+import { createProgram, integer, readAuthkey, runProgram, seconds } from '@taskwire/cli-kit';
 import { ConfigError } from '@taskwire/core';
 import { serve } from './server.js';
 
@@ -15,6 +15,12 @@ interface Flags {
   tlsKey?: string;
   maxFrameBytes?: number;
   maxConnections?: number;
+  maxUnauthenticated?: number;
+  maxUnauthenticatedPerAddress?: number;
+  handshakeTimeout?: number;
+  maxOutputBytes?: number;
+  stalledTimeout?: number;
+  maxPrefetch?: number;
 }
 
 const program = createProgram({
@@ -29,7 +35,37 @@ const program = createProgram({
   .option('--tls-cert <file>', 'serve tcps:// with this certificate (PEM)')
   .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
   .option('--max-frame-bytes <n>', 'largest frame a client may send', integer(1024))
-  .option('--max-connections <n>', 'most simultaneous connections', integer(1));
+  .option('--max-connections <n>', 'most simultaneous authenticated connections (default 1024)', integer(1))
+  .option(
+    '--max-unauthenticated <n>',
+    'most connections still in their handshake; the oldest makes room for a newcomer (default 512)',
+    integer(1),
+  )
+  .option(
+    '--max-unauthenticated-per-address <n>',
+    'most connections in their handshake from one address (default 128)',
+    integer(1),
+  )
+  .option(
+    '--handshake-timeout <seconds>',
+    'close a connection not authenticated by then (default 5)',
+    seconds,
+  )
+  .option(
+    '--max-output-bytes <n>',
+    'unsent output to one client past which it gets no deliveries or broadcasts (default 16 MiB)',
+    integer(1),
+  )
+  .option(
+    '--stalled-timeout <seconds>',
+    'drop a client past --max-output-bytes not drained within this time; its deliveries go back (default 30)',
+    seconds,
+  )
+  .option('--max-prefetch <n>', 'largest prefetch window a consumer gets (default 10000)', integer(1));
+
+function milliseconds(secondsValue: number | undefined): number | undefined {
+  return secondsValue === undefined ? undefined : Math.max(1, Math.round(secondsValue * 1000));
+}
 
 async function read(path: string, what: string): Promise<Buffer> {
   try {
@@ -67,6 +103,12 @@ await runProgram(program, async (flags: Flags) => {
         : undefined,
     maxFrameBytes: flags.maxFrameBytes,
     maxConnections: flags.maxConnections,
+    maxUnauthenticated: flags.maxUnauthenticated,
+    maxUnauthenticatedPerAddress: flags.maxUnauthenticatedPerAddress,
+    handshakeTimeoutMs: milliseconds(flags.handshakeTimeout),
+    maxOutputBytes: flags.maxOutputBytes,
+    stalledTimeoutMs: milliseconds(flags.stalledTimeout),
+    maxPrefetch: flags.maxPrefetch,
     onClientError: (error, remote) =>
       console.error(`taskwire-tcp-server: closed ${remote}: ${error.message}`),
   });

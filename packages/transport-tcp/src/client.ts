@@ -12,10 +12,16 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
-import { backoffDelay, checkQueueName, resolveQueueOptions } from '@taskwire/core/transport';
+import {
+  backoffDelay,
+  ConnectionEvents,
+  checkQueueName,
+  resolveQueueOptions,
+} from '@taskwire/core/transport';
 import { resolveAuthkey } from './auth.js';
 import { type AuthenticatedSocket, openAuthenticatedSocket } from './authenticated-socket.js';
 import type { TcpConnectOptions } from './connect-options.js';
+import { checkPayloadFits } from './frame-budget.js';
 import { type ManagerAddress, parseManagerUrl } from './manager-address.js';
 import { Outbox } from './outbox.js';
 import { asUint, DEFAULT_PORT, decodeFrame, Op } from './protocol.js';
@@ -36,6 +42,7 @@ interface OpenSocket extends AuthenticatedSocket {
 }
 
 const INITIAL_RECONNECT_DELAY_MS = 100;
+const DEFAULT_RECONNECT_STABLE_MS = 5000;
 const GOODBYE_TIMEOUT_MS = 5000;
 const RESOLVED = Promise.resolve();
 
@@ -45,10 +52,16 @@ const RESOLVED = Promise.resolve();
  *
  * When the socket drops, pending requests reject with `ConnectionClosedError` (waiting gets
  * included), unsettled deliveries become no-ops (the server has already requeued them), and the
- * connection reconnects with backoff, declaring its queues and restarting its consumers and
- * subscriptions once. An `AuthError` on reconnect is final.
+ * connection reconnects with backoff, declaring its queues and then restarting its consumers and
+ * subscriptions once. The backoff starts again from its first step only after a connection has been
+ * restored and stayed up for `reconnectStableMs`, so a server that drops every connection right after
+ * the handshake sees the client back off, never a storm.
+ *
+ * Terminal failures end in the `error` event, with the error every later operation rejects with: an
+ * `AuthError` on reconnect (the server came back with another key), a queue the server refuses to
+ * declare again (a `ConfigError`, say), or a lost connection with `reconnect: false`.
  */
-export class TcpConnection implements Connection, QueueContext {
+export class TcpConnection extends ConnectionEvents implements Connection, QueueContext {
   /** Increases on every (re)connect; deliveries from an older epoch cannot be settled. */
   epoch = 0;
   private state: State = 'open';
@@ -63,7 +76,9 @@ export class TcpConnection implements Connection, QueueContext {
     void this.nack(queue, tag, epoch, { requeue: true, countAttempt: false }, false);
   });
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Reconnect attempts since the last connection that stayed up; sets the next backoff step. */
   private reconnectAttempt = 0;
+  private stableTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly transport: Transport,
@@ -73,6 +88,7 @@ export class TcpConnection implements Connection, QueueContext {
     private readonly options: TcpConnectOptions,
     socket: AuthenticatedSocket,
   ) {
+    super();
     this.attach(socket);
   }
 
@@ -110,7 +126,9 @@ export class TcpConnection implements Connection, QueueContext {
   }
 
   async publish<T = unknown>(channel: string, message: T): Promise<void> {
-    await this.request([0, Op.PUBLISH, channel, this.codec.encode(message)]);
+    const payload = this.codec.encode(message);
+    checkPayloadFits(payload, this.maxFrameBytes, 'message');
+    await this.request([0, Op.PUBLISH, channel, payload]);
   }
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
@@ -130,6 +148,7 @@ export class TcpConnection implements Connection, QueueContext {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.stableTimer);
     for (const queue of this.queues.values()) queue.closed = true;
     const socket = this.socket;
     // Waiting gets are rejected by the server during close; settling them only as close()
@@ -211,7 +230,7 @@ export class TcpConnection implements Connection, QueueContext {
   }
 
   private attach(authenticated: AuthenticatedSocket): void {
-    const outbox = new Outbox(authenticated.socket, this.pipeline.flushBatches);
+    const outbox = new Outbox(authenticated.socket, this.pipeline.flushBatches, authenticated.maxFrameBytes);
     const closed = new Promise((resolve) => authenticated.socket.once('close', resolve));
     const open: OpenSocket = { ...authenticated, outbox, closed };
     this.socket = open;
@@ -245,18 +264,18 @@ export class TcpConnection implements Connection, QueueContext {
   private onClose(socket: OpenSocket): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
+    clearTimeout(this.stableTimer);
     this.pipeline.attach(undefined);
     socket.outbox.clear();
     const reason = this.fatal ?? new ConnectionClosedError(`connection to ${this.address.label} lost`);
     this.pipeline.fail(reason);
     if (this.state !== 'open') return;
     if (this.options.reconnect === false) {
-      this.state = 'failed';
-      this.failure = reason;
+      this.fail(reason);
       return;
     }
+    // The attempt count is not reset here: only a restored connection that stayed up resets it (see restore).
     this.state = 'reconnecting';
-    this.reconnectAttempt = 0;
     this.scheduleReconnect();
   }
 
@@ -280,8 +299,7 @@ export class TcpConnection implements Connection, QueueContext {
       if (this.state !== 'reconnecting') return;
       if (AuthError.isInstance(error)) {
         // A key mismatch will not fix itself: stop instead of hammering the server.
-        this.state = 'failed';
-        this.failure = error;
+        this.fail(error);
         return;
       }
       this.scheduleReconnect();
@@ -293,16 +311,62 @@ export class TcpConnection implements Connection, QueueContext {
     }
     this.attach(socket);
     this.state = 'open';
-    this.restore();
+    void this.restore(this.socket!);
   }
 
-  /** Declare every open queue and restart every consumer and subscription on the new socket. */
-  private restore(): void {
-    const ignore = () => undefined;
-    for (const queue of this.queues.values()) {
-      this.request([0, Op.DECLARE, queue.handle, queue.name, queue.options]).catch(ignore);
+  /**
+   * Declare every open queue, then (only once all are declared) restart every consumer and subscription on the
+   * new socket. A refusal stops the restore there: a CONSUME on a handle the server did not declare would be a
+   * protocol error, and the reconnect would repeat it for ever. A refusal that may pass later (`retryable`) drops
+   * this socket and reconnects with the backoff still growing; any other fails the connection for good.
+   */
+  private async restore(socket: OpenSocket): Promise<void> {
+    // Only what existed when the socket came: a consumer or subscription started during the restore sends its
+    // own request, and one stopped during it must not start again.
+    const existing = new Set(this.pushes.restoreRequests().map(restoreKey));
+    const steps = [
+      () =>
+        [...this.queues.values()].map((queue) =>
+          this.request([0, Op.DECLARE, queue.handle, queue.name, queue.options]),
+        ),
+      () =>
+        this.pushes
+          .restoreRequests()
+          .filter((request) => existing.has(restoreKey(request)))
+          .map((request) => this.request(request)),
+    ];
+    for (const step of steps) {
+      const outcomes = await Promise.allSettled(step());
+      // The socket went while we waited: its close already scheduled the next attempt.
+      if (this.socket !== socket || this.state !== 'open') return;
+      const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+      if (refused) {
+        const error = (refused as PromiseRejectedResult).reason as Error;
+        if ((error as { retryable?: boolean }).retryable === true) socket.socket.destroy();
+        else this.fail(error);
+        return;
+      }
     }
-    for (const request of this.pushes.restoreRequests()) this.request(request).catch(ignore);
+    this.stableTimer = setTimeout(() => {
+      this.reconnectAttempt = 0;
+    }, this.options.reconnectStableMs ?? DEFAULT_RECONNECT_STABLE_MS);
+    this.stableTimer.unref();
+  }
+
+  /** Give up for good: later operations reject with `failure`, and listeners of `error` hear it once. */
+  private fail(failure: Error): void {
+    this.state = 'failed';
+    this.failure = failure;
+    clearTimeout(this.stableTimer);
+    const socket = this.socket;
+    if (socket) {
+      this.socket = undefined;
+      this.pipeline.attach(undefined);
+      socket.outbox.clear();
+      this.pipeline.fail(failure);
+      socket.socket.destroy();
+    }
+    this.reportFailure(failure);
   }
 
   private unavailable(): Error {
@@ -315,6 +379,11 @@ export class TcpConnection implements Connection, QueueContext {
         return new ConnectionClosedError(`connection to ${this.address.label} is closed`);
     }
   }
+}
+
+/** Names a CONSUME or SUBSCRIBE of {@link PushReceiver.restoreRequests} by its op and consumer or subscription id. */
+function restoreKey(request: unknown[]): string {
+  return request[1] === Op.CONSUME ? `consume:${String(request[3])}` : `subscribe:${String(request[2])}`;
 }
 
 /** Queue options without `undefined` values (msgpack would encode them as an extension). */

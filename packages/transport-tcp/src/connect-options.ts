@@ -26,4 +26,11 @@ export interface TcpConnectOptions extends ConnectOptions, AuthkeySource {
    * @default 5000
    */
   reconnectMaxDelayMs?: number;
+  /**
+   * A reconnected connection that has restored its queues and consumers and then stayed up this long counts as
+   * healthy: the next loss starts the backoff again from its first step. Until then every loss continues the
+   * backoff where it was, so a server that drops each connection right after the handshake is not hammered.
+   * @default 5000
+   */
+  reconnectStableMs?: number;
 }

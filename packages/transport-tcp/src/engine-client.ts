@@ -11,8 +11,9 @@ import {
   type TaggedItem,
 } from '@taskwire/core/engine';
 import { TickBatcher } from '@taskwire/core/transport';
+import { BATCH_MAX_ITEMS, batchBudget, checkPayloadFits, deliveryCost } from './frame-budget.js';
 import type { Outbox } from './outbox.js';
-import { asBytes, asUint, BATCH_MAX_BYTES, BATCH_MAX_ITEMS, Push } from './protocol.js';
+import { asBytes, asUint, Push } from './protocol.js';
 
 /** A declared queue on one connection; each has its own engine session, like a memory:// handle. */
 interface Handle {
@@ -40,11 +41,39 @@ export class EngineClient {
   private readonly subscriptions = new Map<number, () => void>();
   /** Consumers whose batch holds deliveries for the next write. */
   private queuedConsumers: RemoteConsumer[] = [];
+  /** True while the peer's output is backed up: no new deliveries, broadcasts dropped. */
+  private held = false;
+  /** Broadcast messages this peer missed while its output was backed up. */
+  droppedMessages = 0;
 
+  /**
+   * @param maxPrefetch The largest prefetch window a consumer gets, whatever it asks for.
+   * @param onQueued Told the payload bytes of every delivery and broadcast queued for the peer (it may call
+   *   {@link holdOutput} at once, halfway through a turn's deliveries).
+   */
   constructor(
     private readonly engine: MemoryEngine<StoredPayload>,
     private readonly outbox: Outbox,
+    private readonly maxPrefetch: number,
+    private readonly onQueued: (bytes: number) => void,
   ) {}
+
+  /**
+   * The peer is not reading what we send: stop handing its consumers deliveries (they stay in their queues for
+   * other consumers) and drop broadcasts to it (a subscriber that is not listening misses them).
+   */
+  holdOutput(): void {
+    if (this.held) return;
+    this.held = true;
+    for (const remote of this.consumers.values()) remote.consumer?.pause();
+  }
+
+  /** The peer caught up: deliveries and broadcasts flow again. */
+  resumeOutput(): void {
+    if (!this.held) return;
+    this.held = false;
+    for (const remote of this.consumers.values()) remote.consumer?.resume();
+  }
 
   declare(handleId: number, name: string, options: QueueOptions): void {
     if (this.handles.has(handleId)) throw new DecodeError(`handle ${handleId} is already in use`);
@@ -54,13 +83,18 @@ export class EngineClient {
 
   put(handleId: number, payload: Uint8Array, options: EnginePutOptions): Promise<void> {
     const { queue, session } = this.handleOf(handleId);
+    checkPayloadFits(payload, this.outbox.maxFrameBytes, 'payload');
     return queue.put(storePayload(payload), options, session);
   }
 
   /** Store every payload in order; a promise only when a bounded queue is full and the rest must wait. */
   putMany(handleId: number, payloads: readonly unknown[]): Promise<void> | undefined {
     const { queue, session } = this.handleOf(handleId);
-    const stored = payloads.map((payload) => storePayload(asBytes(payload, 'payload')));
+    // Checked before storing any, so a payload too large to deliver refuses the whole batch.
+    for (const payload of payloads) {
+      checkPayloadFits(asBytes(payload, 'payload'), this.outbox.maxFrameBytes, 'payload');
+    }
+    const stored = payloads.map((payload) => storePayload(payload as Uint8Array));
     let i = 0;
     while (i < stored.length && queue.tryPut(stored[i]!)) i++;
     if (i === stored.length) return undefined;
@@ -108,7 +142,12 @@ export class EngineClient {
         },
       }),
     };
-    remote.consumer = queue.consume(session, prefetch, (taken) => remote.deliveries.add(taken));
+    const window = Math.min(prefetch, this.maxPrefetch);
+    remote.consumer = queue.consume(session, window, (taken) => {
+      remote.deliveries.add(taken);
+      this.onQueued(taken.item.value.length);
+    });
+    if (this.held) remote.consumer.pause();
     this.consumers.set(id, remote);
   }
 
@@ -152,7 +191,12 @@ export class EngineClient {
   subscribe(id: number, channel: string): void {
     if (this.subscriptions.has(id)) throw new DecodeError(`subscription ${id} is already in use`);
     const unsubscribe = this.engine.subscribe(channel, (value) => {
+      if (this.held) {
+        this.droppedMessages++;
+        return;
+      }
       this.outbox.push([0, Push.MESSAGE, id, loadPayload(value)]);
+      this.onQueued(value.length);
     });
     this.subscriptions.set(id, unsubscribe);
   }
@@ -191,8 +235,9 @@ export class EngineClient {
     return handle;
   }
 
-  /** DELIVER frames for one consumer's deliveries, split to bound each frame. */
+  /** DELIVER frames for one consumer's deliveries, split so each stays within the client's frame limit. */
   private emitDeliveries(consumerId: number, pending: TaggedItem<StoredPayload>[]): void {
+    const budget = batchBudget(this.outbox.maxFrameBytes);
     let start = 0;
     while (start < pending.length) {
       const tags: number[] = [];
@@ -200,17 +245,18 @@ export class EngineClient {
       const attempts: number[] = [];
       const payloads: Uint8Array[] = [];
       let bytes = 0;
-      for (
-        let i = start;
-        i < pending.length && tags.length < BATCH_MAX_ITEMS && bytes < BATCH_MAX_BYTES;
-        i++
-      ) {
+      for (let i = start; i < pending.length && tags.length < BATCH_MAX_ITEMS; i++) {
         const { tag, item } = pending[i]!;
+        const payload = loadPayload(item.value);
+        // An id's UTF-8 length is at most three bytes per UTF-16 unit; ids are short, so the bound costs nothing.
+        const cost = deliveryCost(item.id.length * 3, payload.length);
+        // Always one item: a payload within the limit fits in a frame on its own.
+        if (tags.length > 0 && bytes + cost > budget) break;
         tags.push(tag);
         ids.push(item.id);
         attempts.push(item.attempt);
-        payloads.push(loadPayload(item.value));
-        bytes += item.value.length;
+        payloads.push(payload);
+        bytes += cost;
       }
       start += tags.length;
       this.outbox.push([0, Push.DELIVER, consumerId, tags, ids, attempts, payloads]);

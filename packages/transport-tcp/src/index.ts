@@ -2,6 +2,7 @@ import { createTcpTransport } from './transport.js';
 
 export { type AuthkeySource, resolveAuthkey } from './auth.js';
 export { TcpConnection, type TcpConnectOptions } from './client.js';
+export { FRAME_OVERHEAD_BYTES } from './frame-budget.js';
 export {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_PORT,

@@ -17,10 +17,16 @@ export class Outbox {
    * @param socket Where frames go.
    * @param beforeFlush Called at the start of every flush, to turn batches still being filled
    *   into frames (they ride along in the same write).
+   * @param maxFrameBytes The largest frame the other side accepts: whoever fills this outbox sizes its batches by
+   *   it (see `frame-budget.ts`).
+   * @param watcher Told after every write and when each write has been sent (the server bounds how much output
+   *   to a peer is unsent).
    */
   constructor(
     private readonly socket: Socket,
-    beforeFlush?: () => void,
+    beforeFlush: (() => void) | undefined,
+    readonly maxFrameBytes: number,
+    private readonly watcher?: { readonly written: () => void; readonly flushed: () => void },
   ) {
     this.frames = new TickBatcher((frames) => this.write(frames), { beforeFlush });
   }
@@ -48,6 +54,12 @@ export class Outbox {
   private write(frames: (readonly unknown[])[]): void {
     for (const frame of frames) this.encoder.frame(frame);
     const bytes = this.encoder.take();
-    if (!this.socket.destroyed) this.socket.write(bytes);
+    if (this.socket.destroyed) return;
+    if (!this.watcher) {
+      this.socket.write(bytes);
+      return;
+    }
+    this.socket.write(bytes, this.watcher.flushed);
+    this.watcher.written();
   }
 }

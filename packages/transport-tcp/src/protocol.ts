@@ -37,15 +37,6 @@ export const HANDSHAKE_MAX_FRAME_BYTES = 1024;
 /** Default largest frame after authentication: a 64 MiB payload plus room for the request around it. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024 + 64 * 1024;
 
-/** Bytes a single-payload request adds around its payload (id, op, handle, options). */
-export const FRAME_OVERHEAD_BYTES = 64;
-
-/** Batches (putMany, pushed deliveries, acks) are split at this many items per frame. */
-export const BATCH_MAX_ITEMS = 4096;
-
-/** …or at this many payload bytes per frame, whichever comes first. */
-export const BATCH_MAX_BYTES = 1024 * 1024;
-
 /** Default TCP port of `serve()` and of a URL without one. */
 export const DEFAULT_PORT = 5555;
 

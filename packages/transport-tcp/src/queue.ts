@@ -7,7 +7,6 @@ import {
   type Delivery,
   type DeliveryHandler,
   type DistributedQueue,
-  FrameTooLargeError,
   type GetOptions,
   type NackOptions,
   type PutOptions,
@@ -20,7 +19,8 @@ import {
   resolvePrefetch,
   UNDECODABLE,
 } from '@taskwire/core/transport';
-import { asArray, asBytes, asString, asUint, FRAME_OVERHEAD_BYTES, Op } from './protocol.js';
+import { checkPayloadFits } from './frame-budget.js';
+import { asArray, asBytes, asString, asUint, Op } from './protocol.js';
 import type { ClientConsumer, HandleState, QueueContext } from './queue-context.js';
 
 /** One delivery received over TCP. Settling it after its connection dropped is a harmless no-op. */
@@ -212,12 +212,7 @@ export class TcpQueue<T> implements DistributedQueue<T>, HandleState {
 
   private encode(item: T): Uint8Array {
     const payload = this.codec.encode(item);
-    const limit = this.connection.maxFrameBytes - FRAME_OVERHEAD_BYTES;
-    if (payload.length > limit) {
-      throw new FrameTooLargeError(
-        `payload of ${payload.length} bytes exceeds the server's limit of ${limit} bytes (raise the server's maxFrameBytes)`,
-      );
-    }
+    checkPayloadFits(payload, this.connection.maxFrameBytes, 'payload');
     return payload;
   }
 

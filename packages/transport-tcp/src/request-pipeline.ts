@@ -1,20 +1,21 @@
 import { ConnectionClosedError } from '@taskwire/core';
-import { TickBatcher } from '@taskwire/core/transport';
 import { type Deferred, deferred } from './deferred.js';
+import { FrameBatch } from './frame-batch.js';
+import { ACK_COST, batchBudget, putCost } from './frame-budget.js';
 import type { Outbox } from './outbox.js';
-import { BATCH_MAX_BYTES, BATCH_MAX_ITEMS, errorFromWire, Op, Status } from './protocol.js';
+import { errorFromWire, Op, Status } from './protocol.js';
 
 /**
  * The requests of one client connection: each gets an id and a pending reply, and plain puts and acks made during
- * one turn are batched per queue handle into one PUT_MANY or ACK frame. Everything goes through the outbox of
- * the current socket, so it leaves in that socket's one write per turn.
+ * one turn are batched per queue handle into PUT_MANY and ACK frames, each within the server's frame limit.
+ * Everything goes through the outbox of the current socket, so it leaves in that socket's one write per turn.
  */
 export class RequestPipeline {
   private outbox: Outbox | undefined;
   private nextRequestId = 0;
   private readonly pending = new Map<number, Deferred<unknown>>();
-  private readonly putBatches = new Map<number, TickBatcher<Uint8Array>>();
-  private readonly ackBatches = new Map<number, TickBatcher<number>>();
+  private readonly putBatches = new Map<number, FrameBatch<Uint8Array>>();
+  private readonly ackBatches = new Map<number, FrameBatch<number>>();
   /** While the connection closes, error replies wait here and settle as its close() returns. */
   private heldErrors: [Deferred<unknown>, Error][] | undefined;
 
@@ -31,32 +32,24 @@ export class RequestPipeline {
     return done.promise;
   }
 
-  /** A plain put to `handle`, batched with this turn's others. */
+  /** A plain put to `handle` (its size already checked against the limit), batched with this turn's others. */
   put(handle: number, payload: Uint8Array): Promise<void> {
     let batch = this.putBatches.get(handle);
     if (!batch) {
-      batch = this.batcher((payloads) => this.request([0, Op.PUT_MANY, handle, payloads]), {
-        maxItems: BATCH_MAX_ITEMS,
-        maxBytes: BATCH_MAX_BYTES,
-        bytes: (payload: Uint8Array) => payload.length,
-      });
+      batch = this.batch((payloads) => this.request([0, Op.PUT_MANY, handle, payloads]));
       this.putBatches.set(handle, batch);
     }
-    const done = batch.nextFlush();
-    batch.add(payload);
-    return done;
+    return batch.add(payload, putCost(payload.length), this.budget());
   }
 
   /** An ack on `handle`, batched with this turn's others. */
   ack(handle: number, tag: number): Promise<void> {
     let batch = this.ackBatches.get(handle);
     if (!batch) {
-      batch = this.batcher((tags) => this.request([0, Op.ACK, handle, tags]), { maxItems: BATCH_MAX_ITEMS });
+      batch = this.batch((tags) => this.request([0, Op.ACK, handle, tags]));
       this.ackBatches.set(handle, batch);
     }
-    const done = batch.nextFlush();
-    batch.add(tag);
-    return done;
+    return batch.add(tag, ACK_COST, this.budget());
   }
 
   /** Turn every batch into its frame now (the outbox's flush calls this first). */
@@ -108,12 +101,14 @@ export class RequestPipeline {
     for (const batch of this.ackBatches.values()) batch.discard();
   }
 
-  private batcher<T>(
-    onFlush: (items: T[]) => Promise<unknown>,
-    options: { maxItems: number; maxBytes?: number; bytes?: (item: T) => number },
-  ): TickBatcher<T> {
+  private batch<T>(onFlush: (items: T[]) => Promise<unknown>): FrameBatch<T> {
     // Batches ride on the outbox's flush (its beforeFlush is flushBatches): one write per turn.
-    return new TickBatcher(onFlush, { ...options, schedule: () => this.outbox?.schedule() });
+    return new FrameBatch(onFlush, () => this.outbox?.schedule());
+  }
+
+  /** Item bytes one batch frame to the current socket may carry (nothing is sent without a socket). */
+  private budget(): number {
+    return this.outbox ? batchBudget(this.outbox.maxFrameBytes) : Number.POSITIVE_INFINITY;
   }
 
   private request(message: unknown[]): Promise<unknown> {

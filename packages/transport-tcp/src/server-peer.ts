@@ -1,10 +1,12 @@
 import type { Socket } from 'node:net';
-import { AuthError, DecodeError, type QueueOptions } from '@taskwire/core';
+import { AuthError, ConnectionClosedError, DecodeError, type QueueOptions } from '@taskwire/core';
 import type { MemoryEngine, StoredPayload } from '@taskwire/core/engine';
+import type { Admission } from './admission.js';
 import { computeProof, createNonce, NONCE_BYTES, proofMatches } from './auth.js';
 import { EngineClient } from './engine-client.js';
 import { FrameReader } from './frame-reader.js';
 import { Outbox } from './outbox.js';
+import { OutputGuard, type OutputLimits } from './output-guard.js';
 import {
   asArray,
   asBytes,
@@ -26,24 +28,28 @@ export interface PeerContext {
   readonly key: Buffer;
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
+  /** Bounds on unsent output to one peer. */
+  readonly output: OutputLimits;
+  /** Largest prefetch window a consumer gets. */
+  readonly maxPrefetch: number;
   readonly peers: Set<Peer>;
+  readonly admission: Admission;
   readonly onClientError: ((error: Error, remoteAddress: string) => void) | undefined;
 }
-
-/** Stop reading from a client while this much of our output to it is still unsent. */
-const WRITE_BACKLOG_LIMIT = 16 * 1024 * 1024;
 
 /**
  * The server side of one client socket: handshake, then requests against the engine.
  *
  * Anything malformed (undecodable bytes, an unknown op, a bad argument, an oversized frame)
  * closes this socket only; engine errors (a full queue, a conflicting declaration) are answered
- * as error responses and the connection carries on.
+ * as error responses and the connection carries on. A peer that does not read what it is sent gets no more
+ * deliveries or broadcasts once its unsent output passes the bound, and is dropped if it stays there.
  */
 export class Peer {
   private readonly reader = new FrameReader(HANDSHAKE_MAX_FRAME_BYTES);
   private readonly outbox: Outbox;
   private readonly client: EngineClient;
+  private readonly guard: OutputGuard;
   private readonly nonce = createNonce();
   private readonly remote: string;
   private readonly handshakeTimer: NodeJS.Timeout;
@@ -55,12 +61,21 @@ export class Peer {
     private readonly socket: Socket,
   ) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.outbox = new Outbox(socket, () => this.client.emitQueuedDeliveries());
-    this.client = new EngineClient(context.engine, this.outbox);
+    this.outbox = new Outbox(socket, () => this.client.emitQueuedDeliveries(), context.maxFrameBytes, {
+      written: () => this.guard.written(),
+      flushed: () => this.guard.flushed(),
+    });
+    this.client = new EngineClient(context.engine, this.outbox, context.maxPrefetch, (bytes) =>
+      this.guard.add(bytes),
+    );
+    this.guard = new OutputGuard(socket, context.output, {
+      onHold: () => this.client.holdOutput(),
+      onResume: () => this.client.resumeOutput(),
+      onStalled: () => this.dropStalled(),
+    });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => socket.resume());
     socket.on('error', () => undefined); // 'close' follows and cleans up
     socket.on('close', () => this.release());
     this.handshakeTimer = setTimeout(
@@ -77,7 +92,7 @@ export class Peer {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.socket.writableLength > WRITE_BACKLOG_LIMIT) this.socket.pause();
+    this.guard.check();
     try {
       this.reader.push(chunk, this.onFrame);
     } catch (error) {
@@ -105,6 +120,11 @@ export class Peer {
       this.abort(new AuthError(`client ${this.remote} failed authentication (wrong authkey)`));
       return;
     }
+    if (!this.context.admission.promote(this.socket)) {
+      // Not an AuthError (the client would never retry): the server is full, try again later.
+      this.abort(new ConnectionClosedError('all connection slots for authenticated clients are taken'));
+      return;
+    }
     clearTimeout(this.handshakeTimer);
     this.authenticated = true;
     this.reader.setLimit(this.context.maxFrameBytes);
@@ -124,11 +144,26 @@ export class Peer {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
+  /** The peer's backed-up output did not drain within the deadline: drop it now, its deliveries go back. */
+  private dropStalled(): void {
+    if (this.closed) return;
+    const { maxOutputBytes, stalledTimeoutMs } = this.context.output;
+    this.context.onClientError?.(
+      new ConnectionClosedError(
+        `dropped: over ${maxOutputBytes} bytes unsent, not drained within ${stalledTimeoutMs} ms (the client stopped reading); ${this.client.droppedMessages} broadcast messages missed`,
+      ),
+      this.remote,
+    );
+    this.release();
+    this.socket.destroy();
+  }
+
   /** Free everything this connection holds: unacked deliveries go back to their queues at once. */
   private release(): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.handshakeTimer);
+    this.guard.dispose();
     this.reader.stop();
     this.client.release();
     this.context.peers.delete(this);

@@ -186,6 +186,18 @@ export function faultCases(options: BaseConformanceOptions & { faults: FaultInje
       });
 
       if (faults.reconnects) {
+        test('a drop the connection rides out is not reported on its error event', async (ctx) => {
+          const connection = await ctx.connect();
+          const errors: Error[] = [];
+          connection.on('error', (error) => errors.push(error));
+          const queue = await connection.queue<number>(ctx.name('ridden-out'));
+          await faults.breakConnection(connection);
+          await reconnected(queue);
+          await queue.put(1);
+          expect(await queue.size()).toBe(1);
+          expect(errors).toEqual([]);
+        });
+
         test('a consumer resumes after the break with one subscription: each item once, one prefetch window', async (ctx) => {
           const name = ctx.name('resume');
           const producerConnection = await ctx.connect();

@@ -1,11 +1,27 @@
 import { ConfigError, ConnectionClosedError, QueueEmptyError } from '@taskwire/core';
 import { expect } from 'vitest';
 import { drain, expectRejects } from '../assertions.js';
-import type { BaseConformanceOptions } from '../context.js';
+import { type BaseConformanceOptions, sleep } from '../context.js';
 import { defineGroup } from '../define.js';
 
 export function queueCases(options: BaseConformanceOptions): void {
   defineGroup(options, 'queues and connections', ({ test, timing }) => {
+    test('a connection has an error event: on and off return the connection, and a close is no failure', async (ctx) => {
+      const connection = await ctx.connect();
+      const errors: Error[] = [];
+      const listener = (error: Error) => errors.push(error);
+      const removed = () => undefined;
+      expect(connection.on('error', listener)).toBe(connection);
+      expect(connection.on('error', removed)).toBe(connection);
+      expect(connection.off('error', removed)).toBe(connection);
+      const queue = await connection.queue<number>(ctx.name('events'));
+      await queue.put(1);
+      await drain(queue, 1);
+      await connection.close();
+      await sleep(timing.toleranceMs);
+      expect(errors).toEqual([]);
+    });
+
     test('two queues on one connection are independent', async (ctx) => {
       const connection = await ctx.connect();
       const a = await connection.queue<string>(ctx.name('a'));

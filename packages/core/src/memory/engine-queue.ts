@@ -135,6 +135,11 @@ export class EngineQueue<V> implements SessionQueue<V> {
     consumer.session.consumers.delete(consumer);
   }
 
+  /** @internal */
+  resumeConsumer(_consumer: EngineConsumer<V>): void {
+    this.dispatch();
+  }
+
   /** Remove a delivered item for good. False when the tag is unknown (already settled or expired). */
   ack(session: EngineSession, tag: number): boolean {
     const delivery = this.settle(session, tag);

@@ -11,6 +11,8 @@ export interface SessionQueue<V> {
   dropSession(session: EngineSession): void;
   /** Return an unsettled delivery of a closed session to the queue. */
   returnDelivery(delivery: InFlight<V>): void;
+  /** A paused consumer takes deliveries again: hand it what is ready. */
+  resumeConsumer(consumer: EngineConsumer<V>): void;
 }
 
 /** A delivery its taker has not settled yet. */
@@ -28,6 +30,8 @@ export interface InFlight<V> {
 export class EngineConsumer<V> {
   outstanding = 0;
   active = true;
+  /** True between {@link pause} and {@link resume}. */
+  paused = false;
 
   constructor(
     readonly queue: SessionQueue<V>,
@@ -37,7 +41,22 @@ export class EngineConsumer<V> {
   ) {}
 
   get hasCapacity(): boolean {
-    return this.active && this.outstanding < this.prefetch;
+    return this.active && !this.paused && this.outstanding < this.prefetch;
+  }
+
+  /**
+   * Take no new deliveries until {@link resume}, whatever the prefetch window (its receiver is not keeping up:
+   * a socket whose output is backed up). Deliveries already made stay valid.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Take deliveries again after {@link pause}. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.active) this.queue.resumeConsumer(this);
   }
 
   /** Stop receiving; deliveries already made stay valid. */

@@ -1,6 +1,7 @@
 import { type Codec, createCodec, decodingHandler } from '../codec.js';
 import { checkOptionalDuration } from '../duration.js';
 import { ConfigError, ConnectionClosedError } from '../errors.js';
+import { ConnectionEvents } from '../kit/connection-events.js';
 import { runHandler } from '../kit/delivery.js';
 import { resolvePrefetch } from '../kit/queue-options.js';
 import { TickBatcher } from '../kit/tick-batcher.js';
@@ -176,7 +177,7 @@ class MemoryQueue<T> implements DistributedQueue<T> {
   };
 }
 
-class MemoryConnection implements Connection {
+class MemoryConnection extends ConnectionEvents implements Connection {
   private readonly queues = new Set<MemoryQueue<any>>();
   private readonly subscriptions = new Set<() => void>();
   private closed = false;
@@ -185,7 +186,9 @@ class MemoryConnection implements Connection {
     readonly transport: Transport,
     private readonly engine: MemoryEngine<StoredPayload>,
     private readonly codec: Codec,
-  ) {}
+  ) {
+    super();
+  }
 
   async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
     this.assertOpen();

@@ -15,7 +15,11 @@ export {
   type WrapBackendErrorOptions,
   wrapBackendError,
 } from '../kit/backend-error.js';
+export { ConnectionEvents } from '../kit/connection-events.js';
 export { BaseDelivery, runHandler } from '../kit/delivery.js';
+export { type ConsumerSource, PollingConsumer, type TakeResult } from '../kit/polling-consumer.js';
+export { PollingQueue, type PollingQueueSettings } from '../kit/polling-queue.js';
+export type { Awaitable, ItemLease, PolledItem, PollingStore, StorePut } from '../kit/polling-store.js';
 export {
   checkPriority,
   checkPutOptions,
@@ -29,3 +33,4 @@ export {
 } from '../kit/queue-options.js';
 export { TickBatcher, type TickBatcherOptions } from '../kit/tick-batcher.js';
 export { decodeOrDeadLetter, UNDECODABLE, undecodableTarget } from '../kit/undecodable.js';
+export { sharedWakeSignal, WakeSignal } from '../kit/wake-signal.js';

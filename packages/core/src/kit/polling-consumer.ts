@@ -1,26 +1,42 @@
-import type { DeliveryHandler } from '@taskwire/core';
-import { backoffDelay, runHandler } from '@taskwire/core/transport';
-import type { LeasedItem, RedisDelivery } from './delivery.js';
+import { backoffDelay } from '../backoff.js';
+import type { Delivery, DeliveryHandler } from '../types.js';
+import { runHandler } from './delivery.js';
 
 /** A take: the items, or (when empty) ms until the next timed event (-1 = none). */
-export interface TakeResult {
-  readonly items: LeasedItem[];
+export interface TakeResult<I> {
+  readonly items: readonly I[];
   readonly wait: number;
 }
 
-/** What a consumer needs from its queue handle. */
-export interface ConsumerSource<T> {
-  take(max: number): Promise<TakeResult>;
+/** What a {@link PollingConsumer} needs from its queue handle. `I` is the backend's taken item. */
+export interface ConsumerSource<T, I> {
+  /** Take up to `max` items (a round trip); may reject while the backend is unreachable. */
+  take(max: number): Promise<TakeResult<I>>;
   /** A delivery for `taken`, or undefined when it was undecodable (and dead-lettered). */
-  toDelivery(taken: LeasedItem, onSettle: () => void): RedisDelivery<T> | undefined;
+  toDelivery(taken: I, onSettle: () => void): (Delivery<T> & { readonly settled: boolean }) | undefined;
   /** Return items taken after the consumer was cancelled, uncounted. */
-  giveBack(items: LeasedItem[]): Promise<void>;
+  giveBack(items: readonly I[]): Promise<void>;
   /** Block until woken, the timed event `wait` is due, or a bounded maximum passes. */
   waitForWork(wait: number, signal: AbortSignal): Promise<void>;
 }
 
-/** After a failed take (Redis down, reconnecting): 50 ms, doubling to 2 s, jittered. */
+/** After a failed take (the backend down, a client reconnecting): 50 ms, doubling to 2 s, jittered. */
 const TAKE_RETRY_BACKOFF = { baseMs: 50, maxMs: 2000 };
+
+/** `work`'s outcome, or undefined as soon as `signal` aborts (the listener is removed either way). */
+async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return undefined;
+  let onAbort!: () => void;
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+  });
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -36,12 +52,12 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 /**
- * A push consumer: one loop that takes up to (prefetch − outstanding) items per round trip and
- * blocks on the queue's wake-up list when it is empty. The loop never ends on an error (it backs
- * off and retries, e.g. while ioredis reconnects) and every block is bounded, so a consumer never
- * goes silent while connected.
+ * A push consumer for a backend that is polled: one loop that takes up to (prefetch − outstanding) items per round
+ * trip and waits for work when it is empty. The loop never ends on an error (it backs off and retries, e.g. while a
+ * client reconnects) and every wait is bounded, so a consumer never goes silent while connected. The Redis
+ * transport and {@link PollingQueue} run their consumers on it.
  */
-export class PollingConsumer<T> {
+export class PollingConsumer<T, I> {
   private outstanding = 0;
   private active = true;
   private readonly stop = new AbortController();
@@ -49,7 +65,7 @@ export class PollingConsumer<T> {
   private readonly loop: Promise<void>;
 
   constructor(
-    private readonly source: ConsumerSource<T>,
+    private readonly source: ConsumerSource<T, I>,
     private readonly handler: DeliveryHandler<T>,
     private readonly prefetch: number,
   ) {
@@ -74,9 +90,16 @@ export class PollingConsumer<T> {
         this.roomAvailable = undefined;
         continue;
       }
-      let batch: TakeResult;
+      let batch: TakeResult<I> | undefined;
       try {
-        batch = await this.source.take(this.prefetch - this.outstanding);
+        const taking = this.source.take(this.prefetch - this.outstanding);
+        // A client may hold a take sent just before a drop until a reconnect that never comes (ioredis, once the
+        // connection failed for good): a cancel must not wait for it. Its items, should they arrive, go straight back.
+        batch = await unlessAborted(taking, this.stop.signal);
+        if (!batch) {
+          taking.then((late) => this.source.giveBack(late.items)).catch(() => undefined);
+          break;
+        }
         failures = 0;
       } catch {
         await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);

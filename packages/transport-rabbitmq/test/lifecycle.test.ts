@@ -1,0 +1,84 @@
+import { startFaultProxy } from '@taskwire/conformance';
+import { type Connection, ConnectionClosedError } from '@taskwire/core';
+import amqp from 'amqplib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createRabbitMQTransport } from '../src/index.js';
+import { AMQP_URL, assertBroker, deleteQueues, queueNamer } from './broker.js';
+
+const transport = createRabbitMQTransport();
+const { name, used } = queueNamer();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const cleanups: (() => unknown)[] = [];
+
+/** Poll `condition` every 20 ms, failing after `ms`. */
+async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function connected(options: Record<string, unknown> = {}): Promise<Connection> {
+  const connection = await transport.connect({ url: AMQP_URL, ...options });
+  cleanups.push(() => connection.close());
+  return connection;
+}
+
+beforeAll(assertBroker);
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(() => deleteQueues(used));
+
+describe('rabbitmq connection lifecycle', () => {
+  it('a consumer whose queue the broker deleted consumes again once the queue exists again', async () => {
+    const queueName = name('broker-cancel');
+    const consumerConnection = await connected();
+    const consumerQueue = await consumerConnection.queue<string>(queueName);
+    const received: string[] = [];
+    await consumerQueue.consume(async (delivery) => {
+      received.push(delivery.body);
+      await delivery.ack();
+    });
+    const producerConnection = await connected();
+    const producer = await producerConnection.queue<string>(queueName);
+    await producer.put('before');
+    await until(() => received.includes('before'), 10_000, 'the first item');
+
+    // Someone deletes the queue behind taskwire's back (rabbitmqctl, the management UI, another client):
+    // the broker cancels the consumer. Then the queue is declared again and receives an item.
+    const raw = await amqp.connect(AMQP_URL);
+    cleanups.push(() => raw.close());
+    const channel = await raw.createChannel();
+    await channel.deleteQueue(queueName);
+    const again = await producerConnection.queue<string>(queueName);
+    await again.put('after');
+
+    await until(() => received.includes('after'), 20_000, 'the item put after the queue came back');
+    expect(received).toEqual(['before', 'after']);
+  });
+
+  it('giving up reconnecting is reported once on the error event, and operations reject afterwards', async () => {
+    const proxy = await startFaultProxy({ port: Number(new URL(AMQP_URL).port || 5672) });
+    const credentials = new URL(AMQP_URL);
+    credentials.host = `127.0.0.1:${proxy.port}`;
+    const connection = await connected({
+      url: credentials.toString(),
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50, maxRetries: 2 },
+    });
+    const queueName = name('give-up');
+    const queue = await connection.queue<number>(queueName);
+    const errors: Error[] = [];
+    connection.on('error', (error) => errors.push(error));
+
+    await proxy.close(); // the broker is gone for good: every reconnect attempt fails
+    await until(() => errors.length > 0, 10_000, 'the error event');
+    expect(ConnectionClosedError.isInstance(errors[0])).toBe(true);
+    expect(errors[0]!.message).toMatch(/gave up reconnecting/);
+    await expect(queue.put(1)).rejects.toThrow();
+    await expect(connection.queue(queueName)).rejects.toThrow(/gave up reconnecting/);
+    await sleep(200);
+    expect(errors).toHaveLength(1);
+  });
+});
