@@ -24,9 +24,9 @@ import {
 } from '@taskwire/core';
 import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
-import { LocalWorkers } from './local-workers.js';
+import { discardPreforkedWorkers, LocalWorkers } from './local-workers.js';
 import { ResultWriter, toJson } from './output.js';
-import { type ProgressView, progressBar, seedLines } from './progress.js';
+import { type ProgressView, seedLines } from './progress.js';
 import { catchStopSignals, exitCodeOf } from './stop-signals.js';
 
 /** Options of {@link runMaster} (the `taskwire-master` flags). */
@@ -150,11 +150,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       ? `${settings.queue}.local.${randomBytes(4).toString('hex')}`
       : undefined;
   const taskQueue = privateQueue ?? settings.queue;
-  const master = await Master.start({
-    connection,
-    queue: taskQueue,
-    maxAttempts: options.maxAttempts ?? 3,
-  });
+  // The workers start before the master's task layer: they connect and declare their queue while it sets up.
   let workersGone: (() => void) | undefined;
   const allWorkersGone = new Promise<never>((_, reject) => {
     workersGone = () => reject(new Error('every local worker exited before the job finished'));
@@ -194,7 +190,17 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     });
     workers.start();
   }
+  // Started ahead by cli.ts but not needed (memory://, or fewer workers).
+  discardPreforkedWorkers();
 
+  const master = await Master.start({
+    connection,
+    queue: taskQueue,
+    maxAttempts: options.maxAttempts ?? 3,
+  }).catch((error: unknown) => {
+    workers?.kill(); // quietly: the error is the master's to report
+    throw error;
+  });
   const inputErrors: InputError[] = [];
   const input = options.input
     ? readPayloads(options.input, (error) => {
@@ -216,7 +222,10 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       options.output !== '-' &&
       total! <= SEED_LINES_MAX &&
       !process.stderr.isTTY);
-  const view: ProgressView = useSeedLines ? seedLines() : progressBar(total);
+  // cli-progress is loaded only when the bar is shown.
+  const view: ProgressView = useSeedLines
+    ? seedLines()
+    : (await import('./progress-bar.js')).progressBar(total);
   // Only the seed's lines show submitted tasks; listening costs an event per task.
   if (useSeedLines) master.on('submitted', (task) => view.submitted(task.payload));
 

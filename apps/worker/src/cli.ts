@@ -4,6 +4,7 @@ import {
   addIsolationOptions,
   createProgram,
   integer,
+  receiveHandoff,
   runProgram,
   seconds,
 } from '@taskwire/cli-kit';
@@ -32,4 +33,5 @@ const program = addIsolationOptions(
   .option('--idle-exit <seconds>', 'exit 0 when no task came for this long', seconds)
   .option('--name <name>', 'worker name reported in results');
 
-await runProgram(program, runWorker);
+// A worker taskwire-master forked gets its arguments over IPC once the master knows them.
+await runProgram(program, runWorker, await receiveHandoff());

@@ -1,5 +1,7 @@
 export { exitOnConnectionFailure, exitWithError, redactSecrets } from './exit.js';
 export { BUILTIN_HANDLERS, loadHandler } from './handlers.js';
+// Also the subpath `@taskwire/cli-kit/handoff`, which loads nothing but Node built-ins.
+export { HANDOFF_ENV, type Handoff, receiveHandoff, sendHandoff } from './handoff.js';
 export {
   addIsolationOptions,
   type IsolationFlags,

@@ -28,14 +28,18 @@ export function createProgram(info: ProgramInfo): Command {
 /**
  * Parse the command line and run `main` with the flags. A number `main` resolves with is the
  * exit code; `undefined` leaves the process running (a server). Any error is reported by
- * {@link exitWithError}.
+ * {@link exitWithError}. `args` (the arguments alone, without `node` and the script) replace
+ * `process.argv`, for a process that received its arguments another way (a worker the master
+ * pre-started gets them over IPC).
  */
 export async function runProgram<Flags>(
   program: Command,
   main: (flags: Flags) => Promise<number | undefined>,
+  args?: readonly string[],
 ): Promise<void> {
   try {
-    program.parse();
+    if (args) program.parse(args, { from: 'user' });
+    else program.parse();
     const code = await main(program.opts<Flags & Record<string, unknown>>());
     if (code !== undefined) process.exit(code);
   } catch (error) {

@@ -1,6 +1,12 @@
-import msgpackr from 'msgpackr/index-no-eval';
+import { createRequire } from 'node:module';
+import type msgpackrModule from 'msgpackr/index-no-eval';
 import { DecodeError, FrameTooLargeError } from './errors.js';
 import { checkPayload, MAX_PAYLOAD_DEPTH } from './payload-check.js';
+
+// Required, not imported: msgpackr's no-eval build is one large CommonJS file, and `import` of it
+// first runs Node's CommonJS export scanner over all of it, which costs every process that loads
+// @taskwire/core (each CLI start) about 30 ms more than `require` (see docs/decisions.md).
+const msgpackr = createRequire(import.meta.url)('msgpackr/index-no-eval') as typeof msgpackrModule;
 
 /** Default largest encoded payload: 64 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
