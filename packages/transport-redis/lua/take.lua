@@ -12,6 +12,9 @@
   KEYS[7] seq        STRING: sequence of a priority queue
   KEYS[8] wake       LIST of wake-up tokens for blocked takers
   KEYS[9] room       LIST of room tokens for puts blocked on a full queue
+  KEYS[10] holds     ZSET (all scores 0) of 'lease|delivery': each lease's deliveries, by lex range
+  KEYS[11] putters   ZSET of the tickets of puts refused for room, by arrival (their line)
+  KEYS[12] expiries  ZSET of those tickets by expiry (a putter that stopped retrying leaves the line)
 
   ARGV[1] lease       the taking handle's lease
   ARGV[2] max         most items to take (at most 1000: unpack() limits the count)
@@ -47,12 +50,14 @@ if #taken == 0 then
   out[1] = next_event(now)
   return out
 end
-local held, timed = {}, {}
+local held, index, timed = {}, {}, {}
 local deadline = vt > 0 and fmt(now + vt)
 for _, item in ipairs(taken) do
   local delivery, attempt = next_delivery(item)
   held[#held + 1] = delivery
   held[#held + 1] = held_value(lease, item)
+  index[#index + 1] = 0
+  index[#index + 1] = lease .. '|' .. delivery
   if deadline then
     timed[#timed + 1] = deadline
     timed[#timed + 1] = delivery
@@ -61,8 +66,9 @@ for _, item in ipairs(taken) do
   out[#out + 1] = attempt
 end
 redis.call('HSET', inflight, unpack(held))
+redis.call('ZADD', holds, unpack(index))
 if deadline then redis.call('ZADD', deadlines, unpack(timed)) end
-if maxsize > 0 then signal(room, #taken) end
+if maxsize > 0 then signal_room(#taken) end
 -- Relay: more is waiting, so wake the next blocked taker too.
 if ready_count(order) > 0 then signal(wake, 1) end
 return out

@@ -83,7 +83,7 @@ export const scripts = {
   put: new LuaScript({
     file: 'put.lua',
     keys: QUEUE_KEY_NAMES,
-    argv: ['checkFull', 'count'],
+    argv: ['checkFull', 'ticket', 'ticketTtl', 'count'],
     each: ['delayMs', 'priority', 'item'],
   }),
   take: new LuaScript({ file: 'take.lua', keys: QUEUE_KEY_NAMES, argv: ['lease', 'max', 'leaseTtlMs'] }),
