@@ -21,9 +21,9 @@
   ARGV[3] leaseTtlMs  the lease's time to live
 
   Returns { wait, item, attempt, item, attempt, ... }: each item as it was stored (its attempt
-  field the count before this delivery) and this delivery's attempt number. wait is 0 when
-  something was taken, else ms until the next timed event (-1 = none). A deleted queue returns
-  { -1 }.
+  field the count before this delivery) and this delivery's attempt number. wait is -2 when max
+  items were taken (more may be ready), else the queue is drained and wait is ms until the next
+  timed event (-1 = none). A deleted queue returns { -1 }.
 ]]
 --- @include "item"
 --- @include "queue"
@@ -44,7 +44,7 @@ if order == 'priority' then
 else
   taken = redis.call('LPOP', ready, n) or {}
 end
-local out = { 0 }
+local out = { -2 }
 if #taken == 0 then
   redis.call('DEL', wake)
   out[1] = next_event(now)
@@ -69,6 +69,11 @@ redis.call('HSET', inflight, unpack(held))
 redis.call('ZADD', holds, unpack(index))
 if deadline then redis.call('ZADD', deadlines, unpack(timed)) end
 if maxsize > 0 then signal_room(#taken) end
--- Relay: more is waiting, so wake the next blocked taker too.
-if ready_count(order) > 0 then signal(wake, 1) end
+if #taken < n then
+  -- Drained: the taker waits for a wake-up next, and learns how long it may wait.
+  out[1] = next_event(now)
+elseif ready_count(order) > 0 then
+  -- Relay: more is waiting, so wake the next blocked taker too.
+  signal(wake, 1)
+end
 return out

@@ -2,10 +2,16 @@ import type { DeliveryHandler } from '@taskwire/core';
 import { backoffDelay, runHandler } from '@taskwire/core/transport';
 import type { LeasedItem, RedisDelivery } from './delivery.js';
 
-/** A take: the items, or (when empty) ms until the next timed event (-1 = none). */
+/** A take: the items, and whether they were all the queue had ready. */
 export interface TakeResult {
   readonly items: LeasedItem[];
+  /** When drained: ms until the next timed event (-1 = none). */
   readonly wait: number;
+  /**
+   * The take got fewer items than asked for, so nothing else was ready: wait for a wake-up rather
+   * than take again at once (a put after this take leaves a wake-up token, so none is missed).
+   */
+  readonly drained: boolean;
 }
 
 /** What a consumer needs from its queue handle. */
@@ -93,7 +99,7 @@ export class PollingConsumer<T> {
         if (delivery) void runHandler(this.handler, delivery);
         else this.outstanding--;
       }
-      if (batch.items.length === 0) await this.source.waitForWork(batch.wait, this.stop.signal);
+      if (batch.drained) await this.source.waitForWork(batch.wait, this.stop.signal);
     }
   }
 

@@ -54,6 +54,9 @@ interface PutEntry {
   readonly item: Buffer;
 }
 
+/** The take script's first reply when it filled the whole request: the queue may hold more. */
+const MORE_READY = -2;
+
 /** Items (and bytes) per put, take or ack call (Lua's unpack() limits the count). */
 const BATCH_ITEMS = 1000;
 const BATCH_BYTES = 4 * 1024 * 1024;
@@ -337,7 +340,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       const { id, priority, payload } = decodeItem(reply[i] as Buffer);
       items.push({ id, field: deliveryField(id, attempt), lease, attempt, payload, priority });
     }
-    return { items, wait: Number(reply[0]) };
+    const wait = Number(reply[0]);
+    return { items, wait: wait === MORE_READY ? 0 : wait, drained: wait !== MORE_READY };
   }
 
   /** How long to block for work: until the next timed event, never longer than maxBlockMs. */
@@ -370,21 +374,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     await this.ack(taken);
   }
 
-  /**
-   * Acks need no script: deleting the delivery's field and its index entries is the whole
-   * settlement (each step idempotent), sent as one pipeline.
-   */
+  /** Settle a batch of acks in one script call: the delivery, its lease index entry, its deadline. */
   private async ackNow(items: LeasedItem[]): Promise<void> {
-    const fields = items.map((taken) => taken.field);
-    const pipeline = this.ctx.client
-      .pipeline()
-      .hdel(this.keys.inflight, ...fields)
-      .zrem(this.keys.holds, ...items.map((taken) => `${taken.lease}|${taken.field}`));
-    if (this.options.visibilityTimeoutMs > 0) pipeline.zrem(this.keys.deadlines, ...fields);
+    const each: ScriptArg[] = [];
+    for (const taken of items) each.push(taken.field, taken.lease);
     try {
-      const replies = (await pipeline.exec()) ?? [];
-      const failed = replies.find(([error]) => error)?.[0];
-      if (failed) throw failed;
+      await scripts.ack.run(this.ctx.client, this.keys, {}, each);
     } catch (error) {
       throw this.closed ? this.closedError() : wrapBackendError(error, `redis: ack on "${this.name}"`);
     }
