@@ -22,7 +22,33 @@ export class BlockingPool {
    * one wait and never silences a consumer.
    */
   async wait(key: string, ms: number, signal?: AbortSignal): Promise<boolean> {
-    if (this.closed || signal?.aborted) return false;
+    return (await this.block(key, ms, signal)).woken;
+  }
+
+  /**
+   * Wait as {@link wait} does, with `then` sent right behind the BLPOP on the same connection: the
+   * server runs it the moment the wait ends (woken or timed out), so the caller gets its reply
+   * without another round trip. `result` is its reply, if one came; `lost` means a reply of it may
+   * have been lost (abort, close, error, or the socket dropped and ioredis resent it), so it may
+   * have run without the caller seeing what it did.
+   */
+  async waitThen<T>(
+    key: string,
+    ms: number,
+    signal: AbortSignal | undefined,
+    then: (client: Redis) => Promise<T>,
+  ): Promise<{ result?: T; lost: boolean }> {
+    const { after, sent, dropped } = await this.block(key, ms, signal, then);
+    return { result: after, lost: sent && (after === undefined || dropped) };
+  }
+
+  private async block<T>(
+    key: string,
+    ms: number,
+    signal?: AbortSignal,
+    then?: (client: Redis) => Promise<T>,
+  ): Promise<{ woken: boolean; after?: T; sent: boolean; dropped: boolean }> {
+    if (this.closed || signal?.aborted) return { woken: false, sent: false, dropped: false };
     const client = this.idle.pop() ?? this.create();
     this.busy.add(client);
     let discard = false;
@@ -33,13 +59,25 @@ export class BlockingPool {
     // A half-open socket would leave BLPOP pending forever; drop it and let the caller re-check.
     const watchdog = setTimeout(kill, ms + WATCHDOG_GRACE_MS);
     signal?.addEventListener('abort', kill, { once: true });
+    // A dropped socket may lose a reply that ioredis then resends for: the command may have run twice.
+    let dropped = false;
+    const drop = () => {
+      dropped = true;
+    };
+    client.once('close', drop);
+    const seconds = Math.max(0.001, ms / 1000).toFixed(3);
+    const popped = client.blpop(key, seconds);
+    const after = then?.(client);
+    // Its failure is reported through `sent` below, never as an unhandled rejection.
+    after?.catch(() => undefined);
     try {
-      const seconds = Math.max(0.001, ms / 1000).toFixed(3);
-      return (await client.blpop(key, seconds)) !== null;
+      const woken = (await popped) !== null;
+      return { woken, after: after ? await after : undefined, sent: after !== undefined, dropped };
     } catch {
       discard = true;
-      return false;
+      return { woken: false, sent: after !== undefined, dropped };
     } finally {
+      client.off('close', drop);
       clearTimeout(watchdog);
       signal?.removeEventListener('abort', kill);
       this.busy.delete(client);

@@ -21,8 +21,12 @@ export interface ConsumerSource<T> {
   toDelivery(taken: LeasedItem, onSettle: () => void): RedisDelivery<T> | undefined;
   /** Return items taken after the consumer was cancelled, uncounted. */
   giveBack(items: LeasedItem[]): Promise<void>;
-  /** Block until woken, the timed event `wait` is due, or a bounded maximum passes. */
-  waitForWork(wait: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Block until woken, the timed event `wait` is due, or a bounded maximum passes, then take up to
+   * `max` items in the same round trip. Undefined when that take did not happen or its reply was
+   * lost (the loop then takes as usual).
+   */
+  waitAndTake(wait: number, max: number, signal: AbortSignal): Promise<TakeResult | undefined>;
 }
 
 /** After a failed take (Redis down, reconnecting): 50 ms, doubling to 2 s, jittered. */
@@ -42,8 +46,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 /**
- * A push consumer: one loop that takes up to (prefetch − outstanding) items per round trip and
- * blocks on the queue's wake-up list when it is empty. The loop never ends on an error (it backs
+ * A push consumer: one loop that takes up to (prefetch − outstanding) items per round trip and,
+ * once a take drained the queue, blocks on the queue's wake-up list with the next take sent right
+ * behind the wait, so a woken consumer has its items without another round trip. The loop never ends on an error (it backs
  * off and retries, e.g. while ioredis reconnects) and every block is bounded, so a consumer never
  * goes silent while connected.
  */
@@ -72,8 +77,10 @@ export class PollingConsumer<T> {
 
   private async run(): Promise<void> {
     let failures = 0;
+    /** A take that came back with the reply of a wait. */
+    let next: TakeResult | undefined;
     while (this.active) {
-      if (this.outstanding >= this.prefetch) {
+      if (next === undefined && this.outstanding >= this.prefetch) {
         await new Promise<void>((resolve) => {
           this.roomAvailable = resolve;
         });
@@ -81,12 +88,17 @@ export class PollingConsumer<T> {
         continue;
       }
       let batch: TakeResult;
-      try {
-        batch = await this.source.take(this.prefetch - this.outstanding);
-        failures = 0;
-      } catch {
-        await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
-        continue;
+      if (next) {
+        batch = next;
+        next = undefined;
+      } else {
+        try {
+          batch = await this.source.take(this.prefetch - this.outstanding);
+          failures = 0;
+        } catch {
+          await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
+          continue;
+        }
       }
       if (!this.active) {
         await this.source.giveBack(batch.items).catch(() => undefined);
@@ -99,7 +111,11 @@ export class PollingConsumer<T> {
         if (delivery) void runHandler(this.handler, delivery);
         else this.outstanding--;
       }
-      if (batch.drained) await this.source.waitForWork(batch.wait, this.stop.signal);
+      const room = this.prefetch - this.outstanding;
+      if (batch.drained && room > 0) {
+        next = await this.source.waitAndTake(batch.wait, room, this.stop.signal);
+        if (next && !this.active) await this.source.giveBack(next.items).catch(() => undefined);
+      }
     }
   }
 
