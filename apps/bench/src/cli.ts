@@ -9,3 +9,5 @@ if (!name || !(BENCHMARKS as readonly string[]).includes(name)) {
 }
 const mod = (await import(`./${name}.js`)) as { main(args: string[]): Promise<void> };
 await mod.main(args);
+// Done: a client library's stray handle (a MONITOR or events connection) must not keep the bench alive.
+process.exit(0);
