@@ -12,15 +12,18 @@
   KEYS[7] seq        STRING: sequence of a priority queue
   KEYS[8] wake       LIST of wake-up tokens for blocked takers
   KEYS[9] room       LIST of room tokens for puts blocked on a full queue
+  KEYS[10] holds     ZSET (all scores 0) of 'lease|delivery': each lease's deliveries, by lex range
+  KEYS[11] putters   ZSET of the tickets of puts refused for room, by arrival (their line)
+  KEYS[12] expiries  ZSET of those tickets by expiry (a putter that stopped retrying leaves the line)
 
   ARGV[1] lease       the taking handle's lease
   ARGV[2] max         most items to take (at most 1000: unpack() limits the count)
   ARGV[3] leaseTtlMs  the lease's time to live
 
   Returns { wait, item, attempt, item, attempt, ... }: each item as it was stored (its attempt
-  field the count before this delivery) and this delivery's attempt number. wait is 0 when
-  something was taken, else ms until the next timed event (-1 = none). A deleted queue returns
-  { -1 }.
+  field the count before this delivery) and this delivery's attempt number. wait is -2 when max
+  items were taken (more may be ready), else the queue is drained and wait is ms until the next
+  timed event (-1 = none). A deleted queue returns { -1 }.
 ]]
 --- @include "item"
 --- @include "queue"
@@ -41,18 +44,20 @@ if order == 'priority' then
 else
   taken = redis.call('LPOP', ready, n) or {}
 end
-local out = { 0 }
+local out = { -2 }
 if #taken == 0 then
   redis.call('DEL', wake)
   out[1] = next_event(now)
   return out
 end
-local held, timed = {}, {}
+local held, index, timed = {}, {}, {}
 local deadline = vt > 0 and fmt(now + vt)
 for _, item in ipairs(taken) do
   local delivery, attempt = next_delivery(item)
   held[#held + 1] = delivery
   held[#held + 1] = held_value(lease, item)
+  index[#index + 1] = 0
+  index[#index + 1] = lease .. '|' .. delivery
   if deadline then
     timed[#timed + 1] = deadline
     timed[#timed + 1] = delivery
@@ -61,8 +66,14 @@ for _, item in ipairs(taken) do
   out[#out + 1] = attempt
 end
 redis.call('HSET', inflight, unpack(held))
+redis.call('ZADD', holds, unpack(index))
 if deadline then redis.call('ZADD', deadlines, unpack(timed)) end
-if maxsize > 0 then signal(room, #taken) end
--- Relay: more is waiting, so wake the next blocked taker too.
-if ready_count(order) > 0 then signal(wake, 1) end
+if maxsize > 0 then signal_room(#taken) end
+if #taken < n then
+  -- Drained: the taker waits for a wake-up next, and learns how long it may wait.
+  out[1] = next_event(now)
+elseif ready_count(order) > 0 then
+  -- Relay: more is waiting, so wake the next blocked taker too.
+  signal(wake, 1)
+end
 return out

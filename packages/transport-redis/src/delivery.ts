@@ -6,6 +6,8 @@ export interface LeasedItem {
   readonly id: string;
   /** `id|attempt`: the server's name of this delivery. */
   readonly field: string;
+  /** The lease it was taken under (its entry in the queue's `held` index is `lease|field`). */
+  readonly lease: string;
   /** Deliveries so far, this one included. */
   readonly attempt: number;
   /** The msgpack payload, kept for dead-lettering without re-encoding. */

@@ -17,6 +17,11 @@ export interface QueueKeys {
    * `lease` names the consumer holding it.
    */
   readonly inflight: string;
+  /**
+   * ZSET, every score 0, of `lease|id|attempt`: which deliveries each lease holds, read by a lex
+   * range, so releasing or reaping a lease reads only its own entries of `inflight`.
+   */
+  readonly holds: string;
   /** ZSET of in-flight fields scored by visibility deadline (only when `visibilityTimeoutMs` > 0). */
   readonly deadlines: string;
   /** ZSET of consumer leases scored by expiry; refreshed by heartbeats. */
@@ -27,6 +32,10 @@ export interface QueueKeys {
   readonly wake: string;
   /** LIST of room tokens a put blocked on a full queue waits on (BLPOP). */
   readonly room: string;
+  /** ZSET of the tickets of puts refused for lack of room, scored by arrival: served in this order. */
+  readonly putters: string;
+  /** ZSET of the same tickets scored by expiry: a putter that stopped retrying drops out of line. */
+  readonly expiries: string;
   /** Every key above, in the order of `QUEUE_KEY_NAMES`. */
   readonly all: readonly string[];
 }
@@ -48,6 +57,9 @@ export const QUEUE_KEY_NAMES = [
   'seq',
   'wake',
   'room',
+  'holds',
+  'putters',
+  'expiries',
 ] as const satisfies readonly QueueKeyName[];
 
 /** The hash-tagged keys of queue `name` under `prefix`. */
@@ -63,6 +75,9 @@ export function queueKeys(prefix: string, name: string): QueueKeys {
     seq: `${base}:seq`,
     wake: `${base}:wake`,
     room: `${base}:room`,
+    holds: `${base}:holds`,
+    putters: `${base}:putters`,
+    expiries: `${base}:expiries`,
   };
   return { ...keys, all: QUEUE_KEY_NAMES.map((name) => keys[name]) };
 }

@@ -57,6 +57,9 @@ interface PutEntry {
   readonly item: Buffer;
 }
 
+/** The take script's first reply when it filled the whole request: the queue may hold more. */
+const MORE_READY = -2;
+
 /** Items (and bytes) per put, take or ack call (Lua's unpack() limits the count). */
 const BATCH_ITEMS = 1000;
 const BATCH_BYTES = 4 * 1024 * 1024;
@@ -87,7 +90,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   ) {
     this.keys = queueKeys(ctx.prefix, name);
     this.leases.push(ctx.nextLease());
-    this.putBatcher = new TickBatcher((entries) => this.store(entries, false), {
+    this.putBatcher = new TickBatcher((entries) => this.store(entries, undefined), {
       maxItems: BATCH_ITEMS,
       maxBytes: BATCH_BYTES,
       bytes: (entry) => entry.item.length,
@@ -143,7 +146,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
         bytes += entries[end++]!.item.length;
       }
       // Sent back to back on one connection: Redis stores the chunks in order.
-      sends.push(this.store(entries.slice(start, end), false));
+      sends.push(this.store(entries.slice(start, end), undefined));
       start = end;
     }
     await Promise.all(sends);
@@ -177,13 +180,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
         take: (max) => this.take(max),
         toDelivery: (taken, onSettle) => this.toDelivery(taken, onSettle),
         giveBack: (items) => this.giveBack(items),
-        waitForWork: async (wait, signal) => {
-          await this.ctx.pool.wait(
-            this.keys.wake,
-            this.blockFor(wait),
-            AbortSignal.any([signal, this.stop.signal]),
-          );
-        },
+        waitAndTake: (wait, max, signal) => this.waitAndTake(wait, max, signal),
       },
       handler,
       prefetch,
@@ -269,11 +266,19 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     return done;
   }
 
-  /** Run the put script; resolves false when a bounded queue had no room. */
-  private async store(entries: PutEntry[], checkFull: boolean, keys = this.keys): Promise<boolean> {
+  /**
+   * Run the put script; resolves false when a bounded put (`ticket` given) was refused: no room,
+   * or an earlier refused put still waits its turn.
+   */
+  private async store(entries: PutEntry[], ticket: string | undefined, keys = this.keys): Promise<boolean> {
     const each: ScriptArg[] = [];
     for (const entry of entries) each.push(entry.delayMs, entry.priority, entry.item);
-    const args = { checkFull: checkFull ? '1' : '0', count: entries.length };
+    const args = {
+      checkFull: ticket === undefined ? '0' : '1',
+      ticket: ticket ?? '',
+      ticketTtl: this.ticketTtlMs,
+      count: entries.length,
+    };
     try {
       return Number(await scripts.put.run(this.ctx.client, keys, args, each)) === 1;
     } catch (error) {
@@ -281,31 +286,84 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     }
   }
 
+  /**
+   * A put to a bounded queue: stored now if there is room and nobody is waiting, else it waits its
+   * turn in the queue's line of refused puts (first come, first served across every client).
+   */
   private async putBounded(entry: PutEntry, timeoutMs: number | undefined): Promise<void> {
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-    for (;;) {
-      if (this.closed) return this.rejectClosed();
-      if (await this.store([entry], true)) return;
+    const ticket = this.ctx.nextId();
+    for (let waited = false; ; waited = true) {
+      if (this.closed) {
+        if (waited) await this.leaveLine(ticket);
+        return this.rejectClosed();
+      }
+      if (await this.store([entry], ticket)) return;
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
+        await this.leaveLine(ticket);
         throw new QueueFullError(`queue "${this.name}" is full (maxsize ${this.options.maxsize})`);
       }
       await this.ctx.pool.wait(this.keys.room, Math.min(remaining, this.ctx.maxBlockMs), this.stop.signal);
     }
   }
 
-  private async take(max: number): Promise<TakeResult<LeasedItem>> {
+  /**
+   * How long a refused put keeps its place in line without retrying: well past its longest wait
+   * between retries, so only a putter that is gone (process killed) loses it.
+   */
+  private get ticketTtlMs(): number {
+    return Math.max(this.ctx.leaseTtlMs, 2 * this.ctx.maxBlockMs + 1000);
+  }
+
+  /** Give up a place in line (best effort: an abandoned ticket expires anyway). */
+  private async leaveLine(ticket: string): Promise<void> {
+    await this.ctx.client
+      .pipeline()
+      .zrem(this.keys.putters, ticket)
+      .zrem(this.keys.expiries, ticket)
+      .exec()
+      .catch(() => undefined);
+  }
+
+  private take(max: number): Promise<TakeResult<LeasedItem>> {
+    return this.takeOn(this.ctx.client, max);
+  }
+
+  /**
+   * Block for a wake-up with a take sent right behind the BLPOP on the blocking connection. A take
+   * whose reply was lost may have run: this handle moves to a new lease, so whatever it took comes
+   * back when the old lease lapses (or at once, when the handle closes).
+   */
+  private async waitAndTake(
+    wait: number,
+    max: number,
+    signal: AbortSignal,
+  ): Promise<TakeResult<LeasedItem> | undefined> {
+    const { result, lost } = await this.ctx.pool.waitThen(
+      this.keys.wake,
+      this.blockFor(wait),
+      AbortSignal.any([signal, this.stop.signal]),
+      (client) => this.takeOn(client, max),
+    );
+    if (lost) this.renewLease();
+    return result;
+  }
+
+  private async takeOn(client: RedisClient, max: number): Promise<TakeResult<LeasedItem>> {
     this.startHeartbeat();
     const count = Math.min(max, BATCH_ITEMS);
-    const args = { lease: this.lease, max: count, leaseTtlMs: this.ctx.leaseTtlMs };
-    const reply = (await this.send(scripts.take, args)) as (Buffer | number)[];
+    const lease = this.lease;
+    const args = { lease, max: count, leaseTtlMs: this.ctx.leaseTtlMs };
+    const reply = (await this.send(scripts.take, args, client)) as (Buffer | number)[];
     const items: LeasedItem[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
       const attempt = Number(reply[i + 1]);
       const { id, priority, payload } = decodeItem(reply[i] as Buffer);
-      items.push({ id, field: deliveryField(id, attempt), attempt, payload, priority });
+      items.push({ id, field: deliveryField(id, attempt), lease, attempt, payload, priority });
     }
-    return { items, wait: Number(reply[0]) };
+    const wait = Number(reply[0]);
+    return { items, wait: wait === MORE_READY ? 0 : wait, drained: wait !== MORE_READY };
   }
 
   /** How long to block for work: until the next timed event, never longer than maxBlockMs. */
@@ -333,19 +391,17 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       : this.options.deadLetter;
     if (target !== undefined) {
       const entry = { priority: taken.priority, delayMs: 0, item: encodeItem(taken.id, taken.payload) };
-      await this.store([entry], false, queueKeys(this.ctx.prefix, target));
+      await this.store([entry], undefined, queueKeys(this.ctx.prefix, target));
     }
     await this.ack(taken);
   }
 
-  /** Acks need no script: deleting the delivery's field is the whole settlement. */
+  /** Settle a batch of acks in one script call: the delivery, its lease index entry, its deadline. */
   private async ackNow(items: LeasedItem[]): Promise<void> {
-    const fields = items.map((taken) => taken.field);
+    const each: ScriptArg[] = [];
+    for (const taken of items) each.push(taken.field, taken.lease);
     try {
-      await Promise.all([
-        this.ctx.client.hdel(this.keys.inflight, ...fields),
-        this.options.visibilityTimeoutMs > 0 ? this.ctx.client.zrem(this.keys.deadlines, ...fields) : 0,
-      ]);
+      await scripts.ack.run(this.ctx.client, this.keys, {}, each);
     } catch (error) {
       throw this.closed ? this.closedError() : wrapBackendError(error, `redis: ack on "${this.name}"`);
     }
@@ -358,8 +414,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     );
   }
 
-  private send<A extends string>(script: LuaScript<QueueKeyName, A>, args: Readonly<Record<A, ScriptArg>>) {
-    return script.run(this.ctx.client, this.keys, args).catch((error: unknown) => {
+  private send<A extends string>(
+    script: LuaScript<QueueKeyName, A>,
+    args: Readonly<Record<A, ScriptArg>>,
+    client: RedisClient = this.ctx.client,
+  ) {
+    return script.run(client, this.keys, args).catch((error: unknown) => {
       throw this.closed ? this.closedError() : wrapBackendError(error, `redis: queue "${this.name}"`);
     });
   }

@@ -83,10 +83,16 @@ export const scripts = {
   put: new LuaScript({
     file: 'put.lua',
     keys: QUEUE_KEY_NAMES,
-    argv: ['checkFull', 'count'],
+    argv: ['checkFull', 'ticket', 'ticketTtl', 'count'],
     each: ['delayMs', 'priority', 'item'],
   }),
   take: new LuaScript({ file: 'take.lua', keys: QUEUE_KEY_NAMES, argv: ['lease', 'max', 'leaseTtlMs'] }),
+  ack: new LuaScript({
+    file: 'ack.lua',
+    keys: ['inflight', 'deadlines', 'holds'],
+    argv: [],
+    each: ['delivery', 'lease'],
+  }),
   nack: new LuaScript({ file: 'nack.lua', keys: QUEUE_KEY_NAMES, argv: ['delivery', 'delayMs', 'uncount'] }),
   heartbeat: new LuaScript({ file: 'heartbeat.lua', keys: QUEUE_KEY_NAMES, argv: ['lease', 'leaseTtlMs'] }),
   release: new LuaScript({ file: 'release.lua', keys: QUEUE_KEY_NAMES, argv: ['lease'] }),

@@ -2,10 +2,16 @@ import { backoffDelay } from '../backoff.js';
 import type { Delivery, DeliveryHandler } from '../types.js';
 import { runHandler } from './delivery.js';
 
-/** A take: the items, or (when empty) ms until the next timed event (-1 = none). */
+/** A take: the items, and whether they were all the backend had ready. */
 export interface TakeResult<I> {
   readonly items: readonly I[];
+  /** When drained: ms until the next timed event (-1 = none). */
   readonly wait: number;
+  /**
+   * Nothing else was ready: wait for a wake-up rather than take again at once (a backend that sets
+   * this with items in hand must leave a wake-up for a put that lands after the take, so none is missed).
+   */
+  readonly drained: boolean;
 }
 
 /** What a {@link PollingConsumer} needs from its queue handle. `I` is the backend's taken item. */
@@ -16,8 +22,12 @@ export interface ConsumerSource<T, I> {
   toDelivery(taken: I, onSettle: () => void): (Delivery<T> & { readonly settled: boolean }) | undefined;
   /** Return items taken after the consumer was cancelled, uncounted. */
   giveBack(items: readonly I[]): Promise<void>;
-  /** Block until woken, the timed event `wait` is due, or a bounded maximum passes. */
-  waitForWork(wait: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Block until woken, the timed event `wait` is due, or a bounded maximum passes. A backend that can
+   * may then take up to `max` items in the same round trip and return them; undefined means no take
+   * happened (or its reply was lost) and the loop takes as usual.
+   */
+  waitAndTake(wait: number, max: number, signal: AbortSignal): Promise<TakeResult<I> | undefined>;
 }
 
 /** After a failed take (the backend down, a client reconnecting): 50 ms, doubling to 2 s, jittered. */
@@ -53,7 +63,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 /**
  * A push consumer for a backend that is polled: one loop that takes up to (prefetch − outstanding) items per round
- * trip and waits for work when it is empty. The loop never ends on an error (it backs off and retries, e.g. while a
+ * trip and, once a take drained the backend, waits for work (with the next take riding behind the wait where the
+ * backend can do that: Redis sends it behind its BLPOP, so a woken consumer has its items without another round trip). The loop never ends on an error (it backs off and retries, e.g. while a
  * client reconnects) and every wait is bounded, so a consumer never goes silent while connected. The Redis
  * transport and {@link PollingQueue} run their consumers on it.
  */
@@ -82,29 +93,33 @@ export class PollingConsumer<T, I> {
 
   private async run(): Promise<void> {
     let failures = 0;
+    /** A take that came back with the reply of a wait. */
+    let next: TakeResult<I> | undefined;
     while (this.active) {
-      if (this.outstanding >= this.prefetch) {
+      if (next === undefined && this.outstanding >= this.prefetch) {
         await new Promise<void>((resolve) => {
           this.roomAvailable = resolve;
         });
         this.roomAvailable = undefined;
         continue;
       }
-      let batch: TakeResult<I> | undefined;
-      try {
-        const taking = this.source.take(this.prefetch - this.outstanding);
-        // A client may hold a take sent just before a drop until a reconnect that never comes (ioredis, once the
-        // connection failed for good): a cancel must not wait for it. Its items, should they arrive, go straight back.
-        batch = await unlessAborted(taking, this.stop.signal);
-        if (!batch) {
-          taking.then((late) => this.source.giveBack(late.items)).catch(() => undefined);
-          break;
+      let batch: TakeResult<I> | undefined = next;
+      next = undefined;
+      if (!batch)
+        try {
+          const taking = this.source.take(this.prefetch - this.outstanding);
+          // A client may hold a take sent just before a drop until a reconnect that never comes (ioredis, once the
+          // connection failed for good): a cancel must not wait for it. Its items, should they arrive, go straight back.
+          batch = await unlessAborted(taking, this.stop.signal);
+          if (!batch) {
+            taking.then((late) => this.source.giveBack(late.items)).catch(() => undefined);
+            break;
+          }
+          failures = 0;
+        } catch {
+          await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
+          continue;
         }
-        failures = 0;
-      } catch {
-        await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
-        continue;
-      }
       if (!this.active) {
         await this.source.giveBack(batch.items).catch(() => undefined);
         break;
@@ -116,7 +131,11 @@ export class PollingConsumer<T, I> {
         if (delivery) void runHandler(this.handler, delivery);
         else this.outstanding--;
       }
-      if (batch.items.length === 0) await this.source.waitForWork(batch.wait, this.stop.signal);
+      const room = this.prefetch - this.outstanding;
+      if (batch.drained && room > 0) {
+        next = await this.source.waitAndTake(batch.wait, room, this.stop.signal);
+        if (next && !this.active) await this.source.giveBack(next.items).catch(() => undefined);
+      }
     }
   }
 

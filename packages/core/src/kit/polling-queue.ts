@@ -173,7 +173,11 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
         take: (max) => this.take(max),
         toDelivery: (item, onSettle) => this.toDelivery(item, onSettle),
         giveBack: (items) => this.giveBack(items),
-        waitForWork: (wait, signal) => this.wake.wait(this.sleepFor(wait), signal),
+        // A store has no take to send behind the wait: the loop takes again once woken.
+        waitAndTake: async (wait, _max, signal) => {
+          await this.wake.wait(this.sleepFor(wait), signal);
+          return undefined;
+        },
       },
       handler,
       resolvePrefetch(options.prefetch),
@@ -264,11 +268,13 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
     if (this.state !== 'open') {
       // Closed while the take was in flight: nobody will hold these.
       await this.giveBack(items);
-      return { items: [], wait: -1 };
+      return { items: [], wait: -1, drained: true };
     }
-    if (items.length > 0 || !this.store.nextReadyAt) return { items, wait: -1 };
+    // Only an empty take counts as drained: a put from another process leaves no wake-up here.
+    if (items.length > 0) return { items, wait: -1, drained: false };
+    if (!this.store.nextReadyAt) return { items, wait: -1, drained: true };
     const readyAt = await this.call('take from', () => this.store.nextReadyAt!());
-    return { items, wait: readyAt === undefined ? -1 : Math.max(0, readyAt - Date.now()) };
+    return { items, wait: readyAt === undefined ? -1 : Math.max(0, readyAt - Date.now()), drained: true };
   }
 
   private toDelivery(item: I, onSettle: (() => void) | undefined): PolledDelivery<T, I> | undefined {

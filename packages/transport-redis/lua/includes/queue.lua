@@ -1,11 +1,11 @@
 --[[
   What every queue script but declare shares: the queue's keys, the Redis clock (so deadlines
   never depend on the clocks of the clients), the queue's options, and the moves of items between
-  ready, delayed and in flight. Included after "item"; KEYS are the queue's nine keys in the order
-  of QUEUE_KEY_NAMES (src/keys.ts).
+  ready, delayed and in flight. Included after "item"; KEYS are the queue's twelve keys in the
+  order of QUEUE_KEY_NAMES (src/keys.ts).
 ]]
-local meta, ready, delayed, inflight, deadlines, leases, seq, wake, room =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local meta, ready, delayed, inflight, deadlines, leases, seq, wake, room, holds, putters, expiries =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local SIGNAL_CAP = 64
 local SIGNAL_TTL = 60000
 
@@ -73,6 +73,7 @@ local function unhold(order, delivery, due_at, uncount)
   redis.call('ZREM', deadlines, delivery)
   if not held then return 0 end
   redis.call('HDEL', inflight, delivery)
+  redis.call('ZREM', holds, held_lease(held) .. '|' .. delivery)
   if uncount then delivery = previous_delivery(delivery) end
   local item = held_item(held, delivery)
   if due_at then
@@ -89,20 +90,32 @@ local function unhold_all(order, deliveries)
   return n
 end
 
+-- The deliveries `lease` holds, read from the lex index (lease never contains '|', and '}' is
+-- the byte after it): only that lease's entries, never the whole in-flight hash.
+local function deliveries_of(lease)
+  local entries = redis.call('ZRANGEBYLEX', holds, '[' .. lease .. '|', '(' .. lease .. '}')
+  local skip = #lease + 2
+  for i = 1, #entries do entries[i] = string.sub(entries[i], skip) end
+  return entries
+end
+
 -- Return in-flight items whose visibility deadline passed or whose consumer's lease expired.
 local function reclaim(order, now)
   local back = redis.call('ZRANGEBYSCORE', deadlines, '-inf', fmt(now), 'LIMIT', 0, 1000)
   local dead = redis.call('ZRANGEBYSCORE', leases, '-inf', fmt(now), 'LIMIT', 0, 100)
   if #dead > 0 then
-    local gone = {}
-    for _, lease in ipairs(dead) do gone[lease] = true end
     redis.call('ZREM', leases, unpack(dead))
-    local held = redis.call('HGETALL', inflight)
-    for i = 1, #held, 2 do
-      if gone[held_lease(held[i + 1])] then back[#back + 1] = held[i] end
+    for _, lease in ipairs(dead) do
+      for _, delivery in ipairs(deliveries_of(lease)) do back[#back + 1] = delivery end
     end
   end
   return unhold_all(order, back)
+end
+
+-- Room freed for n items: wake every put waiting in line too (up to SIGNAL_CAP), since only the
+-- first in line may store and the server may hand a single token to any of them.
+local function signal_room(n)
+  signal(room, math.max(n, redis.call('ZCARD', putters)))
 end
 
 local function release_due(order, now)
