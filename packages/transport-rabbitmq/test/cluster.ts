@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { freePort, type PrivateBroker, RABBITMQ_SERVER } from './broker.js';
+import { freePort, RABBITMQ_SERVER } from './broker.js';
 
 const run = promisify(execFile);
 
@@ -147,22 +147,4 @@ async function awaitAmqp(url: string, node: ChildProcess): Promise<void> {
     if (Date.now() > deadline) throw new Error(`private RabbitMQ node at ${url} did not start`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/**
- * A one-node private broker restarted gracefully (`stop_app`, `start_app`) instead of killed: on RabbitMQ 3.10 a
- * single-node quorum queue whose node was SIGKILLed did not elect its leader again (docs/decisions.md), so the
- * conformance kit's restart case for quorum queues uses this; crashes are covered on three nodes.
- */
-export async function startGracefulBroker(): Promise<PrivateBroker> {
-  const single = await startPrivateCluster(1);
-  const node = single.nodes[0]!;
-  return {
-    url: node.url,
-    restart: async () => {
-      await single.ctl(node, 'stop_app');
-      await single.ctl(node, 'start_app');
-    },
-    stop: () => single.stop(),
-  };
 }
