@@ -153,6 +153,12 @@ export interface Subscription {
   unsubscribe(): Promise<void>;
 }
 
+/** The events of a {@link Connection}: only `error`. */
+export type ConnectionEvent = 'error';
+
+/** Receives a connection's terminal failure, a `TaskwireError` (an `AuthError`, a `ConfigError`, …). */
+export type ConnectionErrorListener = (error: Error) => void;
+
 /** An open connection to a backend. */
 export interface Connection {
   /** The transport that opened this connection. */

@@ -9,7 +9,7 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
-import { wrapBackendError } from '@taskwire/core/transport';
+import { ConnectionEvents, wrapBackendError } from '@taskwire/core/transport';
 import {
   optionForArgument,
   optionsExchangeName,
@@ -40,8 +40,11 @@ export function declareError(name: string, error: unknown): unknown {
   );
 }
 
-/** An open connection to RabbitMQ. */
-export class RabbitMQConnection implements Connection {
+/**
+ * An open connection to RabbitMQ. Drops are ridden out (the connection comes back, consumers resubscribe); one
+ * that stays down past `reconnectDeadlineMs` is reported once on the `error` event.
+ */
+export class RabbitMQConnection extends ConnectionEvents implements Connection {
   private readonly queues = new Set<RabbitMQQueue<any>>();
   private readonly subscriptions = new Set<BroadcastSubscription<any>>();
   private readonly broadcasts: BroadcastPublisher;
@@ -53,7 +56,9 @@ export class RabbitMQConnection implements Connection {
     private readonly publisher: Publisher,
     private readonly context: QueueContext,
   ) {
+    super();
     this.broadcasts = new BroadcastPublisher(amqp);
+    amqp.onFailure((error) => this.reportFailure(error));
   }
 
   private get codec(): Codec {
@@ -153,6 +158,7 @@ export class RabbitMQConnection implements Connection {
   }
 
   private assertOpen(): void {
-    if (this.closed || !this.amqp.usable) throw new ConnectionClosedError('RabbitMQ connection is closed');
+    if (this.closed || !this.amqp.usable)
+      throw this.terminalFailure ?? new ConnectionClosedError('RabbitMQ connection is closed');
   }
 }

@@ -274,7 +274,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
 
   private assertOpen(): void {
     if (this.closed || !this.context.amqp.usable) {
-      throw new ConnectionClosedError(`queue "${this.name}" is closed`);
+      throw this.context.amqp.failure ?? new ConnectionClosedError(`queue "${this.name}" is closed`);
     }
   }
 }

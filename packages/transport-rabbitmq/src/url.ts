@@ -1,6 +1,9 @@
 import { ConfigError, redactUrl } from '@taskwire/core';
 import type { Options } from 'amqplib';
 
+/** The URL query parameter (and connect option) that bounds how long a dropped connection keeps reconnecting. */
+const RECONNECT_DEADLINE_PARAM = 'reconnectDeadlineMs';
+
 /** Where and how to reach the broker, from a URL or from separate connection options. */
 export interface EndpointOptions {
   /** `amqp://user:password@host:5672/vhost?heartbeat=30` or `amqps://…`. */
@@ -27,6 +30,8 @@ export interface BrokerAddress {
   readonly target: string | Options.Connect;
   /** The URL with its password redacted, for errors and logs. */
   readonly display: string;
+  /** `reconnectDeadlineMs` from the URL's query, when given there. */
+  readonly reconnectDeadlineMs?: number;
 }
 
 /** Resolve `url` (or the separate options) into an amqplib target; a bad URL is a `ConfigError`. */
@@ -65,5 +70,14 @@ export function resolveBrokerAddress(options: EndpointOptions): BrokerAddress {
   if (heartbeat !== null && !/^\d+$/.test(heartbeat)) {
     throw new ConfigError(`invalid RabbitMQ URL "${display}": heartbeat must be a whole number of seconds`);
   }
-  return { target: options.url, display };
+  const deadline = parsed.searchParams.get(RECONNECT_DEADLINE_PARAM);
+  if (deadline === null) return { target: options.url, display };
+  if (!/^\d+$/.test(deadline) || Number(deadline) === 0) {
+    throw new ConfigError(
+      `invalid RabbitMQ URL "${display}": ${RECONNECT_DEADLINE_PARAM} must be a whole number of milliseconds above 0`,
+    );
+  }
+  // Ours, not amqplib's: taken out of the URL amqplib reads.
+  parsed.searchParams.delete(RECONNECT_DEADLINE_PARAM);
+  return { target: parsed.toString(), display, reconnectDeadlineMs: Number(deadline) };
 }

@@ -79,6 +79,8 @@ export interface PrivateBroker {
   stopApp(): Promise<void>;
   /** `rabbitmqctl start_app`: the broker listens again (resolves once a client can connect). */
   startApp(): Promise<void>;
+  /** SIGKILL the node (no goodbye to any client); {@link restart} or {@link stop} afterwards. */
+  kill(): Promise<void>;
   /** SIGKILL the node and remove its directory. */
   stop(): Promise<void>;
 }
@@ -159,6 +161,7 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
       await kill();
       await start();
     },
+    kill,
     stopApp: async () => {
       await ctl('stop_app');
     },

@@ -13,7 +13,7 @@ import {
   type Subscription,
   type Transport,
 } from '@taskwire/core';
-import { backoffDelay, checkQueueName, wrapBackendError } from '@taskwire/core/transport';
+import { backoffDelay, ConnectionEvents, checkQueueName, wrapBackendError } from '@taskwire/core/transport';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { BlockingPool } from './blocking.js';
 import { broadcastChannel, queueKeys } from './keys.js';
@@ -51,14 +51,31 @@ export interface RedisConnectOptions {
    */
   maxBlockMs?: number;
   /**
-   * Time allowed for the first connection before `connect()` fails (later drops reconnect forever).
+   * Time allowed for the first connection before `connect()` fails (later drops reconnect until
+   * `reconnectDeadlineMs`).
    * @default 5000
    */
   connectTimeoutMs?: number;
+  /**
+   * How long a dropped connection keeps trying to come back (Redis restarting, a network cut) before it gives up
+   * for good: pending commands then reject, later calls reject with a `ConnectionClosedError` saying so, and the
+   * connection emits it as its `error` event. Also the URL parameter `?reconnectDeadlineMs=`; the same option on
+   * every transport. @default 300000 (5 minutes)
+   */
+  reconnectDeadlineMs?: number;
   /** `CLIENT SETNAME` of the connections (blocking ones get `:block`, the subscriber `:sub`). */
   connectionName?: string;
   /** Largest encoded payload `put` accepts. @default 67108864 (64 MiB) */
   maxPayloadBytes?: number;
+}
+
+function checkReconnectDeadline(value: number): number {
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new RangeError(
+      `reconnectDeadlineMs must be a number of milliseconds above 0 (got ${String(value)})`,
+    );
+  }
+  return value;
 }
 
 /** ioredis's delay before reconnect attempt `times` (1-based): 100 ms, doubling to 2 s, jittered. */
@@ -66,8 +83,15 @@ function reconnectDelay(times: number): number {
   return backoffDelay(times, { baseMs: 100, maxMs: 2000 });
 }
 
-/** A connection to Redis: one pipelined command client, blocking clients on demand, a subscriber. */
-export class RedisConnection implements Connection {
+/** How long a dropped connection keeps reconnecting by default: through a server restart. */
+const DEFAULT_RECONNECT_DEADLINE_MS = 300_000;
+
+/**
+ * A connection to Redis: one pipelined command client, blocking clients on demand, a subscriber. Drops are ridden
+ * out (ioredis reconnects with backoff, commands wait); one that stays down past `reconnectDeadlineMs` is reported
+ * once on the `error` event and the connection closes.
+ */
+export class RedisConnection extends ConnectionEvents implements Connection {
   private readonly queues = new Set<RedisQueue<any>>();
   private readonly pool: BlockingPool;
   private readonly idBase = randomBytes(6).toString('base64url');
@@ -77,6 +101,7 @@ export class RedisConnection implements Connection {
   private readonly handlers = new Map<string, Set<(message: Buffer) => void>>();
   private closed = false;
   private closing: Promise<void> | undefined;
+  private stopWatching: () => void = () => undefined;
 
   private constructor(
     readonly transport: Transport,
@@ -87,7 +112,10 @@ export class RedisConnection implements Connection {
     private readonly leaseTtlMs: number,
     private readonly maxBlockMs: number,
     private readonly connectionName: string | undefined,
+    deadline: { readonly ms: number; readonly display: string },
   ) {
+    super();
+    this.watchReconnects(deadline.ms, deadline.display);
     this.pool = new BlockingPool(() => this.duplicate('block', false));
     let ready = client.status === 'ready';
     client.on('ready', () => {
@@ -156,6 +184,12 @@ export class RedisConnection implements Connection {
       options.leaseTtlMs ?? fromUrl.leaseTtlMs ?? 30_000,
       options.maxBlockMs ?? 5000,
       connectionName,
+      {
+        ms: checkReconnectDeadline(
+          options.reconnectDeadlineMs ?? fromUrl.reconnectDeadlineMs ?? DEFAULT_RECONNECT_DEADLINE_MS,
+        ),
+        display: options.client ? 'the given client' : redactUrl(options.url ?? DEFAULT_REDIS_URL),
+      },
     );
   }
 
@@ -224,8 +258,47 @@ export class RedisConnection implements Connection {
     return this.closing;
   }
 
+  /**
+   * Give up once the command client has been without a connection for `deadlineMs`: ioredis itself would retry
+   * for ever, and commands would wait for ever with it.
+   */
+  private watchReconnects(deadlineMs: number, display: string): void {
+    let timer: NodeJS.Timeout | undefined;
+    let lastError: Error | undefined;
+    this.client.on('error', (error: Error) => {
+      lastError = error;
+    });
+    this.client.on('close', () => {
+      if (timer || this.closed) return;
+      timer = setTimeout(() => {
+        const reason = lastError ? ` (last error: ${lastError.message})` : '';
+        this.fail(
+          new ConnectionClosedError(
+            `gave up reconnecting to Redis at ${display} after ${deadlineMs} ms without a connection (reconnectDeadlineMs)${reason}`,
+            { cause: lastError, retryable: false },
+          ),
+        );
+      }, deadlineMs);
+    });
+    // Never outlive the connection (and keep the process up while it waits: the deadline must fire).
+    this.stopWatching = () => clearTimeout(timer);
+    this.client.on('ready', () => {
+      clearTimeout(timer);
+      timer = undefined;
+    });
+  }
+
+  /** The connection failed for good: report it once and close, dropping the sockets at once. */
+  private fail(error: Error): void {
+    if (this.closing || !this.reportFailure(error)) return;
+    // Commands waiting through the reconnect loop reject now instead of waiting for ever.
+    if (this.ownsClient) this.client.disconnect();
+    this.closing = this.shutdown();
+  }
+
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.stopWatching();
     this.pool.close();
     await Promise.allSettled([...this.queues].map((queue) => queue.close()));
     this.subscriber?.disconnect();
@@ -267,6 +340,6 @@ export class RedisConnection implements Connection {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ConnectionClosedError('redis connection is closed');
+    if (this.closed) throw this.terminalFailure ?? new ConnectionClosedError('redis connection is closed');
   }
 }

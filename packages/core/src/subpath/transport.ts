@@ -15,6 +15,7 @@ export {
   type WrapBackendErrorOptions,
   wrapBackendError,
 } from '../kit/backend-error.js';
+export { ConnectionEvents } from '../kit/connection-events.js';
 export { BaseDelivery, runHandler } from '../kit/delivery.js';
 export {
   checkPriority,
