@@ -1,7 +1,5 @@
 import { connect as connectTcp } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PrivateBroker, startPrivateBroker } from '../../../packages/transport-rabbitmq/test/broker.js';
-import { type PrivateRedis, startPrivateRedis } from '../../../packages/transport-redis/test/redis.js';
 import {
   exitWithin,
   inputFile,
@@ -14,6 +12,7 @@ import {
   WORKER_CLI,
   waitFor,
 } from './helpers.js';
+import { type PrivateBackend, privateRabbitMQ, privateRedis } from './private-backends.js';
 
 // The real CLIs ride out a backend that stops gracefully (RabbitMQ `stop_app`, Redis `SHUTDOWN`)
 // and comes back: every result arrives exactly once and the master exits 0. A backend that stays
@@ -117,33 +116,33 @@ async function giveUp(transport: string, url: string, stop: () => Promise<void>)
 }
 
 describe('a RabbitMQ node stopped and started mid-run', () => {
-  let broker: PrivateBroker;
+  let broker: PrivateBackend;
   beforeAll(async () => {
-    broker = await startPrivateBroker();
+    broker = await privateRabbitMQ();
   }, 90_000);
-  afterAll(() => broker?.stop());
+  afterAll(() => broker?.remove());
 
   it('stop_app, 3 s, start_app: master and two workers ride it out, every result once, master exits 0', async () => {
-    await rideOut('rabbitmq', broker.url, broker.stopApp, broker.startApp);
+    await rideOut('rabbitmq', broker.url, broker.stopGracefully, broker.startAgain);
   }, 150_000);
 
   it('down past reconnectDeadlineMs: the master exits non-zero with a one-line reason', async () => {
-    await giveUp('rabbitmq', broker.url, broker.kill);
+    await giveUp('rabbitmq', broker.url, broker.stopGracefully);
   }, 90_000);
 });
 
 describe('a persistent Redis server shut down and started again mid-run', () => {
-  let redis: PrivateRedis;
+  let redis: PrivateBackend;
   beforeAll(async () => {
-    redis = await startPrivateRedis({ persistent: true });
+    redis = await privateRedis();
   });
-  afterAll(() => redis?.stop());
+  afterAll(() => redis?.remove());
 
   it('SHUTDOWN, 3 s, start: master and two workers ride it out, every result once, master exits 0', async () => {
-    await rideOut('redis', `${redis.url}?leaseTtlMs=2000`, redis.shutdown, redis.start);
+    await rideOut('redis', `${redis.url}?leaseTtlMs=2000`, redis.stopGracefully, redis.startAgain);
   }, 120_000);
 
   it('down past reconnectDeadlineMs: the master exits non-zero with a one-line reason', async () => {
-    await giveUp('redis', `${redis.url}?leaseTtlMs=2000`, redis.shutdown);
+    await giveUp('redis', `${redis.url}?leaseTtlMs=2000`, redis.stopGracefully);
   }, 90_000);
 });

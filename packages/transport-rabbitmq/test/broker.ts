@@ -1,13 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import amqp from 'amqplib';
-
-const run = promisify(execFile);
 
 /** The test broker; CI points TASKWIRE_AMQP_URL elsewhere if needed. */
 export const AMQP_URL = process.env.TASKWIRE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -75,26 +72,17 @@ export interface PrivateBroker {
   readonly url: string;
   /** SIGKILL the node and start it again on the same ports and data directory. */
   restart(): Promise<void>;
-  /** `rabbitmqctl stop_app`: the broker closes every connection (320 CONNECTION-FORCED) and stops listening. */
-  stopApp(): Promise<void>;
-  /** `rabbitmqctl start_app`: the broker listens again (resolves once a client can connect). */
-  startApp(): Promise<void>;
-  /** SIGKILL the node (no goodbye to any client); {@link restart} or {@link stop} afterwards. */
-  kill(): Promise<void>;
   /** SIGKILL the node and remove its directory. */
   stop(): Promise<void>;
 }
 
-// As root, the packaged `rabbitmq-server` and `rabbitmqctl` re-runs itself as the rabbitmq user, who cannot write the
+// As root, the packaged `rabbitmq-server` re-runs itself as the rabbitmq user, who cannot write the
 // node's directory: run the real script when it is there.
 const RABBITMQ_SERVER =
   process.env.TASKWIRE_RABBITMQ_SERVER ??
   (existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server')
     ? '/usr/lib/rabbitmq/bin/rabbitmq-server'
     : 'rabbitmq-server');
-const RABBITMQCTL =
-  process.env.TASKWIRE_RABBITMQCTL ??
-  (existsSync('/usr/lib/rabbitmq/bin/rabbitmqctl') ? '/usr/lib/rabbitmq/bin/rabbitmqctl' : 'rabbitmqctl');
 
 /** A loopback port nobody listens on right now. */
 async function freePort(): Promise<number> {
@@ -128,7 +116,8 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
   };
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
   let node: ChildProcess | undefined;
-  const reachable = async () => {
+  const start = async () => {
+    node = spawn(RABBITMQ_SERVER, [], { env, detached: true, stdio: 'ignore' });
     const deadline = Date.now() + 60_000;
     for (;;) {
       const connection = await amqp.connect(url, { timeout: 2000 }).catch(() => undefined);
@@ -136,18 +125,11 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
         await connection.close();
         return;
       }
-      if (node && node.exitCode !== null)
-        throw new Error(`private RabbitMQ node exited with ${node.exitCode}`);
+      if (node.exitCode !== null) throw new Error(`private RabbitMQ node exited with ${node.exitCode}`);
       if (Date.now() > deadline) throw new Error(`private RabbitMQ node on port ${port} did not start`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   };
-  const start = async () => {
-    node = spawn(RABBITMQ_SERVER, [], { env, detached: true, stdio: 'ignore' });
-    await reachable();
-  };
-  const ctl = (command: string) =>
-    run(RABBITMQCTL, ['-n', env.RABBITMQ_NODENAME, command], { env, timeout: 60_000 });
   const kill = async () => {
     if (!node || node.exitCode !== null || node.signalCode !== null) return;
     const exited = new Promise((resolve) => node!.once('exit', resolve));
@@ -160,14 +142,6 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
     restart: async () => {
       await kill();
       await start();
-    },
-    kill,
-    stopApp: async () => {
-      await ctl('stop_app');
-    },
-    startApp: async () => {
-      await ctl('start_app');
-      await reachable();
     },
     stop: async () => {
       await kill();

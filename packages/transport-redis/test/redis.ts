@@ -105,10 +105,6 @@ export interface PrivateRedis {
   readonly url: string;
   /** SIGKILL it and start it again on the same port and directory. */
   restart(): Promise<void>;
-  /** `SHUTDOWN` (a graceful stop: persistence is written first); resolves once the process exited. */
-  shutdown(): Promise<void>;
-  /** Start it again on the same port and directory after {@link shutdown}. */
-  start(): Promise<void>;
   /** SIGKILL it and remove its directory. */
   stop(): Promise<void>;
 }
@@ -163,17 +159,6 @@ export async function startPrivateRedis(options: { persistent: boolean }): Promi
       await kill();
       await start();
     },
-    shutdown: async () => {
-      if (!server || server.exitCode !== null || server.signalCode !== null) return;
-      const exited = new Promise((resolve) => server!.once('exit', resolve));
-      const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null });
-      client.on('error', () => undefined);
-      await client.connect();
-      await client.call('SHUTDOWN').catch(() => undefined); // the server closes the socket instead of replying
-      client.disconnect();
-      await exited;
-    },
-    start,
     stop: async () => {
       await kill();
       rmSync(dir, { recursive: true, force: true });
