@@ -56,12 +56,15 @@ export class DueMover {
         !this.stopped && holder.alive;
         wait = Math.min(wait * 2, FULL_RETRY_MAX_MS)
       ) {
-        const outcome = await this.publisher.publish('', this.queue, message.content, message.properties);
+        const outcome = await this.publisher.publish('', this.queue, message.content, {
+          ...message.properties,
+          mandatory: true,
+        });
         if (outcome === 'ack') {
           holder.ack(message);
           return;
         }
-        await sleep(wait); // the queue is full: wait for room
+        await sleep(wait); // the queue is full (or deleted and not yet declared again): wait
       }
     } catch {
       // the connection gave up: the due copy stays in its queue
