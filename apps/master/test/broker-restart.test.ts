@@ -47,13 +47,18 @@ function listening(url: string): Promise<boolean> {
   });
 }
 
-/** A master and two workers on `url`, the master writing results to `output`. */
+/**
+ * A master and two workers on `url`, the master writing results to `output`. A small prefetch: tasks held when the
+ * backend stops come back as second attempts, which a worker runs one at a time (poison isolation).
+ */
 function startJob(transport: string, url: string) {
   const { input, output } = inputFile(TASKS);
   const common = ['--transport', transport, '--url', url, '--queue', uniqueName('restart')];
   const master = track(start(MASTER_CLI, [...common, '--input', input, '--output', output]));
   for (const _ of [1, 2]) {
-    track(start(WORKER_CLI, [...common, '--handler', PACED_HANDLER, '--concurrency', '4']));
+    track(
+      start(WORKER_CLI, [...common, '--handler', PACED_HANDLER, '--concurrency', '4', '--prefetch', '16']),
+    );
   }
   return { master, output };
 }
