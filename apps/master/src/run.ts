@@ -229,6 +229,10 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   // Only the seed's lines show submitted tasks; listening costs an event per task.
   if (useSeedLines) master.on('submitted', (task) => view.submitted(task.payload));
 
+  let failure: Error | undefined;
+  const connectionFailed = terminalFailure(connection, (error) => {
+    failure = error;
+  });
   const started = Date.now();
   let finished = 0;
   let done = 0;
@@ -246,7 +250,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         if (useSeedLines) console.log(describe(result, options.handler ?? 'square'));
       }
     })();
-    await Promise.race([run, allWorkersGone, signals.first]);
+    await Promise.race([run, allWorkersGone, signals.first, connectionFailed]);
   } finally {
     // The job's time ends with its last result; stopping the local workers and closing is not part of it.
     finished = Date.now();
@@ -259,9 +263,13 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     await workers?.stop();
     await inProcessWorkers?.stop();
     await writer?.close();
-    await master.close();
-    if (privateQueue) await deleteQueues(connection, [privateQueue, deadLetterQueueOf(privateQueue)]);
-    await connection.close();
+    // After the connection failed for good there is nothing left to release on it (the transport closed it), and
+    // trying would only hide why the job ended.
+    if (!failure) {
+      await master.close();
+      if (privateQueue) await deleteQueues(connection, [privateQueue, deadLetterQueueOf(privateQueue)]);
+      await connection.close();
+    }
     await server?.close();
     // After a first signal the process is on its way out: a second one, even now, must still exit at once
     // (with 130/143), not kill it by the default action.
@@ -275,6 +283,24 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   );
   if (signals.received) return exitCodeOf(signals.received);
   return failedTotal === 0 ? 0 : 1;
+}
+
+/**
+ * Rejects with the connection's terminal failure (a backend down past `reconnectDeadlineMs`, …): a master that is
+ * only waiting for results has no call of its own that would fail.
+ */
+function terminalFailure(connection: Connection, onFailure: (error: Error) => void): Promise<never> {
+  const events = connection as Connection & {
+    on?: (event: 'error', listener: (error: Error) => void) => unknown;
+  };
+  const failed = new Promise<never>((_, reject) =>
+    events.on?.('error', (error) => {
+      onFailure(error);
+      reject(error);
+    }),
+  );
+  failed.catch(() => undefined);
+  return failed;
 }
 
 /** The command a remote worker runs to join (secrets never printed: the key by its file or variable). */

@@ -17,6 +17,7 @@ export const ErrorCodes = {
   TASK_TIMEOUT: 'TASKWIRE_TASK_TIMEOUT',
   RESULT_ENCODING: 'TASKWIRE_RESULT_ENCODING',
   BACKEND: 'TASKWIRE_BACKEND',
+  QUEUE_NOT_FOUND: 'TASKWIRE_QUEUE_NOT_FOUND',
 } as const;
 
 /** One of the values of {@link ErrorCodes}. */
@@ -120,6 +121,20 @@ export class UnsupportedError extends TaskwireError {
   }
   static override isInstance(error: unknown): error is UnsupportedError {
     return hasCode(error, ErrorCodes.UNSUPPORTED);
+  }
+}
+
+/**
+ * The queue does not exist on the backend (deleted behind the handle): a put to it is refused rather than
+ * accepted and dropped. Declare the queue again to use it.
+ */
+export class QueueNotFoundError extends TaskwireError {
+  constructor(message: string, options?: TaskwireErrorOptions) {
+    super(ErrorCodes.QUEUE_NOT_FOUND, message, options);
+    this.name = 'QueueNotFoundError';
+  }
+  static override isInstance(error: unknown): error is QueueNotFoundError {
+    return hasCode(error, ErrorCodes.QUEUE_NOT_FOUND);
   }
 }
 

@@ -125,20 +125,30 @@ export function delayQueueName(name: string, delayMs: number): string {
   return `${name}.delay.${delayMs}`;
 }
 
+/**
+ * Name of the queue where delayed items of a bounded queue wait once due, for a client-side mover to put them
+ * into `name` when it has room (see {@link DueMover}): the broker would drop an item dead-lettered into a full
+ * queue.
+ */
+export function dueQueueName(name: string): string {
+  return `${name}.due`;
+}
+
 /** How long an unused delay queue lives after its last declaration (beyond its delay). */
 export const DELAY_QUEUE_IDLE_MS = 60_000;
 
 /**
  * Broker arguments of a delay queue: every item waits `delayMs` (one TTL per queue, so expiry at
- * the head is exact) and is then dead-lettered into the target queue. No plugin needed. Always a
- * classic queue, for quorum queues too: on RabbitMQ 3.10 a quorum TTL queue restarted with its
- * node lost its items (they neither expired into the target nor stayed; docs/decisions.md).
+ * the head is exact) and is then dead-lettered into `target` (the queue itself, or the due queue of a
+ * bounded one). No plugin needed. Always a classic queue, for quorum queues too: on RabbitMQ 3.10 a
+ * quorum TTL queue restarted with its node lost its items (they neither expired into the target nor
+ * stayed; docs/decisions.md).
  */
-export function delayQueueArguments(name: string, delayMs: number): Record<string, unknown> {
+export function delayQueueArguments(name: string, delayMs: number, target = name): Record<string, unknown> {
   return {
     'x-message-ttl': delayMs,
     'x-dead-letter-exchange': '',
-    'x-dead-letter-routing-key': name,
+    'x-dead-letter-routing-key': target,
     'x-expires': delayMs + DELAY_QUEUE_IDLE_MS,
   };
 }

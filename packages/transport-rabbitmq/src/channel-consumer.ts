@@ -7,6 +7,8 @@ import type { ReconnectingConnection } from './reconnecting-connection.js';
 // After the consumer's channel closes while the connection stays up (e.g. a channel error), wait
 // about this long before subscribing again, backing off while it keeps failing.
 const RESUBSCRIBE_BACKOFF = { baseMs: 1000, maxMs: 30_000 };
+// After a subscription on a fresh connection failed (the broker dropped it again, or is not serving yet).
+const RESUBSCRIBE_AFTER_RECONNECT_BACKOFF = { baseMs: 100, maxMs: 5000 };
 
 /**
  * A `basic.consume` on its own channel with its own prefetch. It subscribes once per connection:
@@ -35,7 +37,7 @@ export class ChannelConsumer implements ConsumerHandle {
     private readonly onMessage: (message: Message, holder: Holder) => void,
     private readonly onCancel: (consumer: ChannelConsumer) => void,
   ) {
-    this.removeListener = amqp.onConnect(() => void this.subscribe().catch(() => undefined));
+    this.removeListener = amqp.onConnect(() => this.resubscribe());
   }
 
   /** Subscribe on the current connection (no-op when already subscribed on it). */
@@ -45,22 +47,29 @@ export class ChannelConsumer implements ConsumerHandle {
     const generation = this.amqp.generation;
     if (this.cancelled || this.subscribedGeneration === generation) return;
     this.subscribedGeneration = generation;
-    const channel = await model.createChannel();
-    channel.on('error', () => undefined);
-    const holder = new Holder(channel);
-    this.holder = holder;
-    channel.once('close', () => this.onChannelClose(generation));
-    await channel.prefetch(this.prefetch);
-    const ok = await channel.consume(
-      this.queue,
-      (message) => {
-        if (message) {
-          holder.received(message);
-          this.onMessage(message, holder);
-        } else this.onBrokerCancel(holder);
-      },
-      { noAck: false },
-    );
+    let ok: { consumerTag: string };
+    try {
+      const channel = await model.createChannel();
+      channel.on('error', () => undefined);
+      const holder = new Holder(channel);
+      this.holder = holder;
+      channel.once('close', () => this.onChannelClose(generation));
+      await channel.prefetch(this.prefetch);
+      ok = await channel.consume(
+        this.queue,
+        (message) => {
+          if (message) {
+            holder.received(message);
+            this.onMessage(message, holder);
+          } else this.onBrokerCancel(holder);
+        },
+        { noAck: false },
+      );
+    } catch (error) {
+      // Not subscribed on this connection after all: the next attempt may claim it again.
+      if (this.subscribedGeneration === generation) this.subscribedGeneration = -1;
+      throw error;
+    }
     this.tag = ok.consumerTag;
     this.resubscribes = 0;
     if (this.cancelled) await this.stop();
@@ -100,13 +109,28 @@ export class ChannelConsumer implements ConsumerHandle {
     void holder.close();
   }
 
+  /**
+   * Subscribe again after a reconnect. That can fail when the connection drops again at once (a broker still
+   * shutting down or starting): try again after a backoff, so the consumer never stays silent.
+   */
+  private resubscribe(): void {
+    void this.subscribe().catch(() => {
+      if (!this.cancelled) this.retryAfter(RESUBSCRIBE_AFTER_RECONNECT_BACKOFF);
+    });
+  }
+
+  /** One pending retry at most: a failure seen both by subscribe() and by its channel's close schedules one. */
+  private retryAfter(backoff: { baseMs: number; maxMs: number }): void {
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.resubscribe(), backoffDelay(++this.resubscribes, backoff));
+  }
+
   private onChannelClose(generation: number): void {
     this.tag = undefined;
     // A dropped connection is handled by the connection's reconnect callback; only a lone channel
     // failure on a still-open connection resubscribes from here.
     if (this.cancelled || !this.amqp.connected || this.amqp.generation !== generation) return;
     this.subscribedGeneration = -1;
-    const delay = backoffDelay(++this.resubscribes, RESUBSCRIBE_BACKOFF);
-    this.retry = setTimeout(() => void this.subscribe().catch(() => undefined), delay);
+    this.retryAfter(RESUBSCRIBE_BACKOFF);
   }
 }

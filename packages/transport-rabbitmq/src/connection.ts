@@ -11,6 +11,7 @@ import {
 } from '@taskwire/core';
 import { ConnectionEvents, wrapBackendError } from '@taskwire/core/transport';
 import {
+  dueQueueName,
   optionForArgument,
   optionsExchangeName,
   optionsRecord,
@@ -42,8 +43,8 @@ export function declareError(name: string, error: unknown): unknown {
 
 /**
  * An open connection to RabbitMQ. Drops are ridden out (reconnect with backoff, consumers subscribe again); giving
- * up reconnecting (`reconnect.maxRetries`) or a login refused on reconnect is terminal and reported on the `error`
- * event.
+ * up reconnecting (`reconnect.maxRetries`, or down past `reconnectDeadlineMs`) or a login refused on reconnect is
+ * terminal and reported once on the `error` event.
  */
 export class RabbitMQConnection extends ConnectionEvents implements Connection {
   private readonly queues = new Set<RabbitMQQueue<any>>();
@@ -73,13 +74,17 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
     // Without options, an existing queue is opened as it is (like the memory engine, omitted
     // options are taken from the queue); RabbitMQ would otherwise reject the default arguments.
     try {
-      if (!given && (await this.exists(name)))
-        return this.track(new RabbitMQQueue<T>(this.context, name, undefined));
+      if (!given && (await this.exists(name))) {
+        // Opened as it is: a bounded queue is known by its due queue, declared with it.
+        const bounded = await this.exists(dueQueueName(name));
+        return this.track(await new RabbitMQQueue<T>(this.context, name, undefined, bounded).start());
+      }
       await this.declare(name, resolved);
+      const bounded = resolved.maxsize > 0;
+      return this.track(await new RabbitMQQueue<T>(this.context, name, resolved, bounded).start());
     } catch (error) {
       throw wrapBackendError(error, `rabbitmq: declaring queue "${name}"`);
     }
-    return this.track(new RabbitMQQueue<T>(this.context, name, resolved));
   }
 
   async publish<T = unknown>(channel: string, message: T): Promise<void> {
@@ -143,6 +148,10 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
       .catch((error) => {
         throw declareError(name, error);
       });
+    if (options.maxsize > 0) {
+      // Unbounded, so the broker never drops what falls due into it (see DueMover).
+      await this.amqp.withChannel((channel) => channel.assertQueue(dueQueueName(name), { durable }));
+    }
     if (options.deadLetter !== undefined && !(await this.exists(options.deadLetter))) {
       const deadOptions = resolveRabbitQueueOptions(options.deadLetter, {}, this.context.kind);
       await this.amqp

@@ -12,6 +12,8 @@ export class DelayQueues {
     private readonly amqp: ReconnectingConnection,
     private readonly queue: string,
     private readonly durable: boolean,
+    /** Where due items go: the queue itself, or the due queue of a bounded one. */
+    private readonly target: string = queue,
   ) {}
 
   /** Names of the delay queues used so far. */
@@ -28,7 +30,7 @@ export class DelayQueues {
     await this.amqp.withChannel((channel) =>
       channel.assertQueue(name, {
         durable: this.durable,
-        arguments: delayQueueArguments(this.queue, delayMs),
+        arguments: delayQueueArguments(this.queue, delayMs, this.target),
       }),
     );
     this.declared.set(delayMs, { name, declaredAt: Date.now() });

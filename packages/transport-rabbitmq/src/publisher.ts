@@ -1,9 +1,12 @@
 import { ConnectionClosedError } from '@taskwire/core';
-import type { ConfirmChannel, Options } from 'amqplib';
+import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { closeQuietly, type ReconnectingConnection } from './reconnecting-connection.js';
 
-/** How the broker answered a publish: `ack` (stored) or `nack` (refused, e.g. a full queue). */
-export type PublishOutcome = 'ack' | 'nack';
+/**
+ * How the broker answered a publish: `ack` (stored), `nack` (refused, e.g. a full queue) or `unroutable` (no queue
+ * by that name: returned, because every publish is `mandatory`).
+ */
+export type PublishOutcome = 'ack' | 'nack' | 'unroutable';
 
 // A publish whose channel died before its confirm is sent again on the next channel; bound it
 // so a broker that keeps killing the channel surfaces as an error instead of a spin.
@@ -18,10 +21,19 @@ export class Publisher {
   private channel: Promise<ConfirmChannel> | undefined;
   private open: ConfirmChannel | undefined;
   private drained: Promise<void> | undefined;
+  /**
+   * Message ids the broker returned as unroutable on the current channel. RabbitMQ sends `basic.return` before the
+   * `basic.ack` of the same message, so the ack's callback finds its id here. Empty on the fast path: one size check
+   * per confirm.
+   */
+  private readonly returned = new Set<string>();
 
   constructor(private readonly amqp: ReconnectingConnection) {}
 
-  /** Publish one message and wait for its confirm. */
+  /**
+   * Publish one message and wait for its confirm. `options.mandatory` makes the broker return it when no queue
+   * takes it (then `unroutable`); its `messageId` is how the return is matched to the publish.
+   */
   publish(
     exchange: string,
     routingKey: string,
@@ -60,8 +72,12 @@ export class Publisher {
       };
       try {
         const ok = channel.publish(exchange, routingKey, content, options, (error: Error | null) => {
-          if (!error) resolve('ack');
-          else if (error.message === 'message nacked') resolve('nack');
+          if (!error) {
+            const id = options.messageId;
+            resolve(
+              this.returned.size > 0 && id !== undefined && this.returned.delete(id) ? 'unroutable' : 'ack',
+            );
+          } else if (error.message === 'message nacked') resolve('nack');
           else lost();
         });
         if (!ok && !this.drained) this.waitForDrain(channel);
@@ -98,6 +114,10 @@ export class Publisher {
         (channel) => {
           if (this.channel === created) this.open = channel;
           channel.once('close', () => this.forget(channel));
+          channel.on('return', (message: Message) => {
+            const id = message.properties.messageId;
+            if (this.open === channel && id !== undefined) this.returned.add(String(id));
+          });
         },
         () => {
           if (this.channel === created) this.channel = undefined;
@@ -111,6 +131,7 @@ export class Publisher {
     if (this.open !== channel) return;
     this.open = undefined;
     this.channel = undefined;
+    this.returned.clear();
   }
 
   private waitForDrain(channel: ConfirmChannel): void {

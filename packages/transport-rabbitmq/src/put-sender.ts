@@ -1,4 +1,4 @@
-import { ConnectionClosedError, type PutOptions, QueueFullError } from '@taskwire/core';
+import { ConnectionClosedError, type PutOptions, QueueFullError, QueueNotFoundError } from '@taskwire/core';
 import type { Message, Options } from 'amqplib';
 import { ATTEMPT_HEADER } from './arguments.js';
 import type { DelayQueues } from './delay-queues.js';
@@ -43,6 +43,8 @@ export class PutSender {
     const properties: Options.Publish = {
       persistent: this.context.durable,
       messageId: this.context.nextId(),
+      // Returned when no queue takes it (deleted behind this handle), instead of confirmed and dropped.
+      mandatory: true,
     };
     if (priority > 0) properties.priority = priority;
     return properties;
@@ -63,6 +65,10 @@ export class PutSender {
     return sent.then(
       (outcome) => {
         if (outcome === 'ack') return this.done();
+        if (outcome === 'unroutable') {
+          this.done();
+          throw this.notFound(delayMs);
+        }
         return this.waitForRoom(content, properties, options, startedAt).finally(() => this.done());
       },
       (error: unknown) => {
@@ -80,6 +86,7 @@ export class PutSender {
     const properties: Options.Publish = {
       ...message.properties,
       headers: { ...message.properties.headers, [ATTEMPT_HEADER]: attempt },
+      mandatory: true,
     };
     const routingKey = delayMs > 0 ? await this.delayQueues.nameFor(delayMs) : this.target.name;
     const outcome = await this.context.publisher.publish('', routingKey, message.content, properties);
@@ -122,7 +129,16 @@ export class PutSender {
       if (this.target.closing)
         throw new ConnectionClosedError(`queue "${name}" was closed while waiting for room`);
       await sleep(Math.min(wait, remaining));
-      if ((await this.context.publisher.publish('', routingKey, content, properties)) === 'ack') return;
+      const outcome = await this.context.publisher.publish('', routingKey, content, properties);
+      if (outcome === 'ack') return;
+      if (outcome === 'unroutable') throw this.notFound(options.delayMs ?? 0);
     }
+  }
+
+  private notFound(delayMs: number): QueueNotFoundError {
+    const where = delayMs > 0 ? `the delay queue of "${this.target.name}"` : `queue "${this.target.name}"`;
+    return new QueueNotFoundError(
+      `put refused: ${where} does not exist on the broker (deleted?); declare the queue again before putting`,
+    );
   }
 }

@@ -21,10 +21,16 @@ import {
   wrapBackendError,
 } from '@taskwire/core/transport';
 import type { Message } from 'amqplib';
-import { optionsExchangeName, plainQueueArguments, type RabbitQueueOptions } from './arguments.js';
+import {
+  dueQueueName,
+  optionsExchangeName,
+  plainQueueArguments,
+  type RabbitQueueOptions,
+} from './arguments.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import { DelayQueues } from './delay-queues.js';
 import { attemptOf, RabbitMQDelivery, type RequeueTarget } from './delivery.js';
+import { DueMover } from './due-mover.js';
 import { GetChannel, type GetChannelOwner } from './get-channel.js';
 import type { Holder } from './holder.js';
 import { PutSender, type PutTarget } from './put-sender.js';
@@ -48,15 +54,36 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
   private readonly delayQueues: DelayQueues;
   private readonly puts: PutSender;
   private deadQueue: Promise<void> | undefined;
+  /** A bounded queue's mover of due delayed items (see {@link DueMover}). */
+  private readonly mover: DueMover | undefined;
 
+  /**
+   * `bounded`: the queue has a `maxsize`, so its delayed items fall due into its due queue, which this handle's
+   * mover empties into it as room appears. Call {@link start} before use.
+   */
   constructor(
     private readonly context: QueueContext,
     readonly name: string,
     private readonly options: RabbitQueueOptions | undefined,
+    bounded: boolean,
   ) {
     this.gets = new GetChannel(context.amqp, this);
-    this.delayQueues = new DelayQueues(context.amqp, name, context.durable);
+    const due = bounded ? dueQueueName(name) : name;
+    this.delayQueues = new DelayQueues(context.amqp, name, context.durable, due);
     this.puts = new PutSender(context, this, this.delayQueues);
+    if (bounded) this.mover = new DueMover(context.amqp, context.publisher, name, due);
+  }
+
+  /** Start the mover of a bounded queue. */
+  async start(): Promise<this> {
+    await this.mover?.start();
+    return this;
+  }
+
+  /** The queues that hold this queue's items besides itself: its delay queues and a bounded queue's due queue. */
+  private heldElsewhere(): string[] {
+    const names = this.delayQueues.names();
+    return this.mover ? [...names, dueQueueName(this.name)] : names;
   }
 
   /** Its maxsize when declared by this handle (for messages); 0 otherwise. */
@@ -149,7 +176,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
     return this.context.amqp
       .withChannel(async (channel) => {
         let total = (await channel.checkQueue(this.name)).messageCount;
-        for (const name of this.delayQueues.names()) {
+        for (const name of this.heldElsewhere()) {
           total += (await channel.checkQueue(name).catch(() => ({ messageCount: 0 }))).messageCount;
         }
         return total;
@@ -162,7 +189,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
   async purge(): Promise<number> {
     this.assertOpen();
     let removed = 0;
-    for (const name of [this.name, ...this.delayQueues.names()]) {
+    for (const name of [this.name, ...this.heldElsewhere()]) {
       removed += await this.context.amqp
         .withChannel(async (channel) => (await channel.purgeQueue(name)).messageCount)
         .catch(() => 0);
@@ -177,7 +204,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
   /** Close, then delete the queue, the delay queues this handle used and its options marker. */
   async delete(): Promise<void> {
     this.assertOpen();
-    const delayQueues = this.delayQueues.names();
+    const delayQueues = this.heldElsewhere();
     await this.close();
     const { amqp } = this.context;
     try {
@@ -199,6 +226,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
     if (this.closed) return () => undefined;
     this.closed = true;
     await Promise.allSettled([...this.consumers].map((consumer) => consumer.close()));
+    await this.mover?.close();
     await this.puts.settle();
     await this.gets.close();
     return () =>
@@ -275,7 +303,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
 
   private assertOpen(): void {
     if (this.closed || !this.context.amqp.usable) {
-      throw new ConnectionClosedError(`queue "${this.name}" is closed`);
+      throw this.context.amqp.failure ?? new ConnectionClosedError(`queue "${this.name}" is closed`);
     }
   }
 }

@@ -33,7 +33,13 @@ export interface ReconnectingConnectionOptions {
   readonly broker: BrokerAddress;
   readonly socket: SocketOptions;
   readonly reconnect: Required<ReconnectOptions>;
+  /** Longest time without a connection before giving up for good (`reconnectDeadlineMs`). */
+  readonly deadlineMs: number;
 }
+
+// Opening a channel can race the connection's close (the broker shutting down): it is then tried again on the
+// next connection, at most this often in a row.
+const MAX_CHANNEL_TRIES = 20;
 
 /**
  * One AMQP connection that comes back after it drops. Users ask for `ready()` (which waits through
@@ -45,11 +51,14 @@ export class ReconnectingConnection {
   generation = 0;
   private model: ChannelModel | undefined;
   private closed = false;
-  private failure: Error | undefined;
+  private givenUp: Error | undefined;
   private waiters: { resolve: (model: ChannelModel) => void; reject: (error: Error) => void }[] = [];
   private readonly connectListeners = new Set<(model: ChannelModel) => void>();
-  private failureListener: ((error: Error) => void) | undefined;
+  private readonly failureListeners = new Set<(error: Error) => void>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the last connection dropped, and why (for the give-up message). */
+  private droppedAt = 0;
+  private lastError: Error | undefined;
 
   private constructor(private readonly options: ReconnectingConnectionOptions) {}
 
@@ -75,6 +84,11 @@ export class ReconnectingConnection {
     return !this.closed;
   }
 
+  /** Why the connection gave up reconnecting, once it did. */
+  get failure(): Error | undefined {
+    return this.givenUp;
+  }
+
   /** True while a connection is up. */
   get connected(): boolean {
     return this.model !== undefined;
@@ -87,41 +101,47 @@ export class ReconnectingConnection {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
-  /** Call `listener` once when the connection gives up for good (it then counts as closed). */
-  onFailure(listener: (error: Error) => void): void {
-    this.failureListener = listener;
-  }
-
   /** Call `listener` after every reconnection (not the first connection). Returns the remover. */
   onConnect(listener: (model: ChannelModel) => void): () => void {
     this.connectListeners.add(listener);
     return () => this.connectListeners.delete(listener);
   }
 
+  /**
+   * Call `listener` once if the connection gives up for good (past its deadline or its retries, or a login refused
+   * on reconnect); it then counts as closed.
+   */
+  onFailure(listener: (error: Error) => void): void {
+    this.failureListeners.add(listener);
+  }
+
   /** A new channel on the current connection; errors are reported through its `close`. */
-  async channel(): Promise<Channel> {
-    const channel = await (await this.ready()).createChannel();
-    channel.on('error', () => undefined);
-    return channel;
+  channel(): Promise<Channel> {
+    return this.open((model) => model.createChannel());
   }
 
   /** A new confirm channel on the current connection. */
-  async confirmChannel(): Promise<ConfirmChannel> {
-    const channel = await (await this.ready()).createConfirmChannel();
-    channel.on('error', () => undefined);
-    return channel;
+  confirmChannel(): Promise<ConfirmChannel> {
+    return this.open((model) => model.createConfirmChannel());
   }
 
   /**
    * Run `operation` on a throwaway channel: a channel-level error (PRECONDITION_FAILED,
-   * NOT_FOUND) closes only that channel, never the connection other users share.
+   * NOT_FOUND) closes only that channel, never the connection other users share. An operation
+   * cut off by the connection dropping runs again once it is back (declares, checks, deletes and
+   * purges are all safe to repeat); it fails once the connection gives up.
    */
   async withChannel<T>(operation: (channel: Channel) => Promise<T>): Promise<T> {
-    const channel = await this.channel();
-    try {
-      return await operation(channel);
-    } finally {
-      void closeQuietly(channel);
+    for (let tries = 1; ; tries++) {
+      const model = await this.ready();
+      const channel = await this.channel();
+      try {
+        return await operation(channel);
+      } catch (error) {
+        if (!(await this.droppedSince(model)) || tries >= MAX_CHANNEL_TRIES) throw error;
+      } finally {
+        void closeQuietly(channel);
+      }
     }
   }
 
@@ -134,16 +154,46 @@ export class ReconnectingConnection {
     this.model = undefined;
     this.rejectWaiters(this.closedError());
     this.connectListeners.clear();
+    this.failureListeners.clear();
     if (model) await closeQuietly(model);
+  }
+
+  /**
+   * Open a channel with `create` on the current connection. Opening one can race the connection's close (a broker
+   * shutting down answers with 320 CONNECTION-FORCED): it is then opened on the next connection instead of
+   * failing the caller, until the connection gives up.
+   */
+  private async open<C extends Channel>(create: (model: ChannelModel) => Promise<C>): Promise<C> {
+    for (let tries = 1; ; tries++) {
+      const model = await this.ready();
+      try {
+        const channel = await create(model);
+        channel.on('error', () => undefined);
+        return channel;
+      } catch (error) {
+        if (!(await this.droppedSince(model)) || tries >= MAX_CHANNEL_TRIES) throw error;
+      }
+    }
+  }
+
+  /** Whether `model` is no longer the live connection (after letting a close being processed finish). */
+  private async droppedSince(model: ChannelModel): Promise<boolean> {
+    if (this.closed) return false;
+    await new Promise((resolve) => setImmediate(resolve));
+    return this.model !== model;
   }
 
   private attach(model: ChannelModel): void {
     this.model = model;
     this.generation++;
-    model.on('error', () => undefined);
-    model.on('close', () => {
+    model.on('error', (error: Error) => {
+      this.lastError = error;
+    });
+    model.on('close', (error?: Error) => {
       if (this.model !== model) return;
       this.model = undefined;
+      if (error) this.lastError = error;
+      this.droppedAt = Date.now();
       if (!this.closed) this.scheduleReconnect(1);
     });
     for (const waiter of this.waiters.splice(0)) waiter.resolve(model);
@@ -151,19 +201,24 @@ export class ReconnectingConnection {
 
   private scheduleReconnect(attempt: number): void {
     const { initialDelayMs, maxDelayMs, maxRetries } = this.options.reconnect;
+    const { deadlineMs, broker } = this.options;
+    const remaining = this.droppedAt + deadlineMs - Date.now();
+    const reason = this.lastError ? ` (last error: ${this.lastError.message})` : '';
     if (attempt > maxRetries) {
+      this.giveUp(this.gaveUpReconnecting(`after ${maxRetries} attempts${reason}`));
+      return;
+    }
+    if (remaining <= 0) {
       this.giveUp(
-        new ConnectionClosedError(
-          `gave up reconnecting to RabbitMQ at ${this.options.broker.display} after ${maxRetries} attempts`,
-          { retryable: false },
-        ),
+        this.gaveUpReconnecting(`after ${deadlineMs} ms without a connection (reconnectDeadlineMs)${reason}`),
       );
       return;
     }
-    const delay = backoffDelay(attempt, { baseMs: initialDelayMs, maxMs: maxDelayMs });
+    // The last attempt falls on the deadline, never after it.
+    const delay = Math.min(backoffDelay(attempt, { baseMs: initialDelayMs, maxMs: maxDelayMs }), remaining);
     this.timer = setTimeout(async () => {
       try {
-        const model = await amqp.connect(this.options.broker.target, this.options.socket);
+        const model = await amqp.connect(broker.target, this.options.socket);
         if (this.closed) {
           await closeQuietly(model);
           return;
@@ -171,22 +226,34 @@ export class ReconnectingConnection {
         this.attach(model);
         for (const listener of [...this.connectListeners]) listener(model);
       } catch (error) {
+        this.lastError = error as Error;
         if (this.closed) return;
         // A login refused on reconnect (the password or the user changed) will not fix itself.
-        const refused = loginRefusal(error, this.options.broker.display);
+        const refused = loginRefusal(error, broker.display);
         if (refused) this.giveUp(refused);
         else this.scheduleReconnect(attempt + 1);
       }
     }, delay);
   }
 
-  /** Stop for good: waiters and later operations reject with `failure`, and the failure listener hears it. */
+  private gaveUpReconnecting(why: string): ConnectionClosedError {
+    return new ConnectionClosedError(
+      `gave up reconnecting to RabbitMQ at ${this.options.broker.display} ${why}`,
+      {
+        cause: this.lastError,
+        retryable: false,
+      },
+    );
+  }
+
+  /** Stop for good: pending work rejects with `failure`, and failure listeners hear it. */
   private giveUp(failure: Error): void {
-    this.failure = failure;
+    this.givenUp = failure;
     this.closed = true;
-    this.connectListeners.clear();
     this.rejectWaiters(failure);
-    this.failureListener?.(failure);
+    this.connectListeners.clear();
+    for (const listener of [...this.failureListeners]) listener(failure);
+    this.failureListeners.clear();
   }
 
   private rejectWaiters(error: Error): void {
@@ -194,7 +261,7 @@ export class ReconnectingConnection {
   }
 
   private closedError(): Error {
-    return this.failure ?? new ConnectionClosedError('RabbitMQ connection is closed');
+    return this.givenUp ?? new ConnectionClosedError('RabbitMQ connection is closed');
   }
 }
 

@@ -50,6 +50,18 @@ function defaultKind(defaults: RabbitMQConnectOptions): QueueKind {
   }
 }
 
+/** How long a dropped connection keeps reconnecting by default: through a broker restart or upgrade. */
+const DEFAULT_RECONNECT_DEADLINE_MS = 300_000;
+
+function checkReconnectDeadline(value: number): number {
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new RangeError(
+      `reconnectDeadlineMs must be a number of milliseconds above 0 (got ${String(value)})`,
+    );
+  }
+  return value;
+}
+
 /** Options of `connect()` (and defaults given to {@link createRabbitMQTransport}). */
 export interface RabbitMQConnectOptions extends ConnectOptions, EndpointOptions, QueueKindOptions {
   /**
@@ -63,6 +75,13 @@ export interface RabbitMQConnectOptions extends ConnectOptions, EndpointOptions,
   noDelay?: boolean;
   /** Backoff after the connection drops. @default { initialDelayMs: 100, maxDelayMs: 5000, maxRetries: Infinity } */
   reconnect?: ReconnectOptions;
+  /**
+   * How long a dropped connection keeps trying to come back (a broker restarting, a network cut) before it gives
+   * up for good: pending puts and gets then reject with a `ConnectionClosedError` saying so, and the connection
+   * emits it as its `error` event. Also the URL parameter `?reconnectDeadlineMs=`; the same option on every
+   * transport. @default 300000 (5 minutes)
+   */
+  reconnectDeadlineMs?: number;
   /** Time allowed for the first connection. @default 10000 */
   connectTimeoutMs?: number;
   /** Extra socket/TLS options for amqplib (`ca`, `cert`, `key`, …). */
@@ -103,6 +122,9 @@ export class RabbitMQTransport implements Transport {
         maxDelayMs: merged.reconnect?.maxDelayMs ?? 5000,
         maxRetries: merged.reconnect?.maxRetries ?? Number.POSITIVE_INFINITY,
       },
+      deadlineMs: checkReconnectDeadline(
+        merged.reconnectDeadlineMs ?? broker.reconnectDeadlineMs ?? DEFAULT_RECONNECT_DEADLINE_MS,
+      ),
     });
     try {
       checkQuorumSupport(kind, (await amqp.ready()).connection.serverProperties.version);

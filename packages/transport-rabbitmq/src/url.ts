@@ -2,6 +2,9 @@ import { ConfigError, redactUrl } from '@taskwire/core';
 import type { Options } from 'amqplib';
 import { QUEUE_KIND_PARAMETERS, queueKindFromUrl } from './queue-kind.js';
 
+/** The URL query parameter (and connect option) that bounds how long a dropped connection keeps reconnecting. */
+const RECONNECT_DEADLINE_PARAM = 'reconnectDeadlineMs';
+
 /** Where and how to reach the broker, from a URL or from separate connection options. */
 export interface EndpointOptions {
   /**
@@ -33,6 +36,8 @@ export interface BrokerAddress {
   readonly display: string;
   /** taskwire's own URL parameters (`queueType`, `deliveryLimit`), removed from `target`. */
   readonly queueKind: { queueType?: string; deliveryLimit?: string };
+  /** `reconnectDeadlineMs` from the URL's query, when given there (removed from `target`). */
+  readonly reconnectDeadlineMs?: number;
 }
 
 /** Resolve `url` (or the separate options) into an amqplib target; a bad URL is a `ConfigError`. */
@@ -73,7 +78,16 @@ export function resolveBrokerAddress(options: EndpointOptions): BrokerAddress {
     throw new ConfigError(`invalid RabbitMQ URL "${display}": heartbeat must be a whole number of seconds`);
   }
   const queueKind = queueKindFromUrl(parsed);
-  if (Object.keys(queueKind).length === 0) return { target: options.url, display, queueKind };
-  for (const key of QUEUE_KIND_PARAMETERS) parsed.searchParams.delete(key);
-  return { target: parsed.toString(), display, queueKind };
+  const deadline = parsed.searchParams.get(RECONNECT_DEADLINE_PARAM);
+  if (deadline !== null && (!/^\d+$/.test(deadline) || Number(deadline) === 0)) {
+    throw new ConfigError(
+      `invalid RabbitMQ URL "${display}": ${RECONNECT_DEADLINE_PARAM} must be a whole number of milliseconds above 0`,
+    );
+  }
+  const reconnectDeadlineMs = deadline === null ? undefined : Number(deadline);
+  if (Object.keys(queueKind).length === 0 && deadline === null)
+    return { target: options.url, display, queueKind };
+  // Ours, not amqplib's: taken out of the URL amqplib reads.
+  for (const key of [...QUEUE_KIND_PARAMETERS, RECONNECT_DEADLINE_PARAM]) parsed.searchParams.delete(key);
+  return { target: parsed.toString(), display, queueKind, reconnectDeadlineMs };
 }

@@ -51,14 +51,31 @@ export interface RedisConnectOptions {
    */
   maxBlockMs?: number;
   /**
-   * Time allowed for the first connection before `connect()` fails (later drops reconnect forever).
+   * Time allowed for the first connection before `connect()` fails (later drops reconnect until
+   * `reconnectDeadlineMs`).
    * @default 5000
    */
   connectTimeoutMs?: number;
+  /**
+   * How long a dropped connection keeps trying to come back (Redis restarting, a network cut) before it gives up
+   * for good: pending commands then reject, later calls reject with a `ConnectionClosedError` saying so, and the
+   * connection emits it as its `error` event. Also the URL parameter `?reconnectDeadlineMs=`; the same option on
+   * every transport. @default 300000 (5 minutes)
+   */
+  reconnectDeadlineMs?: number;
   /** `CLIENT SETNAME` of the connections (blocking ones get `:block`, the subscriber `:sub`). */
   connectionName?: string;
   /** Largest encoded payload `put` accepts. @default 67108864 (64 MiB) */
   maxPayloadBytes?: number;
+}
+
+function checkReconnectDeadline(value: number): number {
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new RangeError(
+      `reconnectDeadlineMs must be a number of milliseconds above 0 (got ${String(value)})`,
+    );
+  }
+  return value;
 }
 
 /** ioredis's delay before reconnect attempt `times` (1-based): 100 ms, doubling to 2 s, jittered. */
@@ -71,10 +88,14 @@ function isLoginRefusal(error: Error): boolean {
   return /^(WRONGPASS|NOAUTH)|AUTH.*password/i.test(error.message);
 }
 
+/** How long a dropped connection keeps reconnecting by default: through a server restart. */
+const DEFAULT_RECONNECT_DEADLINE_MS = 300_000;
+
 /**
  * A connection to Redis: one pipelined command client, blocking clients on demand, a subscriber. Drops are ridden
- * out (ioredis reconnects with backoff); a login refused on reconnect (the password changed) is terminal: the
- * connection reports an `AuthError` on its `error` event and closes.
+ * out (ioredis reconnects with backoff, commands wait). Terminal, reported once on the `error` event before the
+ * connection closes: a login refused on reconnect (the password changed, an `AuthError`), or no connection for
+ * `reconnectDeadlineMs`.
  */
 export class RedisConnection extends ConnectionEvents implements Connection {
   private readonly queues = new Set<RedisQueue<any>>();
@@ -86,6 +107,7 @@ export class RedisConnection extends ConnectionEvents implements Connection {
   private readonly handlers = new Map<string, Set<(message: Buffer) => void>>();
   private closed = false;
   private closing: Promise<void> | undefined;
+  private stopWatching: () => void = () => undefined;
 
   private constructor(
     readonly transport: Transport,
@@ -97,6 +119,7 @@ export class RedisConnection extends ConnectionEvents implements Connection {
     private readonly maxBlockMs: number,
     private readonly connectionName: string | undefined,
     private readonly display: string,
+    reconnectDeadlineMs: number,
   ) {
     super();
     client.on('error', (error: Error) => {
@@ -107,6 +130,7 @@ export class RedisConnection extends ConnectionEvents implements Connection {
         }),
       );
     });
+    this.watchReconnects(reconnectDeadlineMs, display);
     this.pool = new BlockingPool(() => this.duplicate('block', false));
     let ready = client.status === 'ready';
     client.on('ready', () => {
@@ -176,6 +200,9 @@ export class RedisConnection extends ConnectionEvents implements Connection {
       options.maxBlockMs ?? 5000,
       connectionName,
       options.client ? 'the given client' : redactUrl(options.url ?? DEFAULT_REDIS_URL),
+      checkReconnectDeadline(
+        options.reconnectDeadlineMs ?? fromUrl.reconnectDeadlineMs ?? DEFAULT_RECONNECT_DEADLINE_MS,
+      ),
     );
   }
 
@@ -245,6 +272,36 @@ export class RedisConnection extends ConnectionEvents implements Connection {
     return this.closing;
   }
 
+  /**
+   * Give up once the command client has been without a connection for `deadlineMs`: ioredis itself would retry
+   * for ever, and commands would wait for ever with it.
+   */
+  private watchReconnects(deadlineMs: number, display: string): void {
+    let timer: NodeJS.Timeout | undefined;
+    let lastError: Error | undefined;
+    this.client.on('error', (error: Error) => {
+      lastError = error;
+    });
+    this.client.on('close', () => {
+      if (timer || this.closed) return;
+      timer = setTimeout(() => {
+        const reason = lastError ? ` (last error: ${lastError.message})` : '';
+        this.fail(
+          new ConnectionClosedError(
+            `gave up reconnecting to Redis at ${display} after ${deadlineMs} ms without a connection (reconnectDeadlineMs)${reason}`,
+            { cause: lastError, retryable: false },
+          ),
+        );
+      }, deadlineMs);
+    });
+    // Never outlive the connection (and keep the process up while it waits: the deadline must fire).
+    this.stopWatching = () => clearTimeout(timer);
+    this.client.on('ready', () => {
+      clearTimeout(timer);
+      timer = undefined;
+    });
+  }
+
   /** The connection failed for good: report it once and close, dropping the sockets at once. */
   private fail(error: Error): void {
     if (this.closing || !this.reportFailure(error)) return;
@@ -255,6 +312,7 @@ export class RedisConnection extends ConnectionEvents implements Connection {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.stopWatching();
     this.pool.close();
     await Promise.allSettled([...this.queues].map((queue) => queue.close()));
     this.subscriber?.disconnect();

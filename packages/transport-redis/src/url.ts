@@ -38,10 +38,11 @@ export function parseRedisUrl(url: string): RedisOptions {
 export interface RedisUrlSettings {
   prefix?: string;
   leaseTtlMs?: number;
+  reconnectDeadlineMs?: number;
 }
 
 /**
- * Read `prefix` and `leaseTtlMs` from a URL's query, so a CLI flag like `--url` can set them.
+ * Read `prefix`, `leaseTtlMs` and `reconnectDeadlineMs` from a URL's query, so a CLI flag like `--url` can set them.
  * Any other parameter is a `ConfigError`: a typo must not be silently ignored.
  */
 export function redisUrlSettings(url: string): RedisUrlSettings {
@@ -56,9 +57,11 @@ export function redisUrlSettings(url: string): RedisUrlSettings {
     if (key === 'prefix' && value !== '') settings.prefix = value;
     else if (key === 'leaseTtlMs' && /^\d+$/.test(value) && Number(value) > 0)
       settings.leaseTtlMs = Number(value);
+    else if (key === 'reconnectDeadlineMs' && /^\d+$/.test(value) && Number(value) > 0)
+      settings.reconnectDeadlineMs = Number(value);
     else {
       throw new ConfigError(
-        `invalid Redis URL "${redactUrl(url)}": unknown or bad query parameter "${key}" (known: prefix, leaseTtlMs)`,
+        `invalid Redis URL "${redactUrl(url)}": unknown or bad query parameter "${key}" (known: prefix, leaseTtlMs, reconnectDeadlineMs)`,
       );
     }
   }
