@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import {
   type CommonFlags,
   connect,
-  exitOnConnectionFailure,
   type IsolationFlags,
   isolationArgs,
   loadHandler,
@@ -137,7 +136,6 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     );
   } else {
     connection = await connect(transport, settings, await tlsClientOptions(options));
-    exitOnConnectionFailure('taskwire-master', connection);
     if (options.tlsCa) workerEnv.TASKWIRE_TLS_CA = options.tlsCa;
     const authkey = await readAuthkey(settings);
     if (authkey) workerEnv.TASKWIRE_AUTHKEY = authkey;
@@ -286,15 +284,13 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
 }
 
 /**
- * Rejects with the connection's terminal failure (a backend down past `reconnectDeadlineMs`, …): a master that is
- * only waiting for results has no call of its own that would fail.
+ * Rejects with the connection's terminal failure (a backend down past `reconnectDeadlineMs`, a login refused on
+ * reconnect, …): a master that is only waiting for results has no call of its own that would fail. The job then
+ * ends like an interrupted one (local workers stopped, output flushed) and the error is the CLI's one line.
  */
 function terminalFailure(connection: Connection, onFailure: (error: Error) => void): Promise<never> {
-  const events = connection as Connection & {
-    on?: (event: 'error', listener: (error: Error) => void) => unknown;
-  };
   const failed = new Promise<never>((_, reject) =>
-    events.on?.('error', (error) => {
+    connection.on('error', (error) => {
       onFailure(error);
       reject(error);
     }),
