@@ -43,6 +43,8 @@ interface OpenSocket extends AuthenticatedSocket {
 
 const INITIAL_RECONNECT_DELAY_MS = 100;
 const DEFAULT_RECONNECT_STABLE_MS = 5000;
+/** How long a lost connection keeps reconnecting by default: through a manager restart. */
+const DEFAULT_RECONNECT_DEADLINE_MS = 300_000;
 const GOODBYE_TIMEOUT_MS = 5000;
 const RESOLVED = Promise.resolve();
 
@@ -78,6 +80,9 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
   private reconnectTimer: NodeJS.Timeout | undefined;
   /** Reconnect attempts since the last connection that stayed up; sets the next backoff step. */
   private reconnectAttempt = 0;
+  /** When the connection was last lost, and why: the reconnect deadline counts from there. */
+  private droppedAt = 0;
+  private lastError: Error | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -99,6 +104,12 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
    */
   static async open(transport: Transport, options: TcpConnectOptions): Promise<TcpConnection> {
     const address = parseManagerUrl(options.url ?? `tcp://127.0.0.1:${DEFAULT_PORT}`);
+    const deadline = options.reconnectDeadlineMs;
+    if (deadline !== undefined && !(typeof deadline === 'number' && deadline > 0)) {
+      throw new RangeError(
+        `reconnectDeadlineMs must be a number of milliseconds above 0 (got ${String(deadline)})`,
+      );
+    }
     const key = resolveAuthkey(options);
     const codec = createCodec({ maxPayloadBytes: options.maxPayloadBytes });
     const socket = await openAuthenticatedSocket(address, key, {
@@ -276,15 +287,38 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
     }
     // The attempt count is not reset here: only a restored connection that stayed up resets it (see restore).
     this.state = 'reconnecting';
+    this.droppedAt = Date.now();
+    this.lastError = reason;
     this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {
-    const delay = backoffDelay(++this.reconnectAttempt, {
-      baseMs: INITIAL_RECONNECT_DELAY_MS,
-      maxMs: this.options.reconnectMaxDelayMs ?? 5000,
-    });
+    const deadlineMs = this.reconnectDeadlineMs;
+    const remaining = this.droppedAt + deadlineMs - Date.now();
+    if (remaining <= 0) {
+      this.fail(
+        new ConnectionClosedError(
+          `gave up reconnecting to ${this.address.label} after ${deadlineMs} ms without a connection (reconnectDeadlineMs; last error: ${this.lastError?.message})`,
+          { cause: this.lastError, retryable: false },
+        ),
+      );
+      return;
+    }
+    // The last attempt falls on the deadline, never after it.
+    const delay = Math.min(
+      remaining,
+      backoffDelay(++this.reconnectAttempt, {
+        baseMs: INITIAL_RECONNECT_DELAY_MS,
+        maxMs: this.options.reconnectMaxDelayMs ?? 5000,
+      }),
+    );
     this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
+  }
+
+  private get reconnectDeadlineMs(): number {
+    return (
+      this.options.reconnectDeadlineMs ?? this.address.reconnectDeadlineMs ?? DEFAULT_RECONNECT_DEADLINE_MS
+    );
   }
 
   private async reconnect(): Promise<void> {
@@ -302,6 +336,7 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
         this.fail(error);
         return;
       }
+      this.lastError = error as Error;
       this.scheduleReconnect();
       return;
     }

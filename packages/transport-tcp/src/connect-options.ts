@@ -33,4 +33,12 @@ export interface TcpConnectOptions extends ConnectOptions, AuthkeySource {
    * @default 5000
    */
   reconnectStableMs?: number;
+  /**
+   * How long a lost connection keeps trying to come back (a manager restarting, a network cut) before it gives up
+   * for good: pending and later operations then reject with a `ConnectionClosedError` saying so, and the connection
+   * emits it as its `error` event. Also the URL parameter `?reconnectDeadlineMs=`; the same option on every
+   * transport.
+   * @default 300000 (5 minutes)
+   */
+  reconnectDeadlineMs?: number;
 }

@@ -160,3 +160,55 @@ describe('tcp client reconnects', () => {
     expect(errors).toHaveLength(1);
   });
 });
+
+describe('reconnectDeadlineMs', () => {
+  it('a manager that stays away past the deadline ends the connection with one error event', async () => {
+    const server = await started();
+    const connection = await connected(server.url, { reconnectDeadlineMs: 800 });
+    const queue = await connection.queue<string>(`deadline-${process.pid}`);
+    const failed = nextError(connection, 15_000);
+    await server.close();
+    const error = await failed;
+    expect(TaskwireError.isInstance(error) && error.code).toBe('TASKWIRE_CONNECTION_CLOSED');
+    expect(error.message).toMatch(/gave up reconnecting to tcp:\/\/127\.0\.0\.1:\d+ after 800 ms/);
+    await expect(queue.put('late')).rejects.toThrow(/gave up reconnecting/);
+  });
+
+  it('is also a URL parameter, and a bad one is a ConfigError', async () => {
+    const server = await started();
+    const connection = await connected(`${server.url}?reconnectDeadlineMs=600`);
+    const failed = nextError(connection, 15_000);
+    await server.close();
+    expect((await failed).message).toMatch(/after 600 ms/);
+    await expect(
+      createTcpTransport({ authkey }).connect({ url: `${server.url}?reconnectDeadlineMs=soon` }),
+    ).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('a manager back within the deadline is ridden out', async () => {
+    const server = await started();
+    const port = Number(new URL(server.url).port);
+    const connection = await connected(server.url, { reconnectDeadlineMs: 20_000 });
+    const errors: Error[] = [];
+    connection.on('error', (error) => errors.push(error));
+    const name = `deadline-back-${process.pid}`;
+    const queue = await connection.queue<string>(name);
+    await server.close();
+    await sleep(300);
+    const again = await started({ port });
+    // Calls made while it reconnects reject (retryable); once back, they work on the same handle.
+    const deadline = Date.now() + 15_000;
+    while (
+      !(await queue.put('after').then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      if (Date.now() > deadline) throw new Error('the connection never came back');
+      await sleep(100);
+    }
+    expect((await queue.get({ timeoutMs: 5000 })).body).toBe('after');
+    expect(errors).toEqual([]);
+    await again.close();
+  });
+});
