@@ -14,7 +14,9 @@ export interface PrivateRedis {
   restart(): Promise<void>;
   /** SIGKILL it (a restart is {@link kill} then {@link start}, for a server down for a while). */
   kill(): Promise<void>;
-  /** Start it again after {@link kill}; resolves once it answers PING. */
+  /** `SHUTDOWN`: an operator's stop, which writes its persistence first (unlike {@link kill}). */
+  shutdown(): Promise<void>;
+  /** Start it again after {@link kill} or {@link shutdown}; resolves once it answers PING. */
   start(): Promise<void>;
   /** SIGKILL it and remove its directory. */
   stop(): Promise<void>;
@@ -83,6 +85,23 @@ export async function startPrivateRedis(options: {
     running.kill('SIGKILL');
     await exited;
   };
+  const shutdown = async () => {
+    const running = server;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    const admin = new Redis({
+      host: '127.0.0.1',
+      port,
+      password: options.password,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    await admin.call('SHUTDOWN').catch(() => undefined); // it closes the socket instead of replying
+    admin.disconnect();
+    await exited;
+  };
   await start();
   return {
     url: options.password ? `redis://:${options.password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
@@ -92,6 +111,7 @@ export async function startPrivateRedis(options: {
       await start();
     },
     kill,
+    shutdown,
     start,
     stop: async () => {
       await kill();

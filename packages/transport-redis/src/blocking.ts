@@ -57,7 +57,9 @@ export class BlockingPool {
     this.busy.add(client);
     let release!: () => void;
     // ioredis leaves a command pending for ever when it is disconnected between two reconnect attempts (no close
-    // event follows to fail it): an abort or a close ends the wait without waiting for the BLPOP.
+    // event follows to fail it): closing the pool ends the wait without waiting for the BLPOP. An abort or the
+    // watchdog does not: it drops the socket and waits for the replies, because a take sent behind the BLPOP may
+    // have run, and a take given up on strands its items until their lease lapses (counted as a lost attempt).
     const released = new Promise<typeof RELEASED>((resolve) => {
       release = () => resolve(RELEASED);
     });
@@ -66,7 +68,6 @@ export class BlockingPool {
     const kill = () => {
       discard = true;
       client.disconnect();
-      release();
     };
     // A half-open socket would leave BLPOP pending forever; drop it and let the caller re-check.
     const watchdog = setTimeout(kill, ms + WATCHDOG_GRACE_MS);
