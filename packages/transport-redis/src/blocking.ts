@@ -4,8 +4,6 @@ import type { Redis } from 'ioredis';
 const WATCHDOG_GRACE_MS = 5000;
 /** Idle blocking connections kept for reuse. */
 const MAX_IDLE = 4;
-/** What a released wait resolves with (see {@link BlockingPool.close}). */
-const RELEASED = Symbol('released');
 
 /**
  * Connections for blocking commands (BLPOP), which occupy a connection while they wait. One is
@@ -14,9 +12,9 @@ const RELEASED = Symbol('released');
 export class BlockingPool {
   private readonly idle: Redis[] = [];
   private readonly busy = new Set<Redis>();
-  /** End each pending wait at once (see block). */
-  private readonly releases = new Set<() => void>();
   private closed = false;
+  /** End each pending wait at once (see wait). */
+  private readonly releases = new Set<() => void>();
 
   constructor(private readonly create: () => Redis) {}
 
@@ -26,77 +24,34 @@ export class BlockingPool {
    * one wait and never silences a consumer.
    */
   async wait(key: string, ms: number, signal?: AbortSignal): Promise<boolean> {
-    return (await this.block(key, ms, signal)).woken;
-  }
-
-  /**
-   * Wait as {@link wait} does, with `then` sent right behind the BLPOP on the same connection: the
-   * server runs it the moment the wait ends (woken or timed out), so the caller gets its reply
-   * without another round trip. `result` is its reply, if one came; `lost` means a reply of it may
-   * have been lost (abort, close, error, or the socket dropped and ioredis resent it), so it may
-   * have run without the caller seeing what it did.
-   */
-  async waitThen<T>(
-    key: string,
-    ms: number,
-    signal: AbortSignal | undefined,
-    then: (client: Redis) => Promise<T>,
-  ): Promise<{ result?: T; lost: boolean }> {
-    const { after, sent, dropped } = await this.block(key, ms, signal, then);
-    return { result: after, lost: sent && (after === undefined || dropped) };
-  }
-
-  private async block<T>(
-    key: string,
-    ms: number,
-    signal?: AbortSignal,
-    then?: (client: Redis) => Promise<T>,
-  ): Promise<{ woken: boolean; after?: T; sent: boolean; dropped: boolean }> {
-    if (this.closed || signal?.aborted) return { woken: false, sent: false, dropped: false };
+    if (this.closed || signal?.aborted) return false;
     const client = this.idle.pop() ?? this.create();
     this.busy.add(client);
+    let discard = false;
     let release!: () => void;
     // ioredis leaves a command pending for ever when it is disconnected between two reconnect attempts (no close
-    // event follows to fail it): closing the pool ends the wait without waiting for the BLPOP. An abort or the
-    // watchdog does not: it drops the socket and waits for the replies, because a take sent behind the BLPOP may
-    // have run, and a take given up on strands its items until their lease lapses (counted as a lost attempt).
-    const released = new Promise<typeof RELEASED>((resolve) => {
-      release = () => resolve(RELEASED);
+    // event follows to fail it): an abort or a close ends the wait without waiting for the BLPOP.
+    const released = new Promise<false>((resolve) => {
+      release = () => resolve(false);
     });
     this.releases.add(release);
-    let discard = false;
     const kill = () => {
       discard = true;
       client.disconnect();
+      release();
     };
     // A half-open socket would leave BLPOP pending forever; drop it and let the caller re-check.
     const watchdog = setTimeout(kill, ms + WATCHDOG_GRACE_MS);
     signal?.addEventListener('abort', kill, { once: true });
-    // A dropped socket may lose a reply that ioredis then resends for: the command may have run twice.
-    let dropped = false;
-    const drop = () => {
-      dropped = true;
-    };
-    client.once('close', drop);
-    const seconds = Math.max(0.001, ms / 1000).toFixed(3);
-    const popped = client.blpop(key, seconds);
-    const after = then?.(client);
-    // Its failure is reported through `sent` below, never as an unhandled rejection.
-    after?.catch(() => undefined);
     try {
-      const outcome = await Promise.race([popped, released]);
-      if (outcome === RELEASED) {
-        popped.catch(() => undefined);
-        discard = true;
-        return { woken: false, sent: after !== undefined, dropped: true };
-      }
-      const woken = outcome !== null;
-      return { woken, after: after ? await after : undefined, sent: after !== undefined, dropped };
+      const seconds = Math.max(0.001, ms / 1000).toFixed(3);
+      const woken = client.blpop(key, seconds).then((token) => token !== null);
+      woken.catch(() => undefined);
+      return await Promise.race([woken, released]);
     } catch {
       discard = true;
-      return { woken: false, sent: after !== undefined, dropped };
+      return false;
     } finally {
-      client.off('close', drop);
       clearTimeout(watchdog);
       signal?.removeEventListener('abort', kill);
       this.releases.delete(release);
@@ -109,8 +64,8 @@ export class BlockingPool {
   /** Disconnect every connection; pending waits resolve false. */
   close(): void {
     this.closed = true;
-    for (const release of this.releases) release();
     for (const client of [...this.idle, ...this.busy]) client.disconnect();
+    for (const release of this.releases) release();
     this.idle.length = 0;
   }
 }

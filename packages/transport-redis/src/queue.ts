@@ -180,7 +180,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
         take: (max) => this.take(max),
         toDelivery: (taken, onSettle) => this.toDelivery(taken, onSettle),
         giveBack: (items) => this.giveBack(items),
-        waitAndTake: (wait, max, signal) => this.waitAndTake(wait, max, signal),
+        waitForWork: (wait, signal) => this.waitForWork(wait, signal),
       },
       handler,
       prefetch,
@@ -326,36 +326,21 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       .catch(() => undefined);
   }
 
-  private take(max: number): Promise<TakeResult<LeasedItem>> {
-    return this.takeOn(this.ctx.client, max);
-  }
-
-  /**
-   * Block for a wake-up with a take sent right behind the BLPOP on the blocking connection. A take
-   * whose reply was lost may have run: this handle moves to a new lease, so whatever it took comes
-   * back when the old lease lapses (or at once, when the handle closes).
-   */
-  private async waitAndTake(
-    wait: number,
-    max: number,
-    signal: AbortSignal,
-  ): Promise<TakeResult<LeasedItem> | undefined> {
-    const { result, lost } = await this.ctx.pool.waitThen(
+  /** Block for a wake-up (a put leaves one), the next due delay, or a bounded maximum. */
+  private async waitForWork(wait: number, signal: AbortSignal): Promise<void> {
+    await this.ctx.pool.wait(
       this.keys.wake,
       this.blockFor(wait),
       AbortSignal.any([signal, this.stop.signal]),
-      (client) => this.takeOn(client, max),
     );
-    if (lost) this.renewLease();
-    return result;
   }
 
-  private async takeOn(client: RedisClient, max: number): Promise<TakeResult<LeasedItem>> {
+  private async take(max: number): Promise<TakeResult<LeasedItem>> {
     this.startHeartbeat();
     const count = Math.min(max, BATCH_ITEMS);
     const lease = this.lease;
     const args = { lease, max: count, leaseTtlMs: this.ctx.leaseTtlMs };
-    const reply = (await this.send(scripts.take, args, client)) as (Buffer | number)[];
+    const reply = (await this.send(scripts.take, args)) as (Buffer | number)[];
     const items: LeasedItem[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
       const attempt = Number(reply[i + 1]);
@@ -414,12 +399,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     );
   }
 
-  private send<A extends string>(
-    script: LuaScript<QueueKeyName, A>,
-    args: Readonly<Record<A, ScriptArg>>,
-    client: RedisClient = this.ctx.client,
-  ) {
-    return script.run(client, this.keys, args).catch((error: unknown) => {
+  private send<A extends string>(script: LuaScript<QueueKeyName, A>, args: Readonly<Record<A, ScriptArg>>) {
+    return script.run(this.ctx.client, this.keys, args).catch((error: unknown) => {
       throw this.closed ? this.closedError() : wrapBackendError(error, `redis: queue "${this.name}"`);
     });
   }

@@ -22,12 +22,8 @@ export interface ConsumerSource<T, I> {
   toDelivery(taken: I, onSettle: () => void): (Delivery<T> & { readonly settled: boolean }) | undefined;
   /** Return items taken after the consumer was cancelled, uncounted. */
   giveBack(items: readonly I[]): Promise<void>;
-  /**
-   * Block until woken, the timed event `wait` is due, or a bounded maximum passes. A backend that can
-   * may then take up to `max` items in the same round trip and return them; undefined means no take
-   * happened (or its reply was lost) and the loop takes as usual.
-   */
-  waitAndTake(wait: number, max: number, signal: AbortSignal): Promise<TakeResult<I> | undefined>;
+  /** Block until woken, the timed event `wait` is due, or a bounded maximum passes. */
+  waitForWork(wait: number, signal: AbortSignal): Promise<void>;
 }
 
 /** After a failed take (the backend down, a client reconnecting): 50 ms, doubling to 2 s, jittered. */
@@ -63,9 +59,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 /**
  * A push consumer for a backend that is polled: one loop that takes up to (prefetch − outstanding) items per round
- * trip and, once a take drained the backend, waits for work (with the next take riding behind the wait where the
- * backend can do that: Redis sends it behind its BLPOP, so a woken consumer has its items without another round trip). The loop never ends on an error (it backs off and retries, e.g. while a
- * client reconnects) and every wait is bounded, so a consumer never goes silent while connected. The Redis
+ * trip and, once a take drained the backend, waits for work. The loop never ends on an error (it backs off and retries, e.g. while a client reconnects) and every wait is bounded, so a consumer never goes silent while connected. The Redis
  * transport and {@link PollingQueue} run their consumers on it.
  */
 export class PollingConsumer<T, I> {
@@ -93,33 +87,29 @@ export class PollingConsumer<T, I> {
 
   private async run(): Promise<void> {
     let failures = 0;
-    /** A take that came back with the reply of a wait. */
-    let next: TakeResult<I> | undefined;
     while (this.active) {
-      if (next === undefined && this.outstanding >= this.prefetch) {
+      if (this.outstanding >= this.prefetch) {
         await new Promise<void>((resolve) => {
           this.roomAvailable = resolve;
         });
         this.roomAvailable = undefined;
         continue;
       }
-      let batch: TakeResult<I> | undefined = next;
-      next = undefined;
-      if (!batch)
-        try {
-          const taking = this.source.take(this.prefetch - this.outstanding);
-          // A client may hold a take sent just before a drop until a reconnect that never comes (ioredis, once the
-          // connection failed for good): a cancel must not wait for it. Its items, should they arrive, go straight back.
-          batch = await unlessAborted(taking, this.stop.signal);
-          if (!batch) {
-            taking.then((late) => this.source.giveBack(late.items)).catch(() => undefined);
-            break;
-          }
-          failures = 0;
-        } catch {
-          await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
-          continue;
+      let batch: TakeResult<I> | undefined;
+      try {
+        const taking = this.source.take(this.prefetch - this.outstanding);
+        // A client may hold a take sent just before a drop until a reconnect that never comes (ioredis, once the
+        // connection failed for good): a cancel must not wait for it. Its items, should they arrive, go straight back.
+        batch = await unlessAborted(taking, this.stop.signal);
+        if (!batch) {
+          taking.then((late) => this.source.giveBack(late.items)).catch(() => undefined);
+          break;
         }
+        failures = 0;
+      } catch {
+        await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
+        continue;
+      }
       if (!this.active) {
         await this.source.giveBack(batch.items).catch(() => undefined);
         break;
@@ -131,11 +121,8 @@ export class PollingConsumer<T, I> {
         if (delivery) void runHandler(this.handler, delivery);
         else this.outstanding--;
       }
-      const room = this.prefetch - this.outstanding;
-      if (batch.drained && room > 0) {
-        next = await this.source.waitAndTake(batch.wait, room, this.stop.signal);
-        if (next && !this.active) await this.source.giveBack(next.items).catch(() => undefined);
-      }
+      if (batch.drained && this.outstanding < this.prefetch)
+        await this.source.waitForWork(batch.wait, this.stop.signal);
     }
   }
 

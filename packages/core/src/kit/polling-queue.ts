@@ -173,11 +173,7 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
         take: (max) => this.take(max),
         toDelivery: (item, onSettle) => this.toDelivery(item, onSettle),
         giveBack: (items) => this.giveBack(items),
-        // A store has no take to send behind the wait: the loop takes again once woken.
-        waitAndTake: async (wait, _max, signal) => {
-          await this.wake.wait(this.sleepFor(wait), signal);
-          return undefined;
-        },
+        waitForWork: (wait, signal) => this.wake.wait(this.sleepFor(wait), signal),
       },
       handler,
       resolvePrefetch(options.prefetch),
