@@ -9,8 +9,12 @@ import type {
   DeliveryHandler,
   DistributedQueue,
   GetOptions,
+  MoveOptions,
+  PeekedItem,
+  PeekOptions,
   PutOptions,
   QueueOptions,
+  QueueStats,
   Subscription,
   Transport,
 } from '@taskwire/core';
@@ -91,6 +95,35 @@ export class NamespacedConnection implements Connection {
 
   async subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription> {
     return this.inner.subscribe(this.prefixed(channel, 'channel'), handler);
+  }
+
+  /** The inner backend's queues inside this namespace, under the names the caller gave them. */
+  async listQueues(): Promise<string[]> {
+    const prefix = namespacedName(this.namespace, '');
+    return (await this.inner.listQueues())
+      .filter((name) => name.startsWith(prefix))
+      .map((name) => name.slice(prefix.length));
+  }
+
+  async stats(name: string): Promise<QueueStats> {
+    const stats = await this.inner.stats(this.prefixed(name, 'queue name'));
+    const prefix = namespacedName(this.namespace, '');
+    const deadLetter = stats.deadLetter.name.startsWith(prefix)
+      ? { ...stats.deadLetter, name: stats.deadLetter.name.slice(prefix.length) }
+      : stats.deadLetter;
+    return { ...stats, name, deadLetter };
+  }
+
+  peek<T = unknown>(name: string, options?: PeekOptions): Promise<PeekedItem<T>[]> {
+    return this.inner.peek<T>(this.prefixed(name, 'queue name'), options);
+  }
+
+  moveItems(from: string, to: string, options?: MoveOptions): Promise<number> {
+    return this.inner.moveItems(this.prefixed(from, 'queue name'), this.prefixed(to, 'queue name'), options);
+  }
+
+  purgeQueue(name: string): Promise<number> {
+    return this.inner.purgeQueue(this.prefixed(name, 'queue name'));
   }
 
   close(): Promise<void> {

@@ -50,6 +50,9 @@ export const UNRESOLVED_CAPABILITIES: Capabilities = Object.freeze({
   persistent: false,
   deadLetter: false,
   broadcast: false,
+  stats: false,
+  peek: false,
+  listQueues: false,
 });
 
 // Imports from this package, so `@taskwire/transport-*` resolve from its own dependencies

@@ -5,7 +5,11 @@ import {
   type Connection,
   ConnectionClosedError,
   type DistributedQueue,
+  type MoveOptions,
+  type PeekedItem,
+  type PeekOptions,
   type QueueOptions,
+  type QueueStats,
   type Subscription,
   type Transport,
   UnsupportedError,
@@ -16,6 +20,7 @@ import {
   checkRedeclaration,
   PollingQueue,
   type ResolvedQueueOptions,
+  refuseInspection,
   resolveQueueOptions,
   sharedWakeSignal,
   type WakeSignal,
@@ -93,6 +98,26 @@ export class SqliteConnection extends ConnectionEvents implements Connection {
     for (const queue of this.queues) queue.abandon();
     this.wake.notify();
     this.db.close();
+  }
+
+  listQueues(): Promise<string[]> {
+    return refuseInspection(this.transport.name, 'listQueues');
+  }
+
+  stats(_name: string): Promise<QueueStats> {
+    return refuseInspection(this.transport.name, 'stats');
+  }
+
+  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
+    return refuseInspection(this.transport.name, 'peek');
+  }
+
+  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
+    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  }
+
+  purgeQueue(_name: string): Promise<number> {
+    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,9 @@ export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   deadLetter: true,
   broadcast: false,
+  stats: false,
+  peek: false,
+  listQueues: false,
 });
 
 /**

@@ -139,10 +139,68 @@ export interface Capabilities {
   readonly deadLetter: boolean;
   /** `publish`/`subscribe`: one message to every subscriber. */
   readonly broadcast: boolean;
+  /** {@link Connection.stats}: counts by state of a queue the connection did not declare. */
+  readonly stats: boolean;
+  /** {@link Connection.peek}: items shown without taking them. */
+  readonly peek: boolean;
+  /** {@link Connection.listQueues}: the names of the queues on the backend. */
+  readonly listQueues: boolean;
 }
 
 /** Names of {@link Capabilities}. */
 export type Capability = keyof Capabilities;
+
+/**
+ * What {@link Connection.stats} reports about one queue, read in one go (not a snapshot across states where the
+ * backend cannot give one). A count the backend cannot know is `undefined`, never a guess.
+ */
+export interface QueueStats {
+  /** The queue's name. */
+  readonly name: string;
+  /** Items that can be taken now. */
+  readonly ready: number;
+  /** Items waiting out a delay (a delayed put or a delayed nack). */
+  readonly delayed: number;
+  /** Delivered and not yet settled; `undefined` where the backend cannot tell. */
+  readonly inFlight: number | undefined;
+  /** Live consumers; `undefined` where the backend cannot tell. */
+  readonly consumers: number | undefined;
+  /**
+   * The queue's dead-letter queue (its `deadLetter` option, else `<name>.dead`, where undecodable items go) and its
+   * ready + delayed items (0 when it does not exist yet).
+   */
+  readonly deadLetter: { readonly name: string; readonly size: number };
+}
+
+/** Options of {@link Connection.peek}. */
+export interface PeekOptions {
+  /** Most items returned, 1–1000. @default 10 */
+  limit?: number;
+}
+
+/** One item shown by {@link Connection.peek}: a copy, still in the queue. */
+export interface PeekedItem<T = unknown> {
+  /** The item's id, as its deliveries will carry it. */
+  readonly id: string;
+  /** The decoded item; an item that cannot be decoded is shown as its raw bytes (a `Uint8Array`). */
+  readonly body: T | Uint8Array;
+  /** Deliveries made so far (0: never delivered). */
+  readonly attempts: number;
+  /** `ready` items come first, in serving order; then `delayed` ones, soonest first. */
+  readonly state: 'ready' | 'delayed';
+  /** When a delayed item becomes ready (epoch ms). */
+  readonly readyAt?: number;
+  /** Its priority, on a `priority` queue. */
+  readonly priority?: number;
+}
+
+/** Options of {@link Connection.moveItems}. */
+export interface MoveOptions {
+  /** Move at most this many items (in serving order). @default every item */
+  limit?: number;
+  /** Move only the items with these ids (ready or delayed). */
+  ids?: readonly string[];
+}
 
 /** Receives broadcast messages. */
 export type BroadcastHandler<T> = (message: T) => void;
@@ -172,6 +230,33 @@ export interface Connection {
   publish<T = unknown>(channel: string, message: T): Promise<void>;
   /** Receive every message published on `channel` from now on (capability `broadcast`). */
   subscribe<T = unknown>(channel: string, handler: BroadcastHandler<T>): Promise<Subscription>;
+  /**
+   * The names of the queues on the backend, sorted (capability `listQueues`; `UnsupportedError` without it).
+   * Queues this transport created for itself (delay or due queues, bookkeeping) are not listed.
+   */
+  listQueues(): Promise<string[]>;
+  /**
+   * Counts of queue `name` by state, without declaring it (capability `stats`; `UnsupportedError` without it).
+   * Rejects with `QueueNotFoundError` when the backend has no such queue.
+   */
+  stats(name: string): Promise<QueueStats>;
+  /**
+   * Show up to `limit` items of queue `name` without taking them: ready ones in serving order, then delayed ones
+   * (capability `peek`; `UnsupportedError` without it). `QueueNotFoundError` when the backend has no such queue.
+   */
+  peek<T = unknown>(name: string, options?: PeekOptions): Promise<PeekedItem<T>[]>;
+  /**
+   * Move ready and delayed items of queue `from` to the back of queue `to` as fresh, ready items (attempts start
+   * again; a priority is kept on a `priority` queue): how a dead-letter queue is requeued. Both queues must exist
+   * (`QueueNotFoundError`); a bounded `to` takes only what fits. Items in flight stay. Resolves with how many moved.
+   * Every transport implements it.
+   */
+  moveItems(from: string, to: string, options?: MoveOptions): Promise<number>;
+  /**
+   * Remove every ready and delayed item of queue `name` without declaring it; resolves with how many.
+   * `QueueNotFoundError` when the backend has no such queue. Every transport implements it.
+   */
+  purgeQueue(name: string): Promise<number>;
   /**
    * Close every queue, requeue this connection's unsettled deliveries, reject waiting gets with
    * `ConnectionClosedError`, and free resources.
@@ -241,6 +326,12 @@ export interface Transport {
   readonly recommendedPrefetch?: number;
   /** Open a connection. */
   connect(options?: ConnectOptions): Promise<Connection>;
+  /**
+   * Bring the backend's schema to this version and resolve with the versions applied (none when up to date), for
+   * teams that apply migrations themselves (`taskwire migrate`). Only transports that keep a schema have it; they
+   * also migrate on connect.
+   */
+  migrate?(options?: ConnectOptions): Promise<string[]>;
   /**
    * Host the queues in this process (the TCP manager: the master is the server). Only transports
    * whose backend can run embedded have it.

@@ -5,11 +5,16 @@ import {
   type Connection,
   ConnectionClosedError,
   type DistributedQueue,
+  type MoveOptions,
+  type PeekedItem,
+  type PeekOptions,
   type QueueOptions,
+  type QueueStats,
   type Subscription,
   type Transport,
+  UnsupportedError,
 } from '@taskwire/core';
-import { ConnectionEvents, wrapBackendError } from '@taskwire/core/transport';
+import { ConnectionEvents, refuseInspection, wrapBackendError } from '@taskwire/core/transport';
 import {
   dueQueueName,
   optionForArgument,
@@ -100,6 +105,26 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
     await subscription.start();
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  listQueues(): Promise<string[]> {
+    return refuseInspection(this.transport.name, 'listQueues');
+  }
+
+  stats(_name: string): Promise<QueueStats> {
+    return refuseInspection(this.transport.name, 'stats');
+  }
+
+  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
+    return refuseInspection(this.transport.name, 'peek');
+  }
+
+  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
+    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  }
+
+  purgeQueue(_name: string): Promise<number> {
+    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,9 @@ export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   deadLetter: true,
   broadcast: true,
+  stats: false,
+  peek: false,
+  listQueues: false,
 });
 
 /**

@@ -8,12 +8,23 @@ import {
   createCodec,
   type DistributedQueue,
   decodingHandler,
+  type MoveOptions,
+  type PeekedItem,
+  type PeekOptions,
   type QueueOptions,
+  type QueueStats,
   redactUrl,
   type Subscription,
   type Transport,
+  UnsupportedError,
 } from '@taskwire/core';
-import { backoffDelay, ConnectionEvents, checkQueueName, wrapBackendError } from '@taskwire/core/transport';
+import {
+  backoffDelay,
+  ConnectionEvents,
+  checkQueueName,
+  refuseInspection,
+  wrapBackendError,
+} from '@taskwire/core/transport';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { BlockingPool } from './blocking.js';
 import { broadcastChannel, queueKeys } from './keys.js';
@@ -265,6 +276,26 @@ export class RedisConnection extends ConnectionEvents implements Connection {
         if (!this.closed) await subscriber.unsubscribe(full);
       },
     };
+  }
+
+  listQueues(): Promise<string[]> {
+    return refuseInspection(this.transport.name, 'listQueues');
+  }
+
+  stats(_name: string): Promise<QueueStats> {
+    return refuseInspection(this.transport.name, 'stats');
+  }
+
+  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
+    return refuseInspection(this.transport.name, 'peek');
+  }
+
+  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
+    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  }
+
+  purgeQueue(_name: string): Promise<number> {
+    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
   }
 
   close(): Promise<void> {

@@ -10,6 +10,9 @@ export const REDIS_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   deadLetter: true,
   broadcast: true,
+  stats: false,
+  peek: false,
+  listQueues: false,
 });
 
 /** The `redis://` / `rediss://` transport. Options given here are defaults of every `connect()`. */

@@ -7,15 +7,21 @@ import {
   createCodec,
   type DeliveryHandler,
   decodingHandler,
+  type MoveOptions,
   type NackOptions,
+  type PeekedItem,
+  type PeekOptions,
   type QueueOptions,
+  type QueueStats,
   type Subscription,
   type Transport,
+  UnsupportedError,
 } from '@taskwire/core';
 import {
   backoffDelay,
   ConnectionEvents,
   checkQueueName,
+  refuseInspection,
   resolveQueueOptions,
 } from '@taskwire/core/transport';
 import { resolveAuthkey } from './auth.js';
@@ -153,6 +159,26 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
         await this.request([0, Op.UNSUBSCRIBE, id]).catch(() => undefined);
       },
     };
+  }
+
+  listQueues(): Promise<string[]> {
+    return refuseInspection(this.transport.name, 'listQueues');
+  }
+
+  stats(_name: string): Promise<QueueStats> {
+    return refuseInspection(this.transport.name, 'stats');
+  }
+
+  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
+    return refuseInspection(this.transport.name, 'peek');
+  }
+
+  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
+    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  }
+
+  purgeQueue(_name: string): Promise<number> {
+    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
   }
 
   async close(): Promise<void> {

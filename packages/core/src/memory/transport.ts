@@ -1,8 +1,9 @@
 import { type Codec, createCodec, decodingHandler } from '../codec.js';
 import { checkOptionalDuration } from '../duration.js';
-import { ConfigError, ConnectionClosedError } from '../errors.js';
+import { ConfigError, ConnectionClosedError, UnsupportedError } from '../errors.js';
 import { ConnectionEvents } from '../kit/connection-events.js';
 import { runHandler } from '../kit/delivery.js';
+import { refuseInspection } from '../kit/inspection.js';
 import { resolvePrefetch } from '../kit/queue-options.js';
 import { TickBatcher } from '../kit/tick-batcher.js';
 import { decodeOrDeadLetter, UNDECODABLE } from '../kit/undecodable.js';
@@ -17,8 +18,12 @@ import type {
   DeliveryHandler,
   DistributedQueue,
   GetOptions,
+  MoveOptions,
+  PeekedItem,
+  PeekOptions,
   PutOptions,
   QueueOptions,
+  QueueStats,
   Subscription,
   Transport,
 } from '../types.js';
@@ -38,6 +43,9 @@ export const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
   persistent: false,
   deadLetter: true,
   broadcast: true,
+  stats: false,
+  peek: false,
+  listQueues: false,
 });
 
 const engines = new Map<string, MemoryEngine<StoredPayload>>();
@@ -213,6 +221,26 @@ class MemoryConnection extends ConnectionEvents implements Connection {
         this.subscriptions.delete(unsubscribe);
       },
     };
+  }
+
+  listQueues(): Promise<string[]> {
+    return refuseInspection(this.transport.name, 'listQueues');
+  }
+
+  stats(_name: string): Promise<QueueStats> {
+    return refuseInspection(this.transport.name, 'stats');
+  }
+
+  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
+    return refuseInspection(this.transport.name, 'peek');
+  }
+
+  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
+    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  }
+
+  purgeQueue(_name: string): Promise<number> {
+    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
   }
 
   async close(): Promise<void> {
