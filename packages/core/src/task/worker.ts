@@ -17,6 +17,7 @@ import { errorInfo } from './error-info.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 import { ResultSender } from './result-sender.js';
 import { readTask, taskToWire } from './task-wire.js';
+import { TaskTracing } from './tracing.js';
 
 /** What a handler gets besides the payload. */
 export interface TaskContext {
@@ -77,6 +78,11 @@ export interface WorkerOptions {
   isolationWaitMs?: number;
   /** Name reported in results. @default `<hostname>:<pid>` */
   name?: string;
+  /**
+   * Run each attempt in an OpenTelemetry span, child of the submit span whose trace context the task carries,
+   * when `@opentelemetry/api` is installed and a tracer provider registered. @default true
+   */
+  tracing?: boolean;
 }
 
 /** Events a {@link Worker} emits. */
@@ -130,6 +136,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private lastActivity = Date.now();
   /** Masters heard leaving: their tasks are acked and dropped, unrun and unanswered. */
   private readonly departed = new DepartedMasters();
+  private readonly tracingWanted: boolean;
+  private tracing: TaskTracing | undefined;
 
   constructor(options: WorkerOptions) {
     super();
@@ -150,6 +158,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.resultQueueIdleMs = options.resultQueueIdleMs;
     this.isolationWaitMs = options.isolationWaitMs ?? 10_000;
     this.name = options.name ?? `${hostname()}:${process.pid}`;
+    this.tracingWanted = options.tracing ?? true;
   }
 
   /** Create a worker and start taking tasks. */
@@ -185,6 +194,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Declare the task queue and start consuming (and listening for broadcasts where supported). */
   async start(): Promise<void> {
+    this.tracing = await TaskTracing.load(this.tracingWanted);
     this.tasks = await this.connection.queue(this.queueName, this.queueOptions);
     this.sender = new ResultSender(this.connection, { idleCloseMs: this.resultQueueIdleMs });
     await this.consume();
@@ -423,21 +433,31 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       return this.finish(delivery, task, { ok: false, error }, attempt, startedAt);
     }
-    const context = new AttemptContext(task.id, task.kind, attempt, task.maxAttempts, this.name, false);
-    const timeoutMs = task.timeoutMs ?? this.taskTimeoutMs;
-    const running =
-      timeoutMs === undefined
-        ? runUntimed(handler, task.payload, context)
-        : runAttempt(
-            () => handler(task.payload, context),
-            context,
-            timeoutMs,
-            () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
-          );
+    const running = this.tracing?.recording
+      ? this.tracing.run(task, attempt, this.name, this.queueName, () => this.attempt(handler, task, attempt))
+      : this.attempt(handler, task, attempt);
     if (running instanceof Promise) {
       return running.then((outcome) => this.conclude(delivery, task, outcome, attempt, startedAt));
     }
     return this.conclude(delivery, task, running, attempt, startedAt);
+  }
+
+  /** Run one attempt of the handler (its outcome at once when the handler is synchronous and untimed). */
+  private attempt(
+    handler: TaskHandler,
+    task: TaskEnvelope,
+    attempt: number,
+  ): AttemptOutcome | Promise<AttemptOutcome> {
+    const context = new AttemptContext(task.id, task.kind, attempt, task.maxAttempts, this.name, false);
+    const timeoutMs = task.timeoutMs ?? this.taskTimeoutMs;
+    return timeoutMs === undefined
+      ? runUntimed(handler, task.payload, context)
+      : runAttempt(
+          () => handler(task.payload, context),
+          context,
+          timeoutMs,
+          () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
+        );
   }
 
   /** After an attempt: a retry while attempts remain, else the final result. */
