@@ -20,12 +20,13 @@ import {
   checkRedeclaration,
   PollingQueue,
   type ResolvedQueueOptions,
-  refuseInspection,
   resolveQueueOptions,
+  StoreInspection,
   sharedWakeSignal,
   type WakeSignal,
 } from '@taskwire/core/transport';
 import Database from 'better-sqlite3';
+import { SqliteInspection } from './inspection.js';
 import { prepareDatabase } from './schema.js';
 import { prepareStatements, type SqliteItem, SqliteStore, type Statements } from './store.js';
 
@@ -47,6 +48,7 @@ export class SqliteConnection extends ConnectionEvents implements Connection {
   private readonly db: Database.Database;
   private readonly sql: Statements;
   private readonly wake: WakeSignal;
+  private readonly inspection: StoreInspection;
   private readonly queues = new Set<PollingQueue<unknown, SqliteItem>>();
   private closed = false;
 
@@ -59,6 +61,7 @@ export class SqliteConnection extends ConnectionEvents implements Connection {
     prepareDatabase(this.db);
     this.sql = prepareStatements(this.db);
     this.wake = sharedWakeSignal(settings.file);
+    this.inspection = new StoreInspection(new SqliteInspection(this.db, this.sql), settings.codec, 'sqlite');
   }
 
   async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
@@ -100,24 +103,24 @@ export class SqliteConnection extends ConnectionEvents implements Connection {
     this.db.close();
   }
 
-  listQueues(): Promise<string[]> {
-    return refuseInspection(this.transport.name, 'listQueues');
+  async listQueues(): Promise<string[]> {
+    return this.inspect().listQueues();
   }
 
-  stats(_name: string): Promise<QueueStats> {
-    return refuseInspection(this.transport.name, 'stats');
+  async stats(name: string): Promise<QueueStats> {
+    return this.inspect().stats(name);
   }
 
-  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
-    return refuseInspection(this.transport.name, 'peek');
+  async peek<T = unknown>(name: string, options?: PeekOptions): Promise<PeekedItem<T>[]> {
+    return this.inspect().peek<T>(name, options);
   }
 
-  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
-    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  async moveItems(from: string, to: string, options?: MoveOptions): Promise<number> {
+    return this.inspect().moveItems(from, to, options);
   }
 
-  purgeQueue(_name: string): Promise<number> {
-    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
+  async purgeQueue(name: string): Promise<number> {
+    return this.inspect().purgeQueue(name);
   }
 
   async close(): Promise<void> {
@@ -125,6 +128,11 @@ export class SqliteConnection extends ConnectionEvents implements Connection {
     for (const queue of this.queues) await queue.close();
     this.closed = true;
     this.db.close();
+  }
+
+  private inspect(): StoreInspection {
+    if (this.closed) throw new ConnectionClosedError('sqlite connection is closed');
+    return this.inspection;
   }
 
   /** Store a new queue's options, or check `options` against the stored ones (options left out are taken). */

@@ -27,9 +27,9 @@ export const SQLITE_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   deadLetter: true,
   broadcast: false,
-  stats: false,
-  peek: false,
-  listQueues: false,
+  stats: true,
+  peek: true,
+  listQueues: true,
 });
 
 /**

@@ -174,7 +174,7 @@ export interface QueueStats {
 
 /** Options of {@link Connection.peek}. */
 export interface PeekOptions {
-  /** Most items returned, 1–1000. @default 10 */
+  /** Most items returned, an integer 1–1000 (anything else is a `RangeError`). @default 10 */
   limit?: number;
 }
 
@@ -196,9 +196,9 @@ export interface PeekedItem<T = unknown> {
 
 /** Options of {@link Connection.moveItems}. */
 export interface MoveOptions {
-  /** Move at most this many items (in serving order). @default every item */
+  /** Move at most this many items (in serving order), an integer ≥ 0 (else a `RangeError`). @default every item */
   limit?: number;
-  /** Move only the items with these ids (ready or delayed). */
+  /** Move only the items with these ids (ready or delayed); ids of no such item are ignored. */
   ids?: readonly string[];
 }
 

@@ -15,13 +15,14 @@ import {
   type QueueStats,
   type Subscription,
   type Transport,
-  UnsupportedError,
 } from '@taskwire/core';
 import {
   backoffDelay,
   ConnectionEvents,
   checkQueueName,
-  refuseInspection,
+  peekedBody,
+  resolveMoveOptions,
+  resolvePeekLimit,
   resolveQueueOptions,
 } from '@taskwire/core/transport';
 import { resolveAuthkey } from './auth.js';
@@ -30,7 +31,16 @@ import type { TcpConnectOptions } from './connect-options.js';
 import { checkPayloadFits } from './frame-budget.js';
 import { type ManagerAddress, parseManagerUrl } from './manager-address.js';
 import { Outbox } from './outbox.js';
-import { asUint, DEFAULT_PORT, decodeFrame, Op } from './protocol.js';
+import {
+  asArray,
+  asBytes,
+  asOptionalUint,
+  asString,
+  asUint,
+  DEFAULT_PORT,
+  decodeFrame,
+  Op,
+} from './protocol.js';
 import { PushReceiver } from './push-receiver.js';
 import { TcpQueue } from './queue.js';
 import type { ClientConsumer, HandleState, QueueContext } from './queue-context.js';
@@ -161,24 +171,68 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
     };
   }
 
-  listQueues(): Promise<string[]> {
-    return refuseInspection(this.transport.name, 'listQueues');
+  async listQueues(): Promise<string[]> {
+    const names = asArray(await this.request([0, Op.LIST_QUEUES]), 'queue names');
+    return names.map((name) => asString(name, 'queue name'));
   }
 
-  stats(_name: string): Promise<QueueStats> {
-    return refuseInspection(this.transport.name, 'stats');
+  async stats(name: string): Promise<QueueStats> {
+    checkQueueName(name);
+    const reply = asArray(await this.request([0, Op.STATS, name]), 'stats');
+    return {
+      name,
+      ready: asUint(reply[0], 'ready'),
+      delayed: asUint(reply[1], 'delayed'),
+      inFlight: asUint(reply[2], 'inFlight'),
+      consumers: asUint(reply[3], 'consumers'),
+      deadLetter: {
+        name: asString(reply[4], 'dead-letter queue'),
+        size: asUint(reply[5], 'dead-letter size'),
+      },
+    };
   }
 
-  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
-    return refuseInspection(this.transport.name, 'peek');
+  /** Items past the server's frame limit are left out: a peek reply is one frame. */
+  async peek<T = unknown>(name: string, options: PeekOptions = {}): Promise<PeekedItem<T>[]> {
+    checkQueueName(name);
+    const limit = resolvePeekLimit(options.limit);
+    const items = asArray(await this.request([0, Op.PEEK, name, limit]), 'peeked items');
+    return items.map((entry) => {
+      const [id, payload, attempts, state, readyAt, priority] = asArray(entry, 'peeked item');
+      const item: PeekedItem<T> = {
+        id: asString(id, 'item id'),
+        body: peekedBody(this.codec, asBytes(payload, 'payload')) as T | Uint8Array,
+        attempts: asUint(attempts, 'attempts'),
+        state: state === 'delayed' ? 'delayed' : 'ready',
+      };
+      const due = asOptionalUint(readyAt, 'readyAt');
+      const rank = asOptionalUint(priority, 'priority');
+      return {
+        ...item,
+        ...(due === undefined ? {} : { readyAt: due }),
+        ...(rank === undefined ? {} : { priority: rank }),
+      };
+    });
   }
 
-  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
-    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  async moveItems(from: string, to: string, options?: MoveOptions): Promise<number> {
+    checkQueueName(from);
+    checkQueueName(to);
+    const { limit, ids } = resolveMoveOptions(options);
+    const reply = await this.request([
+      0,
+      Op.MOVE_ITEMS,
+      from,
+      to,
+      Number.isFinite(limit) ? limit : null,
+      ids ? [...ids] : null,
+    ]);
+    return asUint(reply, 'moved');
   }
 
-  purgeQueue(_name: string): Promise<number> {
-    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
+  async purgeQueue(name: string): Promise<number> {
+    checkQueueName(name);
+    return asUint(await this.request([0, Op.PURGE_QUEUE, name]), 'purged');
   }
 
   async close(): Promise<void> {

@@ -10,8 +10,15 @@ import {
   storePayload,
   type TaggedItem,
 } from '@taskwire/core/engine';
-import { TickBatcher } from '@taskwire/core/transport';
-import { BATCH_MAX_ITEMS, batchBudget, checkPayloadFits, deliveryCost } from './frame-budget.js';
+import { resolvePeekLimit, TickBatcher } from '@taskwire/core/transport';
+import {
+  BATCH_MAX_ITEMS,
+  batchBudget,
+  checkPayloadFits,
+  deliveryCost,
+  payloadLimit,
+  peekCost,
+} from './frame-budget.js';
 import type { Outbox } from './outbox.js';
 import { asBytes, asUint, Push } from './protocol.js';
 
@@ -182,6 +189,50 @@ export class EngineClient {
 
   deleteQueue(handleId: number): void {
     this.engine.deleteQueue(this.handleOf(handleId).queue.name);
+  }
+
+  /** The engine's queue names, sorted. */
+  listQueues(): string[] {
+    return this.engine.queueNames().sort();
+  }
+
+  /** `[ready, delayed, inFlight, consumers, deadLetterName, deadLetterSize]` of queue `name`. */
+  stats(name: string): unknown[] {
+    const stats = this.engine.stats(name);
+    return [
+      stats.ready,
+      stats.delayed,
+      stats.inFlight,
+      stats.consumers,
+      stats.deadLetter.name,
+      stats.deadLetter.size,
+    ];
+  }
+
+  /**
+   * Up to `limit` items of queue `name`, as `[id, payload, attempts, state, readyAt, priority]`: as many as fit in
+   * one reply frame (always the first, which fits on its own like any delivery).
+   */
+  peek(name: string, limit: number): unknown[][] {
+    const budget = payloadLimit(this.outbox.maxFrameBytes);
+    const shown: unknown[][] = [];
+    let bytes = 0;
+    for (const item of this.engine.peek(name, resolvePeekLimit(limit))) {
+      const payload = loadPayload(item.value);
+      const cost = peekCost(item.id.length * 3, payload.length);
+      if (shown.length > 0 && bytes + cost > budget) break;
+      shown.push([item.id, payload, item.attempts, item.state, item.readyAt ?? null, item.priority ?? null]);
+      bytes += cost;
+    }
+    return shown;
+  }
+
+  moveItems(from: string, to: string, limit: number | undefined, ids: string[] | undefined): number {
+    return this.engine.moveItems(from, to, { limit, ids });
+  }
+
+  purgeQueue(name: string): number {
+    return this.engine.purgeQueue(name);
   }
 
   publish(channel: string, message: Uint8Array): number {

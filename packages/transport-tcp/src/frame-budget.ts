@@ -53,6 +53,13 @@ export function deliveryCost(idBytes: number, payloadBytes: number): number {
   return NUMBER_BYTES + HEADER_BYTES + idBytes + NUMBER_BYTES + HEADER_BYTES + payloadBytes;
 }
 
+/** Frame bytes of one item in a PEEK reply: an item array header, id, payload, attempts, state, readyAt, priority. */
+export function peekCost(idBytes: number, payloadBytes: number): number {
+  return (
+    HEADER_BYTES + deliveryCost(idBytes, payloadBytes) + HEADER_BYTES + 'delayed'.length + 2 * NUMBER_BYTES
+  );
+}
+
 /**
  * Refuse a payload too large for the connection's frames, before it is sent.
  * @throws FrameTooLargeError naming both sizes; the connection is untouched.

@@ -7,6 +7,7 @@ import {
   FrameTooLargeError,
   QueueEmptyError,
   QueueFullError,
+  QueueNotFoundError,
   TaskwireError,
   UnsupportedError,
 } from '@taskwire/core';
@@ -58,6 +59,16 @@ export const Op = {
   UNSUBSCRIBE: 14,
   GOODBYE: 15,
   DELETE_QUEUE: 16,
+  /** `[id, LIST_QUEUES]` → sorted names. */
+  LIST_QUEUES: 17,
+  /** `[id, STATS, name]` → `[ready, delayed, inFlight, consumers, deadLetterName, deadLetterSize]`. */
+  STATS: 18,
+  /** `[id, PEEK, name, limit]` → `[[itemId, payload, attempts, state, readyAt|nil, priority|nil], …]`. */
+  PEEK: 19,
+  /** `[id, MOVE_ITEMS, from, to, limit|nil, ids|nil]` → how many moved. */
+  MOVE_ITEMS: 20,
+  /** `[id, PURGE_QUEUE, name]` → how many removed. */
+  PURGE_QUEUE: 21,
 } as const;
 
 /** Server pushes (request id 0). */
@@ -89,6 +100,7 @@ export function errorCode(error: unknown): string {
 const ERROR_CLASSES: Record<string, new (message: string) => Error> = {
   [ErrorCodes.QUEUE_EMPTY]: QueueEmptyError,
   [ErrorCodes.QUEUE_FULL]: QueueFullError,
+  [ErrorCodes.QUEUE_NOT_FOUND]: QueueNotFoundError,
   [ErrorCodes.AUTH]: AuthError,
   [ErrorCodes.UNSUPPORTED]: UnsupportedError,
   [ErrorCodes.CONNECTION_CLOSED]: ConnectionClosedError,

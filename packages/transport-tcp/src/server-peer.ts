@@ -256,6 +256,23 @@ export class Peer {
         return client.subscribe(asUint(message[2], 'subscription id'), asString(message[3], 'channel'));
       case Op.UNSUBSCRIBE:
         return client.unsubscribe(asUint(message[2], 'subscription id'));
+      case Op.LIST_QUEUES:
+        return client.listQueues();
+      case Op.STATS:
+        return client.stats(asString(message[2], 'queue name'));
+      case Op.PEEK:
+        return client.peek(asString(message[2], 'queue name'), asUint(message[3], 'limit'));
+      case Op.MOVE_ITEMS:
+        return client.moveItems(
+          asString(message[2], 'source queue name'),
+          asString(message[3], 'target queue name'),
+          optionalNumber(message[4], 'limit'),
+          message[5] === null || message[5] === undefined
+            ? undefined
+            : asArray(message[5], 'ids').map((id) => asString(id, 'item id')),
+        );
+      case Op.PURGE_QUEUE:
+        return client.purgeQueue(asString(message[2], 'queue name'));
       case Op.GOODBYE:
         // The client is closing: requeue its deliveries and reject its waiters before it goes.
         return client.closeQueues();

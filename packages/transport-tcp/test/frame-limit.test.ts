@@ -145,6 +145,20 @@ describe('tcp frame limit (maxFrameBytes 4096)', () => {
     expect(worker.epoch).toBe(1);
   });
 
+  it('a peek reply stays within the limit: the largest payload alone, then as many items as fit', async () => {
+    const connection = await connect();
+    const name = `${prefix}.peek`;
+    const queue = await connection.queue<string>(name);
+    const fits = itemOfSize(largest);
+    await queue.putMany([fits, fits]);
+    const peeked = await connection.peek<string>(name, { limit: 10 });
+    expect(peeked.map((item) => item.body)).toEqual([fits]);
+    await queue.purge();
+    await queue.putMany(['a', 'b', 'c']);
+    expect((await connection.peek<string>(name)).map((item) => item.body)).toEqual(['a', 'b', 'c']);
+    expect(connection.epoch).toBe(1);
+  });
+
   it('no connection was closed for a protocol error', () => {
     expect(clientErrors).toEqual([]);
   });

@@ -39,6 +39,12 @@ export {
   resolvePrefetch,
   resolveQueueOptions,
 } from '../kit/queue-options.js';
+export {
+  type InspectedItem,
+  type InspectionStore,
+  StoreInspection,
+  type StoreMove,
+} from '../kit/store-inspection.js';
 export { TickBatcher, type TickBatcherOptions } from '../kit/tick-batcher.js';
 export { decodeOrDeadLetter, UNDECODABLE, undecodableTarget } from '../kit/undecodable.js';
 export { sharedWakeSignal, WakeSignal } from '../kit/wake-signal.js';
