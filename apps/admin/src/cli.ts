@@ -44,7 +44,7 @@ command('peek [queue]', 'show items without taking them', peek).option(
 );
 command('workers', 'list the live workers', workers).option(
   '--wait <seconds>',
-  'listen for announcements this long (default 2)',
+  'listen for their answers this long (default 1)',
   seconds,
 );
 command('dead [queue]', "show a queue's dead-letter queue, requeue its items or purge it", dead)

@@ -128,7 +128,7 @@ export function workers(flags: WorkersFlags): Promise<number> {
   return withSession(flags, async ({ connection }) => {
     const directory = await watchWorkers(connection);
     try {
-      await new Promise((resolve) => setTimeout(resolve, (flags.wait ?? 2) * 1000));
+      await new Promise((resolve) => setTimeout(resolve, (flags.wait ?? 1) * 1000));
       const list = directory.list();
       if (flags.json) print(JSON.stringify(list));
       else if (list.length === 0) print('no live workers');

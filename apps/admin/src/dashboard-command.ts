@@ -1,9 +1,9 @@
-import { UnsupportedError } from '@taskwire/core';
+import { UnsupportedError, type WorkerDirectory } from '@taskwire/core';
 import type { AdminFlags } from './admin-flags.js';
 import { startDashboard } from './dashboard/server.js';
 import { requireTokenOffLoopback } from './dashboard/token.js';
 import { withSession } from './session.js';
-import { type WorkerWatch, watchWorkers } from './workers.js';
+import { watchWorkers } from './workers.js';
 
 /** Options of `taskwire dashboard`. */
 export interface DashboardFlags extends AdminFlags {
@@ -19,7 +19,7 @@ export function dashboard(flags: DashboardFlags): Promise<number> {
   // Before connecting: a refused start should not wait for the backend.
   requireTokenOffLoopback(flags.host ?? '127.0.0.1', token);
   return withSession(flags, async ({ connection }) => {
-    let workers: WorkerWatch | undefined;
+    let workers: WorkerDirectory | undefined;
     try {
       workers = await watchWorkers(connection);
     } catch (error) {

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Connection, QueueStats } from '@taskwire/core';
-import type { WorkerInfo, WorkerWatch } from '../workers.js';
+import type { Connection, QueueStats, WorkerDirectory, WorkerInfo } from '@taskwire/core';
 
 /** One sample of one queue: its counts, and the tasks its workers finished since the previous sample. */
 export interface QueueSample {
@@ -10,7 +9,7 @@ export interface QueueSample {
   delayed: number;
   inFlight: number | null;
   dead: number;
-  /** Tasks done and failed per second since the previous sample, by the queue's live workers' counters. */
+  /** Tasks done and failed per second by the queue's live workers, from their last two heartbeats' counters. */
   donePerSec: number | null;
   failedPerSec: number | null;
 }
@@ -28,7 +27,7 @@ export interface Snapshot {
 export interface SamplerOptions {
   connection: Connection;
   /** Live workers, when the core has worker presence. */
-  workers?: WorkerWatch;
+  workers?: WorkerDirectory;
   intervalMs: number;
   /** Samples kept per queue. */
   historyLength: number;
@@ -44,9 +43,8 @@ export class Sampler extends EventEmitter {
   private snapshot: Snapshot = { sampledAt: 0, queues: [], workers: [] };
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Per worker id, its last counters; summed positive deltas give a queue's rate. */
-  private lastCounters = new Map<string, { done: number; failed: number }>();
-  private lastSampleAt = Number.POSITIVE_INFINITY;
+  /** Per worker id, its counters at its last heartbeat and the rates since the one before. */
+  private counters = new Map<string, WorkerCounters>();
 
   constructor(private readonly options: SamplerOptions) {
     super();
@@ -96,20 +94,19 @@ export class Sampler extends EventEmitter {
   }
 
   private record(queues: QueueStats[], workers: WorkerInfo[], t: number): void {
-    const finished = this.finishedByQueue(workers);
+    const rates = this.ratesByQueue(workers);
+    const known = this.options.workers !== undefined;
     for (const stats of queues) {
       const samples = this.history.get(stats.name) ?? [];
-      const previous = samples.at(-1);
-      const seconds = previous ? (t - previous.t) / 1000 : 0;
-      const counts = finished.get(stats.name);
+      const rate = rates.get(stats.name);
       samples.push({
         t,
         ready: stats.ready,
         delayed: stats.delayed,
         inFlight: stats.inFlight ?? null,
         dead: stats.deadLetter.size,
-        donePerSec: seconds > 0 && this.options.workers ? (counts?.done ?? 0) / seconds : null,
-        failedPerSec: seconds > 0 && this.options.workers ? (counts?.failed ?? 0) / seconds : null,
+        donePerSec: known ? (rate?.done ?? 0) : null,
+        failedPerSec: known ? (rate?.failed ?? 0) : null,
       });
       if (samples.length > this.options.historyLength) samples.shift();
       this.history.set(stats.name, samples);
@@ -118,24 +115,49 @@ export class Sampler extends EventEmitter {
     for (const name of this.history.keys()) if (!listed.has(name)) this.history.delete(name);
   }
 
-  /** Tasks each queue's workers finished since the last call (a restarted worker counts from zero). */
-  private finishedByQueue(workers: WorkerInfo[]): Map<string, { done: number; failed: number }> {
+  /**
+   * Each queue's tasks per second, summed over its workers. A worker's rate is its counters' change between its
+   * last two heartbeats over their time apart (its own clock on both ends), so a rate does not jump with the
+   * phase of heartbeats against samples; a worker first heard counts from its start.
+   */
+  private ratesByQueue(workers: WorkerInfo[]): Map<string, { done: number; failed: number }> {
     const byQueue = new Map<string, { done: number; failed: number }>();
-    const seen = new Map<string, { done: number; failed: number }>();
+    const next = new Map<string, WorkerCounters>();
     for (const worker of workers) {
-      // A worker first seen counts from zero if it started since the last sample, else from now on.
-      const fresh = worker.startedAt >= this.lastSampleAt;
-      const before =
-        this.lastCounters.get(worker.id) ??
-        (fresh ? { done: 0, failed: 0 } : { done: worker.tasksDone, failed: worker.tasksFailed });
+      const before = this.counters.get(worker.id) ?? {
+        at: worker.startedAt,
+        done: 0,
+        failed: 0,
+        donePerSec: 0,
+        failedPerSec: 0,
+      };
+      let counters = before;
+      const seconds = (worker.heartbeatAt - before.at) / 1000;
+      if (seconds > 0) {
+        counters = {
+          at: worker.heartbeatAt,
+          done: worker.tasksDone,
+          failed: worker.tasksFailed,
+          donePerSec: Math.max(0, worker.tasksDone - before.done) / seconds,
+          failedPerSec: Math.max(0, worker.tasksFailed - before.failed) / seconds,
+        };
+      }
+      next.set(worker.id, counters);
       const sum = byQueue.get(worker.queue) ?? { done: 0, failed: 0 };
-      sum.done += Math.max(0, worker.tasksDone - before.done);
-      sum.failed += Math.max(0, worker.tasksFailed - before.failed);
+      sum.done += counters.donePerSec;
+      sum.failed += counters.failedPerSec;
       byQueue.set(worker.queue, sum);
-      seen.set(worker.id, { done: worker.tasksDone, failed: worker.tasksFailed });
     }
-    this.lastCounters = seen;
-    this.lastSampleAt = Date.now();
+    this.counters = next;
     return byQueue;
   }
+}
+
+interface WorkerCounters {
+  /** The heartbeat's time (the worker's clock). */
+  at: number;
+  done: number;
+  failed: number;
+  donePerSec: number;
+  failedPerSec: number;
 }

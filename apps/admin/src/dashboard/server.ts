@@ -1,9 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, type Connection, QueueNotFoundError, TaskwireError } from '@taskwire/core';
+import {
+  ConfigError,
+  type Connection,
+  QueueNotFoundError,
+  TaskwireError,
+  type WorkerDirectory,
+} from '@taskwire/core';
 import { deadLetterOf } from '../commands.js';
 import { viewItem } from '../items.js';
-import type { WorkerWatch } from '../workers.js';
 import { type Asset, loadAssets } from './assets.js';
 import { Sampler } from './sampler.js';
 import { bearerToken, isLoopback, requireTokenOffLoopback, tokenMatches } from './token.js';
@@ -12,7 +17,7 @@ import { bearerToken, isLoopback, requireTokenOffLoopback, tokenMatches } from '
 export interface DashboardOptions {
   connection: Connection;
   /** Live workers (core's `WorkerDirectory`), when available. */
-  workers?: WorkerWatch;
+  workers?: WorkerDirectory;
   /** Interface to listen on. @default '127.0.0.1' */
   host?: string;
   /** Port; 0 picks a free one. @default 7733 */
