@@ -66,7 +66,7 @@ describe('taskwire against a TCP manager', () => {
   it('stats --watch prints again every interval until SIGINT, then exits 0', async () => {
     const { name } = await taskQueue(1, 0);
     const watched = await runAdmin(['stats', name, ...flags, '--watch', '--interval', '0.2', '--json'], {
-      interruptAfterMs: 1500,
+      interruptWhen: (stdout) => stdout.split('\n').length > 3,
     });
     expect(watched.code).toBe(0);
     const lines = watched.stdout.trim().split('\n');

@@ -9,12 +9,17 @@ export const NO_INSPECTION_TRANSPORT = fileURLToPath(
 );
 
 /**
- * Run `taskwire ...args` to completion with a clean TASKWIRE_* environment: SIGINT after `interruptAfterMs` if
- * given, SIGKILL after `timeoutMs`.
+ * Run `taskwire ...args` to completion with a clean TASKWIRE_* environment: SIGINT once its output satisfies
+ * `interruptWhen`, SIGKILL after `timeoutMs`.
  */
 export function runAdmin(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; interruptAfterMs?: number } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    input?: string;
+    timeoutMs?: number;
+    interruptWhen?: (stdout: string) => boolean;
+  } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith('TASKWIRE_')),
@@ -27,20 +32,16 @@ export function runAdmin(
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
+    if (options.interruptWhen?.(stdout)) child.kill('SIGINT');
   });
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
   child.stdin.end(options.input ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
-  const interrupt =
-    options.interruptAfterMs === undefined
-      ? undefined
-      : setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
   return new Promise((resolve) => {
     child.once('exit', (code) => {
       clearTimeout(timer);
-      clearTimeout(interrupt);
       resolve({ code, stdout, stderr });
     });
   });
