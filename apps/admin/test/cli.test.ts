@@ -25,7 +25,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-/** A fresh task queue with its dead-letter queue; `dead` tasks already in the dead-letter queue. */
+/** A fresh task queue with `ready` tasks, and `dead` tasks already in its dead-letter queue. */
 async function taskQueue(ready: number, dead: number) {
   const name = `admin-${process.pid}-${++prefix}`;
   const queue = await client.queue(name, taskQueueOptions(name));
@@ -39,9 +39,8 @@ async function taskQueue(ready: number, dead: number) {
     createdAt: Date.now(),
   });
   for (let i = 0; i < ready; i++) await queue.put(task(`r${i}`));
-  const deadIds: string[] = [];
-  for (let i = 0; i < dead; i++) deadIds.push(await deadLetter.put(task(`d${i}`)));
-  return { name, deadIds };
+  for (let i = 0; i < dead; i++) await deadLetter.put(task(`d${i}`));
+  return { name };
 }
 
 const json = (stdout: string) => JSON.parse(stdout) as unknown;
@@ -86,11 +85,12 @@ describe('taskwire against a TCP manager', () => {
   });
 
   it('dead lists the dead-letter queue; --requeue --ids moves those back; --requeue moves the rest', async () => {
-    const { name, deadIds } = await taskQueue(0, 3);
+    const { name } = await taskQueue(0, 3);
     const shown = await runAdmin(['dead', name, ...flags, '--json']);
-    expect((json(shown.stdout) as { id: string }[]).map((item) => item.id).sort()).toEqual(
-      [...deadIds].sort(),
-    );
+    const items = json(shown.stdout) as { id: string; kind: string; payload: unknown }[];
+    expect(items).toHaveLength(3);
+    for (const item of items) expect(item).toMatchObject({ kind: 'square', payload: 7 });
+    const deadIds = items.map((item) => item.id);
     const one = await runAdmin(['dead', name, ...flags, '--requeue', '--ids', deadIds[0]!]);
     expect(one.stdout.trim()).toBe(`requeued 1 item from ${name}.dead to ${name}`);
     expect(json((await runAdmin(['stats', name, ...flags, '--json'])).stdout)).toMatchObject({
