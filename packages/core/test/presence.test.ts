@@ -79,7 +79,7 @@ describe('worker presence', () => {
     await directory.close();
     const fresh = await WorkerDirectory.watch(await connect(url));
     stops.push(() => fresh.close());
-    const [busy] = await until(fresh, (workers) => workers[0]?.running.length === 1);
+    const busy = (await until(fresh, (workers) => workers[0]?.running.length === 1))[0]!;
     expect(busy.tasksDone).toBe(2);
     expect(busy.tasksFailed).toBe(1);
     expect(busy.running[0]).toMatchObject({ kind: 'default', attempt: 1 });
