@@ -69,6 +69,19 @@
     return new Set(snapshot.queues.map((q) => q.deadLetter.name));
   }
 
+  /**
+   * Task queues, the ones charted and offered for dead letters: those workers take from or whose dead-letter
+   * queue exists (a master's result queue has neither). Every queue when none qualifies.
+   */
+  function taskQueues() {
+    const listed = new Set(snapshot.queues.map((q) => q.name));
+    const served = new Set(snapshot.workers.map((w) => w.queue));
+    const dead = deadLetterNames();
+    const queues = snapshot.queues.filter((q) => !dead.has(q.name));
+    const tasks = queues.filter((q) => served.has(q.name) || listed.has(q.deadLetter.name));
+    return new Set((tasks.length > 0 ? tasks : queues).map((q) => q.name));
+  }
+
   function renderQueues() {
     const dead = deadLetterNames();
     const body = document.querySelector('#queues tbody');
@@ -117,9 +130,9 @@
 
   /** Add the new samples to each queue's columns: [t, ready, delayed, inFlight, dead, done/s, failed/s]. */
   function mergeHistory(history) {
-    const dead = deadLetterNames();
+    const charted = taskQueues();
     for (const [name, samples] of Object.entries(history)) {
-      if (dead.has(name) || samples.length === 0) continue;
+      if (!charted.has(name) || samples.length === 0) continue;
       const chart = charts.get(name) ?? createChart(name);
       for (const s of samples) {
         const row = [s.t / 1000, s.ready, s.delayed, s.inFlight, s.dead, s.donePerSec, s.failedPerSec];
@@ -131,7 +144,7 @@
       chart.box.setAttribute('data-points', String(chart.data[0].length));
     }
     for (const [name, chart] of charts) {
-      if (!snapshot.queues.some((q) => q.name === name) || dead.has(name)) {
+      if (!charted.has(name)) {
         chart.box.remove();
         charts.delete(name);
       }
@@ -176,8 +189,8 @@
 
   function renderDeadChoices() {
     const select = document.getElementById('dead-queue');
-    const dead = deadLetterNames();
-    const names = snapshot.queues.filter((q) => !dead.has(q.name)).map((q) => q.name);
+    const tasks = taskQueues();
+    const names = snapshot.queues.filter((q) => tasks.has(q.name)).map((q) => q.name);
     const current = select.value;
     if (names.join('\n') !== [...select.options].map((o) => o.value).join('\n')) {
       select.replaceChildren(...names.map((name) => el('option', { value: name }, name)));
