@@ -15,9 +15,10 @@ afterEach(async () => {
   }
 });
 
-async function start(options: { token?: string; host?: string } = {}) {
+async function start(options: { token?: string; host?: string } = {}, queues = 0) {
   const connection = await transport.connect({ url: `memory://dashboard-${process.pid}-${++engine}` });
   open.push({ connection });
+  for (let i = 0; i < queues; i++) await connection.queue(`q${i}`);
   const dashboard = await startDashboard({ connection, port: 0, intervalMs: 60_000, ...options });
   open.push({ dashboard });
   return dashboard;
@@ -129,5 +130,22 @@ describe('the dashboard server', () => {
     expect(uplot.status).toBe(200);
     expect(uplot.body.toString()).toContain('uPlot');
     expect((await call(dashboard.port, '/../package.json')).status).toBe(404);
+  });
+
+  it('sends a large state gzipped when asked, and the samples newer than ?since= only', async () => {
+    const dashboard = await start({}, 30);
+    const host = `127.0.0.1:${dashboard.port}`;
+    const state = await call(dashboard.port, '/api/state', { host, 'accept-encoding': 'gzip' });
+    expect(state.headers['content-encoding']).toBe('gzip');
+    const value = JSON.parse(gunzipSync(state.body).toString()) as {
+      queues: { name: string }[];
+      history: Record<string, { t: number; ready: number }[]>;
+    };
+    expect(value.queues).toHaveLength(30);
+    expect(value.history.q7).toEqual([expect.objectContaining({ ready: 0, dead: 0 })]);
+    const t = value.history.q7![0]!.t;
+    const newer = await call(dashboard.port, `/api/state?since=${t}`, { host });
+    expect(newer.headers['content-encoding']).toBeUndefined();
+    expect((JSON.parse(newer.body.toString()) as typeof value).history.q7).toEqual([]);
   });
 });

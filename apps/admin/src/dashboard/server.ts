@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import {
   ConfigError,
   type Connection,
@@ -216,13 +217,24 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   throw new HttpError(400, 'the body must be a JSON object');
 }
 
+/** Bodies smaller than this go uncompressed: gzip would save next to nothing. */
+const GZIP_FROM_BYTES = 1024;
+
+const acceptsGzip = (request: IncomingMessage) =>
+  /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+
 function sendJson(response: ServerResponse, status: number, value: unknown): void {
   if (response.headersSent) return void response.end();
-  const body = JSON.stringify(value);
+  const text = Buffer.from(JSON.stringify(value));
+  // The first state of a page carries the charts' whole history: worth compressing.
+  const gzip = text.length >= GZIP_FROM_BYTES && acceptsGzip(response.req);
+  const body = gzip ? gzipSync(text) : text;
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(body),
+    'content-length': body.length,
+    ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+    vary: 'accept-encoding',
   });
   response.end(body);
 }
@@ -232,7 +244,7 @@ function sendAsset(request: IncomingMessage, response: ServerResponse, asset: As
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     return;
   }
-  const gzip = /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+  const gzip = acceptsGzip(request);
   const body = gzip ? asset.gzip : asset.body;
   response.writeHead(200, {
     'content-type': asset.type,
