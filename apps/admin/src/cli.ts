@@ -1,5 +1,13 @@
 #!/usr/bin/env node
-import { addCommonOptions, createProgram, exitWithError, integer, seconds } from '@taskwire/cli-kit';
+import {
+  addCommonOptions,
+  createLogger,
+  createProgram,
+  exitWithError,
+  integer,
+  type LogFlags,
+  seconds,
+} from '@taskwire/cli-kit';
 import type { Command } from 'commander';
 import { dead, migrate, peek, purge, queues, stats, workers } from './commands.js';
 import { dashboard } from './dashboard-command.js';
@@ -25,6 +33,8 @@ function command<Args extends unknown[]>(
     // commander passes the arguments, then the options, then the command.
     const args = received.slice(0, -1) as Args;
     try {
+      // First: it decides how everything after it, errors included, is logged.
+      await createLogger('taskwire', received.at(-2) as LogFlags);
       process.exit(await action(...args));
     } catch (error) {
       exitWithError('taskwire', error);

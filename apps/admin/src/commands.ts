@@ -1,4 +1,4 @@
-import { loadTransport, readAuthkey, settingsFrom } from '@taskwire/cli-kit';
+import { currentLogger, loadTransport, readAuthkey, settingsFrom } from '@taskwire/cli-kit';
 import {
   ConfigError,
   type Connection,
@@ -214,7 +214,7 @@ export function purge(queue: string | undefined, flags: PurgeFlags): Promise<num
 
 async function purgeNamed(connection: Connection, name: string, flags: PurgeFlags): Promise<number> {
   if (!(await confirm(`purge every waiting item of ${name}?`, flags.yes))) {
-    console.error('taskwire: not purged');
+    currentLogger('taskwire').warn(`${name} not purged`);
     return 1;
   }
   const removed = await connection.purgeQueue(name);

@@ -1,3 +1,4 @@
+import { currentLogger } from '@taskwire/cli-kit';
 import { UnsupportedError, type WorkerDirectory } from '@taskwire/core';
 import type { AdminFlags } from './admin-flags.js';
 import { startDashboard } from './dashboard/server.js';
@@ -24,7 +25,7 @@ export function dashboard(flags: DashboardFlags): Promise<number> {
       workers = await watchWorkers(connection);
     } catch (error) {
       if (!UnsupportedError.isInstance(error)) throw error;
-      console.error(`taskwire: no live workers shown: ${(error as Error).message}`);
+      currentLogger('taskwire').warn(`no live workers shown: ${(error as Error).message}`);
     }
     const running = await startDashboard({
       connection,

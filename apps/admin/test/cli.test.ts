@@ -172,6 +172,26 @@ describe('taskwire on a transport without inspection', () => {
     }
   });
 
+  it('--log-format json reports the refusal as one JSON line', async () => {
+    const refused = await runAdmin([
+      'stats',
+      'q',
+      '--transport',
+      NO_INSPECTION_TRANSPORT,
+      '--log-format',
+      'json',
+    ]);
+    expect(refused.code).toBe(1);
+    const lines = refused.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'fatal',
+      name: 'taskwire',
+      code: 'TASKWIRE_UNSUPPORTED',
+      msg: 'the no-inspection transport cannot stats',
+    });
+  });
+
   it('rejects conflicting flags with exit 2', async () => {
     const both = await runAdmin([
       'dead',

@@ -15,3 +15,10 @@ export function seedLines(): ProgressView {
     stop() {},
   };
 }
+
+/** Shows nothing (the JSON log format without `--progress`). */
+export const noProgress: ProgressView = {
+  submitted() {},
+  finished() {},
+  stop() {},
+};

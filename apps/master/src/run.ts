@@ -3,10 +3,12 @@ import { readFile } from 'node:fs/promises';
 import {
   type CommonFlags,
   connect,
+  createLogger,
   type IsolationFlags,
   isolationArgs,
   loadHandler,
   loadTransport,
+  logArgs,
   readAuthkey,
   settingsFrom,
   tlsClientOptions,
@@ -25,7 +27,7 @@ import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { discardPreforkedWorkers, LocalWorkers } from './local-workers.js';
 import { ResultWriter, toJson } from './output.js';
-import { type ProgressView, seedLines } from './progress.js';
+import { noProgress, type ProgressView, seedLines } from './progress.js';
 import { catchStopSignals, exitCodeOf } from './stop-signals.js';
 
 /** Options of {@link runMaster} (the `taskwire-master` flags). */
@@ -92,6 +94,7 @@ function hostPort(url: string | undefined, options: RunMasterOptions): { host: s
  * exit code: 0 only when every task succeeded.
  */
 export async function runMaster(options: RunMasterOptions): Promise<number> {
+  const log = await createLogger('taskwire-master', options);
   let workers: LocalWorkers | undefined;
   // A second signal exits at once; the local workers must not outlive the master.
   const signals = catchStopSignals((signal) => {
@@ -131,9 +134,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     connection = await server.connect();
     workerUrl = server.url;
     workerEnv.TASKWIRE_AUTHKEY = authkey;
-    console.error(
-      `taskwire-master: serving ${server.url} (workers: ${workerCommand(server.url, settings, options)})`,
-    );
+    log.info(`serving ${server.url} (workers: ${workerCommand(server.url, settings, options)})`, {
+      url: server.url,
+    });
   } else {
     connection = await connect(transport, settings, await tlsClientOptions(options));
     if (options.tlsCa) workerEnv.TASKWIRE_TLS_CA = options.tlsCa;
@@ -178,11 +181,17 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         options.handler ?? 'square',
         ...(options.concurrency ? ['--concurrency', String(options.concurrency)] : []),
         ...isolationArgs(options),
+        // The workers share this process's stderr: they log the same way.
+        ...logArgs(log),
       ],
       // The URL may carry a password: environment, not argv (which `ps` shows to every user).
       env: workerUrl ? { ...workerEnv, TASKWIRE_URL: workerUrl } : workerEnv,
       onUnexpectedExit: (index, code, signal) => {
-        console.error(`taskwire-master: local worker ${index + 1} exited (${signal ?? `code ${code}`})`);
+        log.warn(`local worker ${index + 1} exited (${signal ?? `code ${code}`})`, {
+          worker: index + 1,
+          code,
+          signal,
+        });
         if (workers?.alive === 0) workersGone?.();
       },
     });
@@ -203,9 +212,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   const input = options.input
     ? readPayloads(options.input, (error) => {
         inputErrors.push(error);
-        console.error(
-          `taskwire-master: input line ${error.line}: not valid JSON (${error.message}); skipped`,
-        );
+        log.warn(`input line ${error.line}: not valid JSON (${error.message}); skipped`, {
+          line: error.line,
+        });
       })
     : randomIntegers(options.tasks ?? 10);
   // The first signal stops reading input: the job then submits nothing more.
@@ -220,10 +229,13 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
       options.output !== '-' &&
       total! <= SEED_LINES_MAX &&
       !process.stderr.isTTY);
-  // cli-progress is loaded only when the bar is shown.
+  // cli-progress is loaded only when the bar is shown. Its frames would break JSON log lines: with
+  // --log-format json it is drawn only when asked for.
   const view: ProgressView = useSeedLines
     ? seedLines()
-    : (await import('./progress-bar.js')).progressBar(total);
+    : log.format === 'json' && options.progress !== true
+      ? noProgress
+      : (await import('./progress-bar.js')).progressBar(total);
   // Only the seed's lines show submitted tasks; listening costs an event per task.
   if (useSeedLines) master.on('submitted', (task) => view.submitted(task.payload));
 
@@ -254,7 +266,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     finished = Date.now();
     view.stop();
     if (signals.received) {
-      console.error(`taskwire-master: ${signals.received}: stopping (again to exit at once)`);
+      log.warn(`${signals.received}: stopping (again to exit at once)`, { signal: signals.received });
       // Workers drop the tasks still queued for this master instead of running them.
       await announceDeparture(connection, taskQueue, master.resultQueueName).catch(() => undefined);
     }
@@ -276,8 +288,16 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
 
   const elapsed = (finished - started) / 1000;
   const failedTotal = failed + inputErrors.length;
-  console.error(
-    `taskwire-master: done ${done}, failed ${failedTotal}${inputErrors.length ? ` (${inputErrors.length} bad input lines)` : ''}, elapsed ${elapsed.toFixed(2)}s, ${Math.round((done + failed) / Math.max(elapsed, 0.001))} tasks/s`,
+  const rate = Math.round((done + failed) / Math.max(elapsed, 0.001));
+  log.info(
+    `done ${done}, failed ${failedTotal}${inputErrors.length ? ` (${inputErrors.length} bad input lines)` : ''}, elapsed ${elapsed.toFixed(2)}s, ${rate} tasks/s`,
+    {
+      done,
+      failed: failedTotal,
+      badInputLines: inputErrors.length,
+      elapsedSeconds: elapsed,
+      tasksPerSecond: rate,
+    },
   );
   if (signals.received) return exitCodeOf(signals.received);
   return failedTotal === 0 ? 0 : 1;

@@ -3,7 +3,7 @@
  * task in flight: one line, not one per task). When another message follows, the count of the
  * repeats is printed first.
  */
-export function printOnce(print: (line: string) => void): (line: string) => void {
+export function printOnce(print: (line: string, repeats?: number) => void): (line: string) => void {
   let last: string | undefined;
   let repeats = 0;
   return (line) => {
@@ -11,7 +11,7 @@ export function printOnce(print: (line: string) => void): (line: string) => void
       repeats++;
       return;
     }
-    if (repeats > 0) print(`(the previous message repeated ${repeats} more times)`);
+    if (repeats > 0) print(`(the previous message repeated ${repeats} more times)`, repeats);
     last = line;
     repeats = 0;
     print(line);

@@ -1,8 +1,10 @@
 import {
   type CommonFlags,
   connect,
+  createLogger,
   exitOnConnectionFailure,
   type IsolationFlags,
+  type Logger,
   loadRunnableHandler,
   loadTransport,
   settingsFrom,
@@ -30,13 +32,14 @@ export interface RunWorkerOptions extends CommonFlags, IsolationFlags {
  * work. Resolves with the exit code.
  */
 export async function runWorker(options: RunWorkerOptions): Promise<number> {
+  const log = await createLogger('taskwire-worker', options);
   // Started by a master (`--workers K`): when the master dies, even by SIGKILL, the IPC channel
   // closes and this worker must not live on as an orphan.
-  if (process.send && process.env.TASKWIRE_EXIT_WITH_PARENT === '1') exitWithParent();
+  if (process.send && process.env.TASKWIRE_EXIT_WITH_PARENT === '1') exitWithParent(log);
 
   const settings = await settingsFrom(options);
   const runnable = await loadRunnableHandler(options.handler ?? 'square', options, (error) =>
-    console.error(`taskwire-worker: a handler thread failed outside any task: ${error.message}`),
+    log.error(`a handler thread failed outside any task: ${error.message}`, { error: error.name }),
   );
   const transport = await loadTransport(settings, (specifier) => import(specifier));
   const connection = await connect(transport, settings, await tlsClientOptions(options));
@@ -50,8 +53,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     name: options.name,
     taskTimeoutMs: options.taskTimeout,
   });
-  const report = printOnce((line) => console.error(line));
-  worker.on('error', (error) => report(`taskwire-worker: ${error.message}`));
+  log.debug(`taking tasks from ${settings.queue}`, {
+    queue: settings.queue,
+    worker: worker.name,
+    handler: options.handler ?? 'square',
+  });
+  const report = printOnce((line, repeats) => log.error(line, repeats ? { repeats } : undefined));
+  worker.on('error', (error) => report(error.message));
 
   return new Promise<number>((resolve) => {
     let idleTimer: NodeJS.Timeout | undefined;
@@ -78,9 +86,9 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   });
 }
 
-function exitWithParent(): void {
+function exitWithParent(log: Logger): void {
   const gone = () => {
-    console.error('taskwire-worker: the master that started this worker is gone; exiting');
+    log.error('the master that started this worker is gone; exiting');
     process.exit(1);
   };
   if (!process.connected) gone();

@@ -1,18 +1,25 @@
 import { type Connection, redactUrl, TaskwireError } from '@taskwire/core';
+import { currentLogger } from './logger.js';
 
 /** Error codes that mean bad input rather than a failure: the CLIs exit 2 for them, 1 for the rest. */
 const USAGE_CODES: readonly string[] = ['TASKWIRE_CONFIG', 'TASKWIRE_AUTH'];
 
 /**
- * Print `error` as one line, `<program>: error: <message>` with passwords redacted (no stack
- * trace unless TASKWIRE_DEBUG is set), and exit: 2 for configuration and authentication
- * problems, 1 for anything else.
+ * Log `error` at `fatal` as one line, `<program>: error: <message>` with passwords redacted (no stack
+ * trace unless TASKWIRE_DEBUG is set; in the JSON format, its `code` and `stack` are fields), and
+ * exit: 2 for configuration and authentication problems, 1 for anything else.
  */
 export function exitWithError(program: string, error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
-  console.error(`${program}: error: ${redactSecrets(message.split('\n')[0] ?? message)}`);
-  if (process.env.TASKWIRE_DEBUG && error instanceof Error) console.error(error.stack);
-  process.exit(TaskwireError.isInstance(error) && USAGE_CODES.includes(error.code) ? 2 : 1);
+  const log = currentLogger(program);
+  const code = TaskwireError.isInstance(error) ? error.code : undefined;
+  const stack = process.env.TASKWIRE_DEBUG && error instanceof Error ? error.stack : undefined;
+  log.fatal(
+    redactSecrets(message.split('\n')[0] ?? message),
+    log.format === 'json' ? { code, stack } : undefined,
+  );
+  if (stack && log.format === 'text' && log.isLevelEnabled('fatal')) console.error(stack);
+  process.exit(code !== undefined && USAGE_CODES.includes(code) ? 2 : 1);
 }
 
 /**

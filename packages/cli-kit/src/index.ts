@@ -10,6 +10,19 @@ export {
   loadRunnableHandler,
   type RunnableHandler,
 } from './isolation.js';
+export {
+  addLogOptions,
+  CLI_CONFIG_KEYS,
+  LOG_LEVELS,
+  type LogFlags,
+  type LogFormat,
+  type LogLevel,
+  type LogSettings,
+  logArgs,
+  logSettingsFrom,
+} from './log-options.js';
+// pino is loaded by createLogger only for the JSON format.
+export { createLogger, currentLogger, type LogFields, type Logger, textLogger } from './logger.js';
 export { addCommonOptions, type CommonFlags } from './options.js';
 export { createProgram, integer, type ProgramInfo, runProgram, seconds } from './program.js';
 export { readAuthkey, settingsFrom, tlsClientOptions } from './settings.js';

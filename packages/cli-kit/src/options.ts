@@ -1,8 +1,9 @@
 import { findTransport, knownTransports } from '@taskwire/core';
 import { type Command, Option } from 'commander';
+import { addLogOptions, type LogFlags } from './log-options.js';
 
-/** Flags every taskwire CLI that reaches a backend shares. */
-export interface CommonFlags {
+/** Flags every taskwire CLI that reaches a backend shares (the logging flags too). */
+export interface CommonFlags extends LogFlags {
   transport?: string;
   url?: string;
   authkey?: string;
@@ -17,9 +18,12 @@ function defaultUrls(): string[] {
   return knownTransports().flatMap((name) => findTransport(name)?.defaultUrl ?? []);
 }
 
-/** Add the shared flags (transport, url, authkey, tls-ca, queue, config) to a commander program. */
+/**
+ * Add the shared flags (transport, url, authkey, tls-ca, queue, config, and the logging flags of
+ * {@link addLogOptions}) to a commander program.
+ */
 export function addCommonOptions(program: Command): Command {
-  return program
+  return addLogOptions(program)
     .addOption(
       new Option(
         '--transport <spec>',

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, resolveSettings, type TaskwireSettings } from '@taskwire/core';
+import { CLI_CONFIG_KEYS } from './log-options.js';
 import type { CommonFlags } from './options.js';
 
 /** Settings from flags > environment > config file > defaults. */
@@ -14,6 +15,8 @@ export async function settingsFrom(flags: CommonFlags): Promise<TaskwireSettings
     },
     env: process.env,
     configFile: flags.config,
+    // The file may also hold the CLIs' own settings (logFormat, logLevel), read by the kit.
+    extraKeys: CLI_CONFIG_KEYS,
   });
   return settings;
 }

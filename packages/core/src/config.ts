@@ -31,6 +31,11 @@ export interface SettingsSources {
   configFile?: string;
   /** Directory to look for `taskwire.config.json` in. @default process.cwd() */
   cwd?: string;
+  /**
+   * Keys the config file may hold besides the settings' own: a CLI's own settings (its log format, say), which
+   * the CLI reads with {@link readConfigFile}. Any other key is refused.
+   */
+  extraKeys?: readonly string[];
 }
 
 const ENV_KEYS: Record<keyof TaskwireSettings, string> = {
@@ -43,7 +48,16 @@ const ENV_KEYS: Record<keyof TaskwireSettings, string> = {
 
 const KEYS = Object.keys(ENV_KEYS) as (keyof TaskwireSettings)[];
 
-async function readConfigFile(path: string, explicit: boolean): Promise<Partial<TaskwireSettings>> {
+/**
+ * The config file's values: `configFile` (which must exist), or `taskwire.config.json` in `cwd` when present (else
+ * none). Every value is a string; a key that is neither a setting nor one of `extraKeys` is a `ConfigError`.
+ */
+export async function readConfigFile(
+  sources: Pick<SettingsSources, 'configFile' | 'cwd' | 'extraKeys'> = {},
+): Promise<Record<string, string>> {
+  const explicit = sources.configFile !== undefined;
+  const path = resolvePath(sources.cwd ?? process.cwd(), sources.configFile ?? 'taskwire.config.json');
+  const known: readonly string[] = sources.extraKeys ? [...KEYS, ...sources.extraKeys] : KEYS;
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -61,12 +75,12 @@ async function readConfigFile(path: string, explicit: boolean): Promise<Partial<
     throw new ConfigError(`config file ${path} must hold a JSON object`);
   }
   for (const [key, value] of Object.entries(parsed)) {
-    if (!KEYS.includes(key as keyof TaskwireSettings)) {
-      throw new ConfigError(`config file ${path}: unknown key "${key}" (known keys: ${KEYS.join(', ')})`);
+    if (!known.includes(key)) {
+      throw new ConfigError(`config file ${path}: unknown key "${key}" (known keys: ${known.join(', ')})`);
     }
     if (typeof value !== 'string') throw new ConfigError(`config file ${path}: "${key}" must be a string`);
   }
-  return parsed as Partial<TaskwireSettings>;
+  return parsed as Record<string, string>;
 }
 
 /**
@@ -80,11 +94,7 @@ export async function resolveSettings(
   sources: SettingsSources = {},
 ): Promise<{ settings: TaskwireSettings; origin: Record<keyof TaskwireSettings, SettingOrigin> }> {
   const env = sources.env ?? {};
-  const explicitFile = sources.configFile;
-  const file = await readConfigFile(
-    resolvePath(sources.cwd ?? process.cwd(), explicitFile ?? 'taskwire.config.json'),
-    explicitFile !== undefined,
-  );
+  const file: Partial<TaskwireSettings> = await readConfigFile(sources);
   const settings = {} as Record<keyof TaskwireSettings, string | undefined>;
   const origin = {} as Record<keyof TaskwireSettings, SettingOrigin>;
   for (const key of KEYS) {

@@ -2,11 +2,20 @@
 // taskwire-tcp-server: run the TCP manager on its own. Flags are parsed and validated like the
 // taskwire-master and taskwire-worker CLIs (one kit): bad input is one line on stderr and exit code 2.
 import { readFile } from 'node:fs/promises';
-import { createProgram, integer, readAuthkey, runProgram, seconds } from '@taskwire/cli-kit';
+import {
+  addLogOptions,
+  createLogger,
+  createProgram,
+  integer,
+  type LogFlags,
+  readAuthkey,
+  runProgram,
+  seconds,
+} from '@taskwire/cli-kit';
 import { ConfigError } from '@taskwire/core';
 import { serve } from './server.js';
 
-interface Flags {
+interface Flags extends LogFlags {
   host: string;
   port: number;
   authkey?: string;
@@ -23,11 +32,13 @@ interface Flags {
   maxPrefetch?: number;
 }
 
-const program = createProgram({
-  name: 'taskwire-tcp-server',
-  description: 'Run the taskwire TCP manager on its own: workers and masters (--no-serve) connect to it.',
-  packageJson: new URL('../package.json', import.meta.url),
-})
+const program = addLogOptions(
+  createProgram({
+    name: 'taskwire-tcp-server',
+    description: 'Run the taskwire TCP manager on its own: workers and masters (--no-serve) connect to it.',
+    packageJson: new URL('../package.json', import.meta.url),
+  }),
+)
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .option('--port <port>', 'port to listen on (0: any free one)', integer(0, 65535), 5555)
   .option('--authkey <key>', 'shared secret (or TASKWIRE_AUTHKEY; a file keeps it out of `ps`)')
@@ -90,6 +101,7 @@ async function authkeyOf(flags: Flags): Promise<string> {
 }
 
 await runProgram(program, async (flags: Flags) => {
+  const log = await createLogger('taskwire-tcp-server', flags);
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) {
     throw new ConfigError('TLS needs both --tls-cert and --tls-key');
   }
@@ -110,9 +122,11 @@ await runProgram(program, async (flags: Flags) => {
     stalledTimeoutMs: milliseconds(flags.stalledTimeout),
     maxPrefetch: flags.maxPrefetch,
     onClientError: (error, remote) =>
-      console.error(`taskwire-tcp-server: closed ${remote}: ${error.message}`),
+      log.warn(`closed ${remote}: ${error.message}`, { remote, code: (error as { code?: string }).code }),
   });
+  // On stdout in either format: scripts read the address from it.
   console.log(`taskwire-tcp-server listening on ${server.url}`);
+  if (log.format === 'json') log.info(`listening on ${server.url}`, { url: server.url });
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -23,6 +23,12 @@ export interface TaskEnvelope<P = unknown> {
    * the transport's delivery count of a copy counts only deliveries lost with their worker. @default 0
    */
   priorAttempts?: number;
+  /**
+   * W3C trace context of the span that submitted the task (`traceparent` and `tracestate` header values), when
+   * the master traces (see the README's Tracing): the worker's span is its child.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export type { TaskErrorInfo } from './error-info.js';

@@ -7,6 +7,7 @@ import type { TaskEnvelope, TaskResult } from './envelope.js';
 import { InputBatches } from './input-batches.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 import { readResult, readTask, type TaskTuple, taskToWire } from './task-wire.js';
+import { TaskTracing } from './tracing.js';
 
 /** Options of {@link Master}. */
 export interface MasterOptions {
@@ -25,6 +26,11 @@ export interface MasterOptions {
    * backend. @default `<queue>.results.<random id>`
    */
   resultQueue?: string;
+  /**
+   * Wrap each submit in an OpenTelemetry span and send its trace context with the task, when
+   * `@opentelemetry/api` is installed and a tracer provider registered. @default true
+   */
+  tracing?: boolean;
 }
 
 /** Options of one submitted task. */
@@ -95,6 +101,8 @@ export class Master extends EventEmitter<MasterEvents> {
   private firstSubmitAt = 0;
   private readonly idPrefix: string;
   private taskCounter = 0;
+  private readonly tracingWanted: boolean;
+  private tracing: TaskTracing | undefined;
 
   constructor(options: MasterOptions) {
     super();
@@ -107,6 +115,7 @@ export class Master extends EventEmitter<MasterEvents> {
     // Task ids: a random per-master prefix and a counter. Unique across masters sharing a backend,
     // and a third of a UUID's bytes on every task and result.
     this.idPrefix = `${randomBytes(6).toString('base64url')}.`;
+    this.tracingWanted = options.tracing ?? true;
   }
 
   /** Create a master and start listening for results. */
@@ -118,6 +127,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** Declare the queues and start consuming results. */
   async start(): Promise<void> {
+    this.tracing = await TaskTracing.load(this.tracingWanted);
     this.tasks = await this.connection.queue<TaskTuple>(this.queueName, this.queueOptions);
     this.results = await this.connection.queue(this.resultQueueName);
     this.consumer = await this.results.consume(
@@ -238,6 +248,10 @@ export class Master extends EventEmitter<MasterEvents> {
   async close(): Promise<void> {
     await this.consumer?.cancel();
     this.consumer = undefined;
+    this.tracing?.abandoned(
+      this.tracing.openTaskIds,
+      new Error('the master closed before the result arrived'),
+    );
     await this.results?.delete();
     // Workers drop whatever of ours is still queued and let go of our deleted result queue. A
     // courtesy: a connection too broken to publish it must not fail close().
@@ -276,7 +290,9 @@ export class Master extends EventEmitter<MasterEvents> {
     const tuples: TaskTuple[] = new Array(payloads.length);
     // One shared callback per batch rather than a promise per task: map() runs millions of tasks.
     // Plain tasks go straight to the wire form: no envelope object per task, one clock read per batch.
-    const plain = options.timeoutMs === undefined && options.priority === undefined;
+    // Traced tasks carry their span's context: built as envelopes, checked once per batch.
+    const traced = this.tracing?.recording ? this.tracing : undefined;
+    const plain = options.timeoutMs === undefined && options.priority === undefined && !traced;
     const kind = options.kind ?? this.kind;
     const maxAttempts = options.maxAttempts ?? this.maxAttempts;
     const createdAt = Date.now();
@@ -284,7 +300,11 @@ export class Master extends EventEmitter<MasterEvents> {
       const payload = payloads[i];
       const tuple: TaskTuple = plain
         ? [this.nextTaskId(), kind, payload, maxAttempts, this.resultQueueName, createdAt]
-        : taskToWire(this.envelope(payload, options));
+        : taskToWire(
+            traced
+              ? traced.submitted(this.envelope(payload, options), this.queueName)
+              : this.envelope(payload, options),
+          );
       tuples[i] = tuple;
       this.pending.set(tuple[0], { resolve: onResult, payload });
     }
@@ -293,6 +313,10 @@ export class Master extends EventEmitter<MasterEvents> {
       else await this.tasks.putMany(tuples, { priority: options.priority });
     } catch (error) {
       for (const tuple of tuples) this.pending.delete(tuple[0]);
+      traced?.abandoned(
+        tuples.map((tuple) => tuple[0]),
+        error as Error,
+      );
       throw error;
     }
     if (!this.firstSubmitAt) this.firstSubmitAt = Date.now();
@@ -305,6 +329,7 @@ export class Master extends EventEmitter<MasterEvents> {
     const pending = this.pending.get(result.taskId);
     if (!pending) return; // a duplicate of a result already delivered
     this.pending.delete(result.taskId);
+    this.tracing?.settled(result);
     result.payload = pending.payload;
     if (result.ok) this.counters.done++;
     else this.counters.failed++;

@@ -5,7 +5,12 @@ import type { TaskErrorInfo } from './error-info.js';
 // (a third of a small task's bytes), and no per-key walk in the codec. Optional fields trail, so a task without
 // them is six elements. Objects of the same shape are still read, so hand-made tasks keep working.
 
-/** A task as it travels: `[id, kind, payload, maxAttempts, replyTo, createdAt, timeoutMs?, priority?, priorAttempts?]`. */
+/**
+ * A task as it travels:
+ * `[id, kind, payload, maxAttempts, replyTo, createdAt, timeoutMs?, priority?, priorAttempts?, traceparent?, tracestate?]`.
+ * The trace context trails: a task without one is as short (and as cheap) as before, and a worker that predates
+ * it ignores it.
+ */
 export type TaskTuple = [
   string,
   string,
@@ -15,7 +20,9 @@ export type TaskTuple = [
   number,
   (number | null)?,
   (number | null)?,
-  number?,
+  (number | null)?,
+  string?,
+  string?,
 ];
 
 /** A result as it travels: `[taskId, ok, value | error, worker, attempt, startedAt, finishedAt]`. */
@@ -24,7 +31,11 @@ export type ResultTuple = [string, boolean, unknown, string, number, number, num
 /** The form a task is put on its queue in. */
 export function taskToWire(task: TaskEnvelope): TaskTuple {
   const tuple: TaskTuple = [task.id, task.kind, task.payload, task.maxAttempts, task.replyTo, task.createdAt];
-  if (task.priorAttempts) tuple.push(task.timeoutMs ?? null, task.priority ?? null, task.priorAttempts);
+  if (task.traceparent !== undefined) {
+    tuple.push(task.timeoutMs ?? null, task.priority ?? null, task.priorAttempts || null, task.traceparent);
+    if (task.tracestate) tuple.push(task.tracestate);
+  } else if (task.priorAttempts)
+    tuple.push(task.timeoutMs ?? null, task.priority ?? null, task.priorAttempts);
   else if (task.priority !== undefined) tuple.push(task.timeoutMs ?? null, task.priority);
   else if (task.timeoutMs !== undefined) tuple.push(task.timeoutMs);
   return tuple;
@@ -33,7 +44,19 @@ export function taskToWire(task: TaskEnvelope): TaskTuple {
 /** The task in a queue item, or undefined when the item is not a task (poison). */
 export function readTask(value: unknown): TaskEnvelope | undefined {
   if (!Array.isArray(value)) return isTaskObject(value) ? value : undefined;
-  const [id, kind, payload, maxAttempts, replyTo, createdAt, timeoutMs, priority, priorAttempts] = value;
+  const [
+    id,
+    kind,
+    payload,
+    maxAttempts,
+    replyTo,
+    createdAt,
+    timeoutMs,
+    priority,
+    priorAttempts,
+    traceparent,
+    tracestate,
+  ] = value;
   if (
     typeof id !== 'string' ||
     typeof kind !== 'string' ||
@@ -47,6 +70,10 @@ export function readTask(value: unknown): TaskEnvelope | undefined {
   if (typeof timeoutMs === 'number') task.timeoutMs = timeoutMs;
   if (typeof priority === 'number') task.priority = priority;
   if (typeof priorAttempts === 'number') task.priorAttempts = priorAttempts;
+  if (typeof traceparent === 'string') {
+    task.traceparent = traceparent;
+    if (typeof tracestate === 'string') task.tracestate = tracestate;
+  }
   return task;
 }
 

@@ -25,6 +25,7 @@ import {
 } from './presence.js';
 import { ResultSender } from './result-sender.js';
 import { readTask, taskToWire } from './task-wire.js';
+import { TaskTracing } from './tracing.js';
 
 /** What a handler gets besides the payload. */
 export interface TaskContext {
@@ -90,6 +91,11 @@ export interface WorkerOptions {
    * worker not heard from for three periods is taken for dead. @default 5000
    */
   heartbeatMs?: number;
+  /**
+   * Run each attempt in an OpenTelemetry span, child of the submit span whose trace context the task carries,
+   * when `@opentelemetry/api` is installed and a tracer provider registered. @default true
+   */
+  tracing?: boolean;
 }
 
 /** Events a {@link Worker} emits. */
@@ -150,6 +156,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly id = randomUUID();
   private readonly startedAt = Date.now();
   private readonly presence: PresenceAnnouncer;
+  private readonly tracingWanted: boolean;
+  private tracing: TaskTracing | undefined;
 
   constructor(options: WorkerOptions) {
     super();
@@ -173,6 +181,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     if (heartbeatMs !== 0) checkTaskTimeout(heartbeatMs, 'heartbeatMs');
     this.presence = new PresenceAnnouncer(this.connection, () => this.info(heartbeatMs), heartbeatMs);
+    this.tracingWanted = options.tracing ?? true;
   }
 
   /** Create a worker and start taking tasks. */
@@ -208,6 +217,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Declare the task queue and start consuming (and listening for broadcasts where supported). */
   async start(): Promise<void> {
+    this.tracing = await TaskTracing.load(this.tracingWanted);
     this.tasks = await this.connection.queue(this.queueName, this.queueOptions);
     this.sender = new ResultSender(this.connection, { idleCloseMs: this.resultQueueIdleMs });
     await this.consume();
@@ -469,17 +479,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       return this.finish(delivery, task, { ok: false, error }, attempt, startedAt);
     }
-    const context = new AttemptContext(task.id, task.kind, attempt, task.maxAttempts, this.name, false);
-    const timeoutMs = task.timeoutMs ?? this.taskTimeoutMs;
-    const running =
-      timeoutMs === undefined
-        ? runUntimed(handler, task.payload, context)
-        : runAttempt(
-            () => handler(task.payload, context),
-            context,
-            timeoutMs,
-            () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
-          );
+    const running = this.tracing?.recording
+      ? this.tracing.run(task, attempt, this.name, this.queueName, () => this.attempt(handler, task, attempt))
+      : this.attempt(handler, task, attempt);
     if (running instanceof Promise) {
       this.runningTasks.set(task.id, { id: task.id, kind: task.kind, attempt, startedAt });
       return running.then((outcome) => {
@@ -488,6 +490,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
     }
     return this.conclude(delivery, task, running, attempt, startedAt);
+  }
+
+  /** Run one attempt of the handler (its outcome at once when the handler is synchronous and untimed). */
+  private attempt(
+    handler: TaskHandler,
+    task: TaskEnvelope,
+    attempt: number,
+  ): AttemptOutcome | Promise<AttemptOutcome> {
+    const context = new AttemptContext(task.id, task.kind, attempt, task.maxAttempts, this.name, false);
+    const timeoutMs = task.timeoutMs ?? this.taskTimeoutMs;
+    return timeoutMs === undefined
+      ? runUntimed(handler, task.payload, context)
+      : runAttempt(
+          () => handler(task.payload, context),
+          context,
+          timeoutMs,
+          () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
+        );
   }
 
   /** After an attempt: a retry while attempts remain, else the final result. */
