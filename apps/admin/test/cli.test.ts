@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Connection, type TaskEnvelope, taskQueueOptions, Worker } from '@taskwire/core';
 import createTcpTransport, { serve, type TcpServer } from '@taskwire/transport-tcp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NO_INSPECTION_TRANSPORT, runAdmin } from './helpers.js';
+import { NO_INSPECTION_TRANSPORT, runAdmin, runAdminOnTerminal } from './helpers.js';
 
 // The real `taskwire` binary, spawned, against a TCP manager this test process hosts (as a master does).
 const authkey = randomBytes(16).toString('hex');
@@ -113,6 +113,18 @@ describe('taskwire against a TCP manager', () => {
     expect(json(purged.stdout)).toEqual({ queue: name, removed: 4 });
     const dead = await runAdmin(['dead', name, ...flags, '--purge', '--yes']);
     expect(dead.stdout.trim()).toBe(`purged 1 item from ${name}.dead`);
+  });
+
+  it('purge asks on a terminal: no keeps the items, yes purges them', async () => {
+    const { name } = await taskQueue(2, 0);
+    const declined = await runAdminOnTerminal(['purge', name, ...flags], 'n\n');
+    expect(declined.code).toBe(1);
+    expect(declined.output).toContain(`purge every waiting item of ${name}? [y/N]`);
+    expect(declined.output).toContain(`taskwire: ${name} not purged`);
+    expect(json((await runAdmin(['stats', name, ...flags, '--json'])).stdout)).toMatchObject({ ready: 2 });
+    const accepted = await runAdminOnTerminal(['purge', name, ...flags], 'y\n');
+    expect(accepted.code).toBe(0);
+    expect(accepted.output).toContain(`purged 2 items from ${name}`);
   });
 
   it('workers lists the live workers', async () => {

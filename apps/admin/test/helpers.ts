@@ -55,3 +55,30 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * Run `taskwire ...args` on a pseudo-terminal (util-linux `script`), typing `input`: how a person answers a
+ * confirmation. The arguments must not need shell quoting.
+ */
+export function runAdminOnTerminal(
+  args: string[],
+  input: string,
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, ADMIN_CLI, ...args].join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stdin.end(input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) => {
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
