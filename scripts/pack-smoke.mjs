@@ -220,6 +220,27 @@ try {
     return stderr.trim().split('\n').at(-1);
   });
 
+  // The admin CLI as installed: its dashboard serves the page and uPlot from the installed packages.
+  await step('taskwire dashboard (page and uPlot served from the installed package)', async () => {
+    const dashboard = start(bin('taskwire'), ['dashboard', '--transport', 'memory', '--port', '0'], {
+      cwd: project,
+      env: cleanEnv({}),
+    });
+    try {
+      const [, url] = await waitForOutput(dashboard, 'stdout', /taskwire dashboard: (http:\/\/\S+)/);
+      for (const path of ['', 'vendor/uPlot.iife.min.js', 'app.js']) {
+        const response = await fetch(new URL(path, url));
+        if (!response.ok) throw new Error(`GET ${path || '/'}: HTTP ${response.status}`);
+      }
+      dashboard.child.kill('SIGINT');
+      const { code } = await dashboard.exited;
+      if (code !== 0) throw new Error(`taskwire dashboard exited ${code} on SIGINT`);
+      return url;
+    } finally {
+      dashboard.child.kill('SIGKILL');
+    }
+  });
+
   // A transport loaded by package name: a taskwire one, and a third-party one the CLIs do not depend on.
   for (const transport of ['@taskwire/transport-tcp', THIRD_PARTY_TRANSPORT]) {
     await step(`taskwire-worker --transport ${transport} (loaded by package name)`, async () => {

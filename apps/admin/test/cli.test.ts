@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { type Connection, type TaskEnvelope, taskQueueOptions, Worker } from '@taskwire/core';
+import createTcpTransport, { serve, type TcpServer } from '@taskwire/transport-tcp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { NO_INSPECTION_TRANSPORT, runAdmin, runAdminOnTerminal } from './helpers.js';
+
+// The real `taskwire` binary, spawned, against a TCP manager this test process hosts (as a master does).
+const authkey = randomBytes(16).toString('hex');
+let server: TcpServer;
+let client: Connection;
+let flags: string[];
+let prefix = 0;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  server = await serve({ port: 0, authkey });
+  client = await createTcpTransport().connect({ url: server.url, authkey });
+  flags = ['--url', server.url, '--authkey', authkey];
+});
+afterAll(async () => {
+  await client.close();
+  await server.close();
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+/** A fresh task queue with `ready` tasks, and `dead` tasks already in its dead-letter queue. */
+async function taskQueue(ready: number, dead: number) {
+  const name = `admin-${process.pid}-${++prefix}`;
+  const queue = await client.queue(name, taskQueueOptions(name));
+  const deadLetter = await client.queue(`${name}.dead`);
+  const task = (id: string): TaskEnvelope => ({
+    id,
+    kind: 'square',
+    payload: 7,
+    maxAttempts: 1,
+    replyTo: 'nobody',
+    createdAt: Date.now(),
+  });
+  for (let i = 0; i < ready; i++) await queue.put(task(`r${i}`));
+  for (let i = 0; i < dead; i++) await deadLetter.put(task(`d${i}`));
+  return { name };
+}
+
+const json = (stdout: string) => JSON.parse(stdout) as unknown;
+
+describe('taskwire against a TCP manager', () => {
+  it('queues and stats show the counts, as a table and as --json', async () => {
+    const { name } = await taskQueue(3, 2);
+    const listed = await runAdmin(['queues', ...flags, '--json']);
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    expect(json(listed.stdout)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name, ready: 3, deadLetter: { name: `${name}.dead`, size: 2 } }),
+      ]),
+    );
+    const stats = await runAdmin(['stats', name, ...flags]);
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/^QUEUE\s+READY\s+DELAYED\s+IN FLIGHT\s+CONSUMERS\s+DEAD$/m);
+    expect(stats.stdout).toMatch(new RegExp(`^${name}\\s+3\\s+0\\s+0\\s+\\S+\\s+2$`, 'm'));
+  });
+
+  it('stats --watch prints again every interval until SIGINT, then exits 0', async () => {
+    const { name } = await taskQueue(1, 0);
+    const watched = await runAdmin(['stats', name, ...flags, '--watch', '--interval', '0.2', '--json'], {
+      interruptWhen: (stdout) => stdout.split('\n').length > 3,
+    });
+    expect(watched.code).toBe(0);
+    const lines = watched.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ name, ready: 1 });
+  });
+
+  it('peek shows items without taking them', async () => {
+    const { name } = await taskQueue(3, 0);
+    const peeked = await runAdmin(['peek', name, '-n', '2', ...flags, '--json']);
+    expect(peeked.code).toBe(0);
+    const items = json(peeked.stdout) as { kind: string; payload: unknown; state: string }[];
+    expect(items).toHaveLength(2);
+    expect(items[0]).toMatchObject({ kind: 'square', payload: 7, state: 'ready' });
+    const after = await runAdmin(['stats', name, ...flags, '--json']);
+    expect(json(after.stdout)).toMatchObject({ ready: 3 });
+  });
+
+  it('dead lists the dead-letter queue; --requeue --ids moves those back; --requeue moves the rest', async () => {
+    const { name } = await taskQueue(0, 3);
+    const shown = await runAdmin(['dead', name, ...flags, '--json']);
+    const items = json(shown.stdout) as { id: string; kind: string; payload: unknown }[];
+    expect(items).toHaveLength(3);
+    for (const item of items) expect(item).toMatchObject({ kind: 'square', payload: 7 });
+    const deadIds = items.map((item) => item.id);
+    const one = await runAdmin(['dead', name, ...flags, '--requeue', '--ids', deadIds[0]!]);
+    expect(one.stdout.trim()).toBe(`requeued 1 item from ${name}.dead to ${name}`);
+    expect(json((await runAdmin(['stats', name, ...flags, '--json'])).stdout)).toMatchObject({
+      ready: 1,
+      deadLetter: { size: 2 },
+    });
+    const rest = await runAdmin(['dead', name, ...flags, '--requeue', '--json']);
+    expect(json(rest.stdout)).toEqual({ from: `${name}.dead`, to: name, moved: 2 });
+  });
+
+  it('purge refuses without --yes when stdin is not a terminal, and purges with it', async () => {
+    const { name } = await taskQueue(4, 1);
+    const refused = await runAdmin(['purge', name, ...flags]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim()).toBe(
+      `taskwire: error: purge every waiting item of ${name}: refused without --yes (stdin is not a terminal)`,
+    );
+    expect(json((await runAdmin(['stats', name, ...flags, '--json'])).stdout)).toMatchObject({ ready: 4 });
+    const purged = await runAdmin(['purge', name, ...flags, '--yes', '--json']);
+    expect(json(purged.stdout)).toEqual({ queue: name, removed: 4 });
+    const dead = await runAdmin(['dead', name, ...flags, '--purge', '--yes']);
+    expect(dead.stdout.trim()).toBe(`purged 1 item from ${name}.dead`);
+  });
+
+  it('purge asks on a terminal: no keeps the items, yes purges them', async () => {
+    const { name } = await taskQueue(2, 0);
+    const declined = await runAdminOnTerminal(['purge', name, ...flags], 'n\n');
+    expect(declined.code).toBe(1);
+    expect(declined.output).toContain(`purge every waiting item of ${name}? [y/N]`);
+    expect(declined.output).toContain(`taskwire: ${name} not purged`);
+    expect(json((await runAdmin(['stats', name, ...flags, '--json'])).stdout)).toMatchObject({ ready: 2 });
+    const accepted = await runAdminOnTerminal(['purge', name, ...flags], 'y\n');
+    expect(accepted.code).toBe(0);
+    expect(accepted.output).toContain(`purged 2 items from ${name}`);
+  });
+
+  it('workers lists the live workers', async () => {
+    const { name } = await taskQueue(0, 0);
+    const connection = await createTcpTransport().connect({ url: server.url, authkey });
+    const worker = await Worker.start({
+      connection,
+      queue: name,
+      name: 'cli-test-worker',
+      handler: (n: number) => n,
+    });
+    cleanups.push(async () => {
+      await worker.stop();
+      await connection.close();
+    });
+    const listed = await runAdmin(['workers', ...flags, '--json']);
+    expect(listed.code).toBe(0);
+    expect(json(listed.stdout)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'cli-test-worker', queue: name, state: 'running' }),
+      ]),
+    );
+    const table = await runAdmin(['workers', ...flags]);
+    expect(table.stdout).toMatch(new RegExp(`^cli-test-worker\\s+\\S+\\s+${process.pid}\\s+${name}\\s`, 'm'));
+  });
+
+  it('migrate says there is nothing to migrate', async () => {
+    const migrated = await runAdmin(['migrate', ...flags]);
+    expect(migrated).toMatchObject({
+      code: 0,
+      stdout: 'nothing to migrate: the tcp transport keeps no schema\n',
+    });
+  });
+
+  it('a wrong authkey is one line and exit 2', async () => {
+    const refused = await runAdmin(['queues', '--url', server.url, '--authkey', 'wrong']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^taskwire: error: .*authkey/);
+  });
+
+  it('the settings come from the environment too', async () => {
+    const { name } = await taskQueue(2, 0);
+    const fromEnv = await runAdmin(['stats', '--json'], {
+      env: { TASKWIRE_URL: server.url, TASKWIRE_AUTHKEY: authkey, TASKWIRE_QUEUE: name },
+    });
+    expect(json(fromEnv.stdout)).toMatchObject({ name, ready: 2 });
+  });
+});
+
+describe('taskwire on a transport without inspection', () => {
+  it('refuses stats, peek and queues with one clear line and exit 1', async () => {
+    for (const command of [['stats', 'q'], ['peek', 'q'], ['queues']]) {
+      const refused = await runAdmin([...command, '--transport', NO_INSPECTION_TRANSPORT]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^taskwire: error: the no-inspection transport cannot \w+( queues)?\n$/);
+    }
+  });
+
+  it('--log-format json reports the refusal as one JSON line', async () => {
+    const refused = await runAdmin([
+      'stats',
+      'q',
+      '--transport',
+      NO_INSPECTION_TRANSPORT,
+      '--log-format',
+      'json',
+    ]);
+    expect(refused.code).toBe(1);
+    const lines = refused.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'fatal',
+      name: 'taskwire',
+      code: 'TASKWIRE_UNSUPPORTED',
+      msg: 'the no-inspection transport cannot stats',
+    });
+  });
+
+  it('rejects conflicting flags with exit 2', async () => {
+    const both = await runAdmin([
+      'dead',
+      'q',
+      '--requeue',
+      '--purge',
+      '--transport',
+      NO_INSPECTION_TRANSPORT,
+    ]);
+    expect(both).toMatchObject({
+      code: 2,
+      stderr: 'taskwire: error: --requeue and --purge exclude each other\n',
+    });
+  });
+});
