@@ -43,7 +43,7 @@ export function viewItem(item: PeekedItem): ItemView {
   };
   const task = readTask(item.body);
   if (task) {
-    const error = errorField(item.body);
+    const error = task.failure ?? errorField(item.body);
     return {
       ...base,
       kind: task.kind,

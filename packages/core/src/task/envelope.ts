@@ -29,6 +29,12 @@ export interface TaskEnvelope<P = unknown> {
    */
   traceparent?: string;
   tracestate?: string;
+  /**
+   * On a task in a dead-letter queue only: why its last attempt failed, stack and cause chain included (what
+   * `taskwire peek` and the dashboard show). Its `priorAttempts` are cleared there, so a task moved back to its
+   * queue gets every attempt again.
+   */
+  failure?: TaskErrorInfo;
 }
 
 export type { TaskErrorInfo } from './error-info.js';

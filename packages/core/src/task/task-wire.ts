@@ -7,9 +7,9 @@ import type { TaskErrorInfo } from './error-info.js';
 
 /**
  * A task as it travels:
- * `[id, kind, payload, maxAttempts, replyTo, createdAt, timeoutMs?, priority?, priorAttempts?, traceparent?, tracestate?]`.
- * The trace context trails: a task without one is as short (and as cheap) as before, and a worker that predates
- * it ignores it.
+ * `[id, kind, payload, maxAttempts, replyTo, createdAt, timeoutMs?, priority?, priorAttempts?, traceparent?, tracestate?,
+ * failure?]`. The trace context trails: a task without one is as short (and as cheap) as before, and a worker that
+ * predates it ignores it. `failure` is only on a copy in a dead-letter queue.
  */
 export type TaskTuple = [
   string,
@@ -21,8 +21,9 @@ export type TaskTuple = [
   (number | null)?,
   (number | null)?,
   (number | null)?,
-  string?,
-  string?,
+  (string | null)?,
+  (string | null)?,
+  TaskErrorInfo?,
 ];
 
 /** A result as it travels: `[taskId, ok, value | error, worker, attempt, startedAt, finishedAt]`. */
@@ -31,7 +32,16 @@ export type ResultTuple = [string, boolean, unknown, string, number, number, num
 /** The form a task is put on its queue in. */
 export function taskToWire(task: TaskEnvelope): TaskTuple {
   const tuple: TaskTuple = [task.id, task.kind, task.payload, task.maxAttempts, task.replyTo, task.createdAt];
-  if (task.traceparent !== undefined) {
+  if (task.failure !== undefined) {
+    tuple.push(
+      task.timeoutMs ?? null,
+      task.priority ?? null,
+      task.priorAttempts || null,
+      task.traceparent ?? null,
+      task.tracestate ?? null,
+      task.failure,
+    );
+  } else if (task.traceparent !== undefined) {
     tuple.push(task.timeoutMs ?? null, task.priority ?? null, task.priorAttempts || null, task.traceparent);
     if (task.tracestate) tuple.push(task.tracestate);
   } else if (task.priorAttempts)
@@ -56,6 +66,7 @@ export function readTask(value: unknown): TaskEnvelope | undefined {
     priorAttempts,
     traceparent,
     tracestate,
+    failure,
   ] = value;
   if (
     typeof id !== 'string' ||
@@ -73,6 +84,13 @@ export function readTask(value: unknown): TaskEnvelope | undefined {
   if (typeof traceparent === 'string') {
     task.traceparent = traceparent;
     if (typeof tracestate === 'string') task.tracestate = tracestate;
+  }
+  if (
+    typeof failure === 'object' &&
+    failure !== null &&
+    typeof (failure as TaskErrorInfo).message === 'string'
+  ) {
+    task.failure = failure as TaskErrorInfo;
   }
   return task;
 }

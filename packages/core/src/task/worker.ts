@@ -14,7 +14,7 @@ import type {
 import { AttemptContext, type AttemptOutcome, checkTaskTimeout, runAttempt, runUntimed } from './attempt.js';
 import { DepartedMasters, isDepartureNotice } from './departure.js';
 import type { TaskEnvelope, TaskResult } from './envelope.js';
-import { errorInfo } from './error-info.js';
+import { errorInfo, type TaskErrorInfo } from './error-info.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 import {
   DEFAULT_HEARTBEAT_MS,
@@ -140,6 +140,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private resultsDrained: (() => void) | undefined;
   private readonly waiting: Delivery<unknown>[] = [];
   private tasks!: DistributedQueue<unknown>;
+  private deadLetters: Promise<DistributedQueue<unknown>> | undefined;
   private sender!: ResultSender;
   private consumer: Promise<ConsumerHandle> | undefined;
   private subscription: Subscription | undefined;
@@ -276,6 +277,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.releaseWaiting();
       await this.presence.stop();
       await this.sender?.close();
+      await this.deadLetters?.then(
+        (queue) => queue.close(),
+        () => {},
+      );
     })();
     return this.stopping;
   }
@@ -533,7 +538,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async retry(delivery: Delivery<unknown>, task: TaskEnvelope, attempt: number, delayMs: number) {
     try {
-      const copy = taskToWire({ ...task, priorAttempts: attempt });
+      const { failure: _previous, ...rest } = task;
+      const copy = taskToWire({ ...rest, priorAttempts: attempt });
       await this.tasks.put(copy, { delayMs, priority: task.priority, timeoutMs: 0 });
     } catch {
       return delivery.nack({ requeue: true, delayMs });
@@ -566,9 +572,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
           return;
         }
         // A final failure goes to the dead-letter queue once its master has the failed result.
-        this.settleResult(sent.ok ? delivery.ack() : delivery.nack({ requeue: false }), sent);
+        this.settleResult(sent.ok ? delivery.ack() : this.bury(delivery, task, sent.error!), sent);
       });
     };
+  }
+
+  /**
+   * Dead-letter a task that failed for good as a copy that says why (`failure`), then ack it. A crash between the
+   * two leaves the task to be delivered again, and it is dead-lettered once more: a dead-letter queue may hold a
+   * task twice, never lose one. Without a dead-letter queue of its own, or when the copy cannot be put, the
+   * transport dead-letters the delivery as it came.
+   */
+  private async bury(delivery: Delivery<unknown>, task: TaskEnvelope, failure: TaskErrorInfo): Promise<void> {
+    const target = this.queueOptions.deadLetter;
+    if (target === undefined) return delivery.nack({ requeue: false });
+    try {
+      this.deadLetters ??= this.connection.queue(target);
+      const { priorAttempts: _spent, ...rest } = task;
+      await (await this.deadLetters).put(taskToWire({ ...rest, failure }));
+    } catch (error) {
+      this.deadLetters = undefined;
+      this.report(error as Error);
+      return delivery.nack({ requeue: false });
+    }
+    await delivery.ack();
   }
 
   /** The end of a task whose result was sent: its settlement, then the `completed` or `failed` event. */
