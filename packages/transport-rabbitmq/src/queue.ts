@@ -70,7 +70,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
     this.gets = new GetChannel(context.amqp, this);
     const due = bounded ? dueQueueName(name) : name;
     this.delayQueues = new DelayQueues(context.amqp, name, context.durable, due);
-    this.puts = new PutSender(context, this, this.delayQueues);
+    this.puts = new PutSender(context, this, this.delayQueues, bounded ? due : undefined);
     if (bounded) this.mover = new DueMover(context.amqp, context.publisher, name, due);
   }
 
@@ -242,7 +242,8 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
    * deliveries before this one goes to the back of the queue, then the original is acked. A
    * message the broker redelivered (its channel closed unsettled: a crashed or closed consumer)
    * always comes through here before any handler sees it, because `redelivered` is a flag and
-   * cannot count a second crash. Resolves false when the broker refused the copy (a full queue):
+   * cannot count a second crash. A copy a full bounded queue refuses waits in its due queue instead (see
+   * PutSender.publishCopy). Resolves false when the broker refused the copy anyway (deleted queue):
    * the caller keeps the original.
    */
   private async passBack(message: Message, holder: Holder): Promise<boolean> {
