@@ -11,6 +11,8 @@ export interface PrivateBroker {
   readonly url: string;
   /** The loopback AMQP port it listens on. */
   readonly port: number;
+  /** The management HTTP API (`http://127.0.0.1:<port>`), when started with `management: true`. */
+  readonly managementUrl: string | undefined;
   /** SIGKILL the node and start it again on the same ports and data directory. */
   restart(): Promise<void>;
   /** SIGKILL the node (a restart is {@link kill} then {@link start}, for a broker down for a while). */
@@ -43,13 +45,26 @@ const RABBITMQCTL =
 
 /**
  * Start a private RabbitMQ node (its own name, ports, data directory, cookie, no plugins). Durable
- * queues and confirmed persistent messages survive its restart.
+ * queues and confirmed persistent messages survive its restart. `management: true` enables the
+ * `rabbitmq_management` plugin on a loopback port of its own, its statistics sampled every 500 ms.
  */
-export async function startPrivateBroker(): Promise<PrivateBroker> {
+export async function startPrivateBroker(options: { management?: boolean } = {}): Promise<PrivateBroker> {
   const [port, distPort] = [await freePort(), await freePort()];
+  const managementPort = options.management ? await freePort() : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'taskwire-rabbitmq-private-'));
-  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp.1 = 127.0.0.1:${port}\n`);
-  writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
+  const conf = [`listeners.tcp.1 = 127.0.0.1:${port}`];
+  if (managementPort !== undefined) {
+    conf.push(
+      `management.tcp.port = ${managementPort}`,
+      'management.tcp.ip = 127.0.0.1',
+      'collect_statistics_interval = 500',
+    );
+  }
+  writeFileSync(join(dir, 'rabbitmq.conf'), `${conf.join('\n')}\n`);
+  writeFileSync(
+    join(dir, 'enabled_plugins'),
+    managementPort === undefined ? '[].\n' : '[rabbitmq_management].\n',
+  );
   const env = {
     ...process.env,
     HOME: dir,
@@ -108,10 +123,13 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
     process.kill(-running.pid, 'SIGKILL'); // the whole group: the script and the Erlang VM
     await exited;
   };
+  const managementUrl = managementPort === undefined ? undefined : `http://127.0.0.1:${managementPort}`;
   await start();
+  if (managementUrl !== undefined) await managementReady(managementUrl);
   return {
     url,
     port,
+    managementUrl,
     restart: async () => {
       await kill();
       await start();
@@ -128,4 +146,19 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Wait until the management API answers (the plugin starts after the AMQP listener). */
+async function managementReady(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  const authorization = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+  for (;;) {
+    const response = await fetch(`${url}/api/overview`, { headers: { authorization } }).catch(
+      () => undefined,
+    );
+    if (response?.ok) return;
+    if (Date.now() > deadline)
+      throw new Error(`the management API of the private RabbitMQ node (${url}) did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

@@ -1,4 +1,4 @@
-import type { ConsumerHandle } from '@taskwire/core';
+import { type ConsumerHandle, QueueNotFoundError } from '@taskwire/core';
 import { backoffDelay } from '@taskwire/core/transport';
 import type { Message } from 'amqplib';
 import { Holder } from './holder.js';
@@ -9,16 +9,18 @@ import type { ReconnectingConnection } from './reconnecting-connection.js';
 const RESUBSCRIBE_BACKOFF = { baseMs: 1000, maxMs: 30_000 };
 // After a subscription on a fresh connection failed (the broker dropped it again, or is not serving yet).
 const RESUBSCRIBE_AFTER_RECONNECT_BACKOFF = { baseMs: 100, maxMs: 5000 };
+const NOT_FOUND = 404;
 
 /**
  * A `basic.consume` on its own channel with its own prefetch. It subscribes once per connection:
  * after a reconnect the connection calls it once, and an old channel's close never adds a second
  * subscription (the duplicate-consumer failure of some AMQP wrappers).
  *
- * A cancel the broker starts (the queue was deleted) does not end it: it closes that channel and
+ * A cancel the broker starts (the queue was deleted) does not end it at once: it closes that channel and
  * subscribes again with backoff, so it resumes as soon as the queue exists again. It does not declare
  * the queue itself: whoever deleted it may have meant it, and the master declares the task queue when
- * it starts.
+ * it starts. With `failWhenMissing`, a queue still missing after the connection's `reconnectDeadlineMs` fails the
+ * whole connection with a `QueueNotFoundError` (its `error` event): a worker must not stay up consuming nothing.
  */
 export class ChannelConsumer implements ConsumerHandle {
   private holder: Holder | undefined;
@@ -28,14 +30,21 @@ export class ChannelConsumer implements ConsumerHandle {
   private retry: NodeJS.Timeout | undefined;
   /** Channel closes since the last subscription that held. */
   private resubscribes = 0;
+  /** Since when the queue has been missing (a broker cancel, or a subscribe refused as NOT_FOUND); 0 when not. */
+  private missingSince = 0;
   private readonly removeListener: () => void;
 
+  /**
+   * `failWhenMissing`: a queue missing past the connection's deadline is a terminal failure of the connection
+   * (task consumers); without it the consumer keeps waiting for the queue (the due mover of a bounded queue).
+   */
   constructor(
     private readonly amqp: ReconnectingConnection,
     private readonly queue: string,
     private readonly prefetch: number,
     private readonly onMessage: (message: Message, holder: Holder) => void,
     private readonly onCancel: (consumer: ChannelConsumer) => void,
+    private readonly failWhenMissing = true,
   ) {
     this.removeListener = amqp.onConnect(() => this.resubscribe());
   }
@@ -68,10 +77,12 @@ export class ChannelConsumer implements ConsumerHandle {
     } catch (error) {
       // Not subscribed on this connection after all: the next attempt may claim it again.
       if (this.subscribedGeneration === generation) this.subscribedGeneration = -1;
+      if ((error as { code?: number }).code === NOT_FOUND) this.missingSince ||= Date.now();
       throw error;
     }
     this.tag = ok.consumerTag;
     this.resubscribes = 0;
+    this.missingSince = 0;
     if (this.cancelled) await this.stop();
   }
 
@@ -102,8 +113,12 @@ export class ChannelConsumer implements ConsumerHandle {
    */
   private onBrokerCancel(holder: Holder): void {
     if (this.cancelled || holder !== this.holder) return;
+    this.missingSince ||= Date.now();
+    const until = this.failWhenMissing
+      ? ` (giving up after ${this.amqp.deadlineMs} ms, reconnectDeadlineMs)`
+      : '';
     process.emitWarning(
-      `RabbitMQ cancelled the consumer of queue "${this.queue}" (was it deleted?); consuming again once it exists`,
+      `RabbitMQ cancelled the consumer of queue "${this.queue}" (was it deleted?); consuming again once it exists${until}`,
       { code: 'TASKWIRE_CONSUMER_CANCELLED' },
     );
     void holder.close();
@@ -119,10 +134,32 @@ export class ChannelConsumer implements ConsumerHandle {
     });
   }
 
-  /** One pending retry at most: a failure seen both by subscribe() and by its channel's close schedules one. */
+  /**
+   * One pending retry at most: a failure seen both by subscribe() and by its channel's close schedules one. While
+   * the queue is missing, the last retry falls on the deadline, and a retry due past it gives up instead.
+   */
   private retryAfter(backoff: { baseMs: number; maxMs: number }): void {
     clearTimeout(this.retry);
-    this.retry = setTimeout(() => this.resubscribe(), backoffDelay(++this.resubscribes, backoff));
+    let delay = backoffDelay(++this.resubscribes, backoff);
+    if (this.missingSince > 0 && this.failWhenMissing) {
+      const remaining = this.missingSince + this.amqp.deadlineMs - Date.now();
+      if (remaining <= 0) {
+        this.giveUp();
+        return;
+      }
+      delay = Math.min(delay, remaining);
+    }
+    this.retry = setTimeout(() => this.resubscribe(), delay);
+  }
+
+  /** The queue stayed missing past the deadline: fail the connection (its `error` event names the queue). */
+  private giveUp(): void {
+    this.amqp.fail(
+      new QueueNotFoundError(
+        `RabbitMQ cancelled the consumer of queue "${this.queue}" and the queue did not come back within ${this.amqp.deadlineMs} ms (reconnectDeadlineMs): was it deleted? Declare it again and restart`,
+        { retryable: false },
+      ),
+    );
   }
 
   private onChannelClose(generation: number): void {

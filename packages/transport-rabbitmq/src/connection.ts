@@ -12,7 +12,6 @@ import {
   type QueueStats,
   type Subscription,
   type Transport,
-  UnsupportedError,
 } from '@taskwire/core';
 import { ConnectionEvents, refuseInspection, wrapBackendError } from '@taskwire/core/transport';
 import {
@@ -25,6 +24,8 @@ import {
   resolveRabbitQueueOptions,
 } from './arguments.js';
 import { BroadcastPublisher } from './broadcast-publisher.js';
+import type { Inspector } from './inspector.js';
+import type { ManagementApi } from './management.js';
 import type { Publisher } from './publisher.js';
 import { RabbitMQQueue } from './queue.js';
 import type { QueueContext } from './queue-context.js';
@@ -62,6 +63,9 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
     private readonly amqp: ReconnectingConnection,
     private readonly publisher: Publisher,
     private readonly context: QueueContext,
+    private readonly inspector: Inspector,
+    /** The management HTTP API, when configured (`managementUrl`): it lists queues. */
+    private readonly management: ManagementApi | undefined,
   ) {
     super();
     this.broadcasts = new BroadcastPublisher(amqp);
@@ -107,24 +111,41 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
     return subscription;
   }
 
-  listQueues(): Promise<string[]> {
-    return refuseInspection(this.transport.name, 'listQueues');
+  /** Through the management API only (`managementUrl`): AMQP cannot list queues. */
+  async listQueues(): Promise<string[]> {
+    this.assertOpen();
+    if (!this.management) return refuseInspection(this.transport.name, 'listQueues');
+    return this.management.listQueues();
   }
 
-  stats(_name: string): Promise<QueueStats> {
-    return refuseInspection(this.transport.name, 'stats');
+  /** `inFlight` is known through the management API only (sampled by the broker), else undefined. */
+  async stats(name: string): Promise<QueueStats> {
+    this.assertOpen();
+    return this.inspector.stats(name).catch((error: unknown) => {
+      throw wrapBackendError(error, `rabbitmq: stats of "${name}"`);
+    });
   }
 
+  /**
+   * Always refused: AMQP can only look at an item by taking it, and giving it back marks it redelivered (one
+   * delivery more for its attempt count); the management API's "get messages" does the same.
+   */
   peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
     return refuseInspection(this.transport.name, 'peek');
   }
 
-  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
-    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  async moveItems(from: string, to: string, options?: MoveOptions): Promise<number> {
+    this.assertOpen();
+    return this.inspector.move(from, to, options).catch((error: unknown) => {
+      throw wrapBackendError(error, `rabbitmq: moving items from "${from}" to "${to}"`);
+    });
   }
 
-  purgeQueue(_name: string): Promise<number> {
-    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
+  async purgeQueue(name: string): Promise<number> {
+    this.assertOpen();
+    return this.inspector.purge(name).catch((error: unknown) => {
+      throw wrapBackendError(error, `rabbitmq: purging "${name}"`);
+    });
   }
 
   async close(): Promise<void> {
@@ -156,6 +177,8 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
   /** Declare the queue, its options marker and its dead-letter queue, each on a throwaway channel. */
   private async declare(name: string, options: RabbitQueueOptions): Promise<void> {
     const durable = this.context.durable;
+    // AMQP cannot read a queue's arguments back: a new queue's dead-letter queue is recorded in its index.
+    const recordDeadLetter = options.deadLetter !== undefined && !(await this.exists(name));
     await this.amqp
       .withChannel((channel) =>
         channel.assertQueue(name, { durable, arguments: queueArguments(name, options, this.context.kind) }),
@@ -173,6 +196,7 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
       .catch((error) => {
         throw declareError(name, error);
       });
+    if (recordDeadLetter) await this.context.indexes.recordDeadLetter(name, options.deadLetter!);
     if (options.maxsize > 0) {
       // Unbounded, so the broker never drops what falls due into it (see DueMover).
       await this.amqp.withChannel((channel) => channel.assertQueue(dueQueueName(name), { durable }));

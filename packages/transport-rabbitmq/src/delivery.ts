@@ -10,7 +10,8 @@ const SETTLED = Promise.resolve();
 export interface RequeueTarget {
   /**
    * Publish a copy of `message` recording `attempt` deliveries so far, onto the queue itself or,
-   * with `delayMs`, onto its delay queue. Resolves false when the broker refused it (queue full).
+   * with `delayMs`, onto its delay queue (a bounded queue's due queue when the queue is full). Resolves false when
+   * the broker refused it.
    */
   publishCopy(message: Message, attempt: number, delayMs: number): Promise<boolean>;
   /** The queue's name on the broker. */
@@ -83,7 +84,7 @@ export class RabbitMQDelivery<T> extends BaseDelivery<T> {
       await this.holder.confirmAcks(this.target.name);
       return;
     }
-    // The copy was refused (a full queue): requeue natively; the redelivery is counted then.
+    // The copy was refused (the queue was deleted, say): requeue natively; the redelivery is counted then.
     this.holder.reject(this.message, true);
   }
 }

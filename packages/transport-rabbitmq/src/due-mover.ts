@@ -35,6 +35,7 @@ export class DueMover {
       MOVER_PREFETCH,
       (message, holder) => void this.move(message, holder),
       () => undefined,
+      false, // a deleted bounded queue fails its task consumers; its due copies just wait
     );
   }
 

@@ -6,7 +6,9 @@ export type { ReconnectOptions } from './reconnecting-connection.js';
 export {
   createRabbitMQTransport,
   RABBITMQ_CAPABILITIES,
+  RABBITMQ_MANAGED_CAPABILITIES,
   RABBITMQ_QUORUM_CAPABILITIES,
+  RABBITMQ_QUORUM_MANAGED_CAPABILITIES,
   type RabbitMQConnectOptions,
   RabbitMQTransport,
 } from './transport.js';

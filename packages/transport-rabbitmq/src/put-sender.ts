@@ -32,10 +32,15 @@ export class PutSender {
   private pending = 0;
   private allSettled: (() => void) | undefined;
 
+  /**
+   * `dueQueue`: a bounded queue's due queue, where a copy the full queue refuses waits for room (see
+   * {@link publishCopy}); undefined for an unbounded queue.
+   */
   constructor(
     private readonly context: QueueContext,
     private readonly target: PutTarget,
     private readonly delayQueues: DelayQueues,
+    private readonly dueQueue?: string,
   ) {}
 
   /** Publish properties of a new item. */
@@ -80,7 +85,9 @@ export class PutSender {
 
   /**
    * Publish a copy of `message` recording `attempt` deliveries, to the queue or (with `delayMs`) its delay queue.
-   * Resolves false when the broker refused it (a full queue).
+   * A copy a full bounded queue refuses goes to its due queue instead, which its mover empties into the queue as
+   * room appears: were it requeued natively, only the boolean `redelivered` would record the delivery, and a
+   * second loss would go uncounted. Resolves false when the broker refused it anyway.
    */
   async publishCopy(message: Message, attempt: number, delayMs: number): Promise<boolean> {
     const properties: Options.Publish = {
@@ -88,8 +95,12 @@ export class PutSender {
       headers: { ...message.properties.headers, [ATTEMPT_HEADER]: attempt },
       mandatory: true,
     };
+    const { publisher } = this.context;
     const routingKey = delayMs > 0 ? await this.delayQueues.nameFor(delayMs) : this.target.name;
-    const outcome = await this.context.publisher.publish('', routingKey, message.content, properties);
+    const outcome = await publisher.publish('', routingKey, message.content, properties);
+    if (outcome === 'nack' && this.dueQueue !== undefined) {
+      return (await publisher.publish('', this.dueQueue, message.content, properties)) === 'ack';
+    }
     return outcome === 'ack';
   }
 

@@ -35,6 +35,7 @@ import { GetChannel, type GetChannelOwner } from './get-channel.js';
 import type { Holder } from './holder.js';
 import { PutSender, type PutTarget } from './put-sender.js';
 import type { QueueContext } from './queue-context.js';
+import { indexQueueName } from './queue-index.js';
 
 // Undecodable messages skipped by one get before it gives up on the queue.
 const MAX_UNDECODABLE_PER_GET = 10_000;
@@ -69,8 +70,8 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
   ) {
     this.gets = new GetChannel(context.amqp, this);
     const due = bounded ? dueQueueName(name) : name;
-    this.delayQueues = new DelayQueues(context.amqp, name, context.durable, due);
-    this.puts = new PutSender(context, this, this.delayQueues);
+    this.delayQueues = new DelayQueues(context.amqp, context.indexes, name, context.durable, due);
+    this.puts = new PutSender(context, this, this.delayQueues, bounded ? due : undefined);
     if (bounded) this.mover = new DueMover(context.amqp, context.publisher, name, due);
   }
 
@@ -212,6 +213,7 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
         await amqp.withChannel((channel) => channel.deleteQueue(name));
       }
       await amqp.withChannel((channel) => channel.deleteExchange(optionsExchangeName(this.name)));
+      await amqp.withChannel((channel) => channel.deleteQueue(indexQueueName(this.name)));
     } catch (error) {
       throw wrapBackendError(error, `rabbitmq: deleting "${this.name}"`);
     }
@@ -242,7 +244,8 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
    * deliveries before this one goes to the back of the queue, then the original is acked. A
    * message the broker redelivered (its channel closed unsettled: a crashed or closed consumer)
    * always comes through here before any handler sees it, because `redelivered` is a flag and
-   * cannot count a second crash. Resolves false when the broker refused the copy (a full queue):
+   * cannot count a second crash. A copy a full bounded queue refuses waits in its due queue instead (see
+   * PutSender.publishCopy). Resolves false when the broker refused the copy anyway (deleted queue):
    * the caller keeps the original.
    */
   private async passBack(message: Message, holder: Holder): Promise<boolean> {

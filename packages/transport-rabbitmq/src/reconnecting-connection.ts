@@ -89,6 +89,11 @@ export class ReconnectingConnection {
     return this.givenUp;
   }
 
+  /** How long the connection may go without what it needs (a broker, a consumed queue) before giving up. */
+  get deadlineMs(): number {
+    return this.options.deadlineMs;
+  }
+
   /** True while a connection is up. */
   get connected(): boolean {
     return this.model !== undefined;
@@ -143,6 +148,20 @@ export class ReconnectingConnection {
         void closeQuietly(channel);
       }
     }
+  }
+
+  /**
+   * Give up for good with `failure` (something the connection cannot restore, e.g. a consumed queue that stays
+   * deleted): like giving up reconnecting, pending work rejects with it and failure listeners hear it once.
+   */
+  fail(failure: Error): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    const model = this.model;
+    this.model = undefined;
+    this.giveUp(failure);
+    // Closing returns every unsettled delivery to its queue.
+    if (model) void closeQuietly(model);
   }
 
   /** Close for good. */

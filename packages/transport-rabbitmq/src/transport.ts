@@ -9,13 +9,20 @@ import {
 import type { SocketOptions } from 'amqplib';
 import { CLASSIC, type QueueKind } from './arguments.js';
 import { RabbitMQConnection } from './connection.js';
+import { Inspector } from './inspector.js';
+import { ManagementApi, resolveManagementTarget } from './management.js';
 import { Publisher } from './publisher.js';
 import type { QueueContext } from './queue-context.js';
+import { QueueIndexes } from './queue-index.js';
 import { checkQuorumSupport, type QueueKindOptions, resolveQueueKind } from './queue-kind.js';
 import { ReconnectingConnection, type ReconnectOptions } from './reconnecting-connection.js';
-import { type EndpointOptions, resolveBrokerAddress } from './url.js';
+import { type BrokerAddress, type EndpointOptions, resolveBrokerAddress } from './url.js';
 
-/** Classic queues: everything except LIFO (a RabbitMQ queue only serves from its head). */
+/**
+ * Classic queues: everything except LIFO (a RabbitMQ queue only serves from its head) and peek (AMQP can only look
+ * at an item by taking it); listing queues needs the management API (`managementUrl`), see
+ * {@link RABBITMQ_MANAGED_CAPABILITIES}.
+ */
 export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
   lifo: false,
   priority: true,
@@ -24,7 +31,7 @@ export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   deadLetter: true,
   broadcast: true,
-  stats: false,
+  stats: true,
   peek: false,
   listQueues: false,
 });
@@ -39,17 +46,40 @@ export const RABBITMQ_QUORUM_CAPABILITIES: Capabilities = Object.freeze({
   maxsize: false,
 });
 
-/** The capabilities of queues of `kind`. */
-function capabilitiesOf(kind: QueueKind): Capabilities {
-  return kind.type === 'quorum' ? RABBITMQ_QUORUM_CAPABILITIES : RABBITMQ_CAPABILITIES;
+/** Classic queues with the management API configured: queues can be listed too. */
+export const RABBITMQ_MANAGED_CAPABILITIES: Capabilities = Object.freeze({
+  ...RABBITMQ_CAPABILITIES,
+  listQueues: true,
+});
+
+/** Quorum queues with the management API configured. */
+export const RABBITMQ_QUORUM_MANAGED_CAPABILITIES: Capabilities = Object.freeze({
+  ...RABBITMQ_QUORUM_CAPABILITIES,
+  listQueues: true,
+});
+
+/** The capabilities of queues of `kind`, with or without the management API. */
+function capabilitiesOf(kind: QueueKind, managed: boolean): Capabilities {
+  if (kind.type === 'quorum')
+    return managed ? RABBITMQ_QUORUM_MANAGED_CAPABILITIES : RABBITMQ_QUORUM_CAPABILITIES;
+  return managed ? RABBITMQ_MANAGED_CAPABILITIES : RABBITMQ_CAPABILITIES;
 }
 
-/** The queue kind of a transport's defaults; a bad URL or option is left for `connect()` to report. */
-function defaultKind(defaults: RabbitMQConnectOptions): QueueKind {
+/** The management URL of some options: the option, else the URL's `management` parameter. */
+function managementUrlOf(options: RabbitMQConnectOptions, broker: BrokerAddress): string | undefined {
+  return options.managementUrl ?? broker.management;
+}
+
+/** The queue kind and management of a transport's defaults; a bad URL or option is left for `connect()`. */
+function defaultProfile(defaults: RabbitMQConnectOptions): { kind: QueueKind; managed: boolean } {
   try {
-    return resolveQueueKind(defaults, resolveBrokerAddress(defaults).queueKind);
+    const broker = resolveBrokerAddress(defaults);
+    return {
+      kind: resolveQueueKind(defaults, broker.queueKind),
+      managed: managementUrlOf(defaults, broker) !== undefined,
+    };
   } catch {
-    return CLASSIC;
+    return { kind: CLASSIC, managed: defaults.managementUrl !== undefined };
   }
 }
 
@@ -89,6 +119,13 @@ export interface RabbitMQConnectOptions extends ConnectOptions, EndpointOptions,
   connectTimeoutMs?: number;
   /** Extra socket/TLS options for amqplib (`ca`, `cert`, `key`, …). */
   socketOptions?: SocketOptions;
+  /**
+   * RabbitMQ's management HTTP API (`http://127.0.0.1:15672`; the `rabbitmq_management` plugin), used to list
+   * queues (capability `listQueues`) and count a queue's unacknowledged deliveries (`stats().inFlight`). Logs in
+   * with the credentials in this URL, else the AMQP connection's. Also the URL parameter
+   * `?management=http://127.0.0.1:15672`. @default none: `listQueues` is refused and `inFlight` undefined
+   */
+  managementUrl?: string;
 }
 
 /**
@@ -101,17 +138,21 @@ export class RabbitMQTransport implements Transport {
   readonly name = 'rabbitmq';
   readonly schemes = ['amqp', 'amqps'] as const;
   readonly capabilities: Capabilities;
-  private readonly kind: QueueKind;
 
   constructor(private readonly defaults: RabbitMQConnectOptions = {}) {
-    this.kind = defaultKind(defaults);
-    this.capabilities = capabilitiesOf(this.kind);
+    const { kind, managed } = defaultProfile(defaults);
+    this.capabilities = capabilitiesOf(kind, managed);
   }
 
   async connect(options: RabbitMQConnectOptions = {}): Promise<Connection> {
     const merged: RabbitMQConnectOptions = { ...this.defaults, ...options };
     const broker = resolveBrokerAddress(merged);
     const kind = resolveQueueKind(merged, broker.queueKind);
+    const managementUrl = managementUrlOf(merged, broker);
+    const management =
+      managementUrl === undefined
+        ? undefined
+        : new ManagementApi(resolveManagementTarget(managementUrl, broker.login));
     const codec = createCodec({ maxPayloadBytes: merged.maxPayloadBytes });
     const amqp = await ReconnectingConnection.open({
       broker,
@@ -138,18 +179,22 @@ export class RabbitMQTransport implements Transport {
     const publisher = new Publisher(amqp);
     const idPrefix = `${randomBytes(6).toString('base64url')}-`;
     let counter = 0;
+    const durable = merged.durable ?? true;
     const context: QueueContext = {
       amqp,
       publisher,
+      indexes: new QueueIndexes(amqp, publisher, durable),
       codec,
-      durable: merged.durable ?? true,
+      durable,
       kind,
       prefetch: merged.prefetch ?? 100,
       nextId: () => idPrefix + (++counter).toString(36),
     };
-    // The connection names a transport whose capabilities are those of its own queue type (its options as defaults).
-    const owner = kind.type === this.kind.type ? this : new RabbitMQTransport(merged);
-    return new RabbitMQConnection(owner, amqp, publisher, context);
+    // The connection names a transport whose capabilities are its own (its options as defaults).
+    const capabilities = capabilitiesOf(kind, management !== undefined);
+    const owner = capabilities === this.capabilities ? this : new RabbitMQTransport(merged);
+    const inspector = new Inspector(context, context.indexes, management);
+    return new RabbitMQConnection(owner, amqp, publisher, context, inspector, management);
   }
 }
 

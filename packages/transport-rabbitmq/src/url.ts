@@ -4,6 +4,8 @@ import { QUEUE_KIND_PARAMETERS, queueKindFromUrl } from './queue-kind.js';
 
 /** The URL query parameter (and connect option) that bounds how long a dropped connection keeps reconnecting. */
 const RECONNECT_DEADLINE_PARAM = 'reconnectDeadlineMs';
+/** The URL query parameter that points at the management HTTP API (`?management=http://127.0.0.1:15672`). */
+const MANAGEMENT_PARAM = 'management';
 
 /** Where and how to reach the broker, from a URL or from separate connection options. */
 export interface EndpointOptions {
@@ -38,6 +40,10 @@ export interface BrokerAddress {
   readonly queueKind: { queueType?: string; deliveryLimit?: string };
   /** `reconnectDeadlineMs` from the URL's query, when given there (removed from `target`). */
   readonly reconnectDeadlineMs?: number;
+  /** The management API URL from the URL's `management` parameter (removed from `target`). */
+  readonly management?: string;
+  /** Who logs in, and to which virtual host (what the management API is asked with by default). */
+  readonly login: { readonly username: string; readonly password: string; readonly vhost: string };
 }
 
 /** Resolve `url` (or the separate options) into an amqplib target; a bad URL is a `ConfigError`. */
@@ -58,7 +64,8 @@ export function resolveBrokerAddress(options: EndpointOptions): BrokerAddress {
     if (options.heartbeat !== undefined) target.heartbeat = options.heartbeat;
     const user = options.username ?? 'guest';
     const display = `${protocol}://${user}:***@${hostname}:${port}/${encodeURIComponent(vhost)}`;
-    return { target, display, queueKind: {} };
+    const login = { username: user, password: options.password ?? 'guest', vhost };
+    return { target, display, queueKind: {}, login };
   }
   const display = redactUrl(options.url);
   let parsed: URL;
@@ -85,9 +92,17 @@ export function resolveBrokerAddress(options: EndpointOptions): BrokerAddress {
     );
   }
   const reconnectDeadlineMs = deadline === null ? undefined : Number(deadline);
-  if (Object.keys(queueKind).length === 0 && deadline === null)
-    return { target: options.url, display, queueKind };
+  const management = parsed.searchParams.get(MANAGEMENT_PARAM) ?? undefined;
+  // amqplib's defaults: guest/guest on vhost '/' when the URL names none.
+  const login = {
+    username: parsed.username ? decodeURIComponent(parsed.username) : 'guest',
+    password: parsed.password ? decodeURIComponent(parsed.password) : 'guest',
+    vhost: parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : '/',
+  };
+  if (Object.keys(queueKind).length === 0 && deadline === null && management === undefined)
+    return { target: options.url, display, queueKind, login };
   // Ours, not amqplib's: taken out of the URL amqplib reads.
-  for (const key of [...QUEUE_KIND_PARAMETERS, RECONNECT_DEADLINE_PARAM]) parsed.searchParams.delete(key);
-  return { target: parsed.toString(), display, queueKind, reconnectDeadlineMs };
+  for (const key of [...QUEUE_KIND_PARAMETERS, RECONNECT_DEADLINE_PARAM, MANAGEMENT_PARAM])
+    parsed.searchParams.delete(key);
+  return { target: parsed.toString(), display, queueKind, reconnectDeadlineMs, management, login };
 }

@@ -42,7 +42,13 @@ export async function deleteQueues(names: string[], delays: number[] = []): Prom
   const connection = await amqp.connect(AMQP_URL);
   try {
     for (const name of names) {
-      const queues = [name, `${name}.dead`, `${name}.due`, ...delays.map((ms) => `${name}.delay.${ms}`)];
+      const queues = [
+        name,
+        `${name}.dead`,
+        `${name}.due`,
+        `taskwire.index.${name}`,
+        ...delays.map((ms) => `${name}.delay.${ms}`),
+      ];
       const exchanges = [`taskwire.options.${name}`, `taskwire.fanout.${name}`];
       for (const queue of queues) {
         const channel = await connection.createChannel();

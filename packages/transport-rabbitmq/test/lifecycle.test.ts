@@ -1,5 +1,5 @@
 import { startFaultProxy } from '@taskwire/conformance';
-import { type Connection, ConnectionClosedError } from '@taskwire/core';
+import { type Connection, ConnectionClosedError, QueueNotFoundError } from '@taskwire/core';
 import amqp from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRabbitMQTransport } from '../src/index.js';
@@ -57,6 +57,63 @@ describe('rabbitmq connection lifecycle', () => {
 
     await until(() => received.includes('after'), 20_000, 'the item put after the queue came back');
     expect(received).toEqual(['before', 'after']);
+  });
+
+  it('a consumer whose queue stays deleted past reconnectDeadlineMs fails the connection on its error event', async () => {
+    const queueName = name('cancel-gone');
+    const deadlineMs = 1500;
+    const connection = await connected({ reconnectDeadlineMs: deadlineMs });
+    const errors: Error[] = [];
+    connection.on('error', (error) => errors.push(error));
+    const queue = await connection.queue<string>(queueName);
+    await queue.consume(async (delivery) => {
+      await delivery.ack();
+    });
+
+    const raw = await amqp.connect(AMQP_URL);
+    cleanups.push(() => raw.close());
+    const deletedAt = Date.now();
+    await (await raw.createChannel()).deleteQueue(queueName);
+
+    await until(() => errors.length > 0, deadlineMs + 10_000, 'the error event');
+    expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(deadlineMs - 50);
+    expect(QueueNotFoundError.isInstance(errors[0])).toBe(true);
+    expect((errors[0] as QueueNotFoundError).code).toBe('TASKWIRE_QUEUE_NOT_FOUND');
+    expect(errors[0]!.message).toContain(`"${queueName}"`);
+    expect(errors[0]!.message).not.toContain('\n');
+    // Terminal: every operation rejects with that failure afterwards, and it is reported once.
+    await expect(queue.put('x')).rejects.toThrow(/did not come back/);
+    await expect(connection.queue(queueName)).rejects.toThrow(/did not come back/);
+    await sleep(200);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('a consumer whose queue comes back within reconnectDeadlineMs resumes without an error event', async () => {
+    const queueName = name('cancel-back');
+    const deadlineMs = 3000;
+    const connection = await connected({ reconnectDeadlineMs: deadlineMs });
+    const errors: Error[] = [];
+    connection.on('error', (error) => errors.push(error));
+    const queue = await connection.queue<string>(queueName);
+    const received: string[] = [];
+    await queue.consume(async (delivery) => {
+      received.push(delivery.body);
+      await delivery.ack();
+    });
+
+    const raw = await amqp.connect(AMQP_URL);
+    cleanups.push(() => raw.close());
+    const deletedAt = Date.now();
+    await (await raw.createChannel()).deleteQueue(queueName);
+    await sleep(300);
+    const producer = await (await connected()).queue<string>(queueName);
+    await producer.put('after');
+
+    await until(() => received.includes('after'), 20_000, 'the item put after the queue came back');
+    await sleep(Math.max(0, deletedAt + deadlineMs + 1000 - Date.now())); // well past the deadline
+    expect(errors).toEqual([]);
+    await producer.put('later');
+    await until(() => received.includes('later'), 10_000, 'an item put after the deadline');
   });
 
   it('giving up reconnecting is reported once on the error event, and operations reject afterwards', async () => {

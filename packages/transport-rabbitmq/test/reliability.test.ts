@@ -116,4 +116,66 @@ describe('rabbitmq: attempts across connection losses', () => {
       await producer.close();
     }
   }, 40_000);
+
+  // A full bounded queue refuses the copy that records a delivery: the item used to be requeued natively, where
+  // only the boolean `redelivered` remembered it, so the second loss went uncounted (attempts 1, 2, 2).
+  it('on a full bounded queue, a consumer broken twice sees attempts 1, 2, 3', async () => {
+    const queueName = name('two-losses-full');
+    const producer = await transport.connect({ url: AMQP_URL });
+    const victim = await proxied.connect();
+    try {
+      const queue = await producer.queue<string>(queueName, { maxsize: 2 });
+      await queue.put('poison');
+      const seen: Delivery<string>[] = [];
+      await (await victim.queue<string>(queueName)).consume(
+        async (delivery) => {
+          if (delivery.body === 'poison')
+            seen.push(delivery); // held, never settled
+          else await delivery.ack();
+        },
+        { prefetch: 1 },
+      );
+      await until(() => seen.length >= 1, 10_000, 'delivery 1');
+      await queue.putMany(['filler 1', 'filler 2']); // the queue is full while the poison is held
+      for (let loss = 1; loss <= 2; loss++) {
+        await until(() => seen.length >= loss, 10_000, `delivery ${loss}`);
+        proxied.breakConnection(victim);
+      }
+      await until(() => seen.length >= 3, 15_000, 'the third delivery');
+      expect(seen.map((delivery) => delivery.attempt)).toEqual([1, 2, 3]);
+      await seen[2]!.ack();
+    } finally {
+      await victim.close();
+      await producer.close();
+    }
+  }, 40_000);
+
+  it('a requeue into a full bounded queue and then a connection loss count both deliveries', async () => {
+    const queueName = name('nack-full-loss');
+    const producer = await transport.connect({ url: AMQP_URL });
+    const victim = await proxied.connect();
+    try {
+      const queue = await producer.queue<string>(queueName, { maxsize: 2 });
+      await queue.put('poison');
+      const seen: Delivery<string>[] = [];
+      await (await victim.queue<string>(queueName)).consume(
+        async (delivery) => {
+          if (delivery.body === 'poison') seen.push(delivery);
+          else await delivery.ack();
+        },
+        { prefetch: 1 },
+      );
+      await until(() => seen.length >= 1, 10_000, 'delivery 1');
+      await queue.putMany(['filler 1', 'filler 2']);
+      await seen[0]!.nack({ requeue: true }); // refused by the full queue
+      await until(() => seen.length >= 2, 10_000, 'delivery 2');
+      proxied.breakConnection(victim);
+      await until(() => seen.length >= 3, 15_000, 'delivery 3');
+      expect(seen.map((delivery) => delivery.attempt)).toEqual([1, 2, 3]);
+      await seen[2]!.ack();
+    } finally {
+      await victim.close();
+      await producer.close();
+    }
+  }, 40_000);
 });
