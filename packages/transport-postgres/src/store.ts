@@ -1,0 +1,157 @@
+import type { ItemLease, PolledItem, PollingStore, StorePut } from '@taskwire/core/transport';
+
+/** One taken row: the token tells this take from a later one of the same item, so a late settle is a no-op. */
+export interface PostgresItem extends PolledItem {
+  readonly token: string;
+}
+
+/** Runs one statement on the connection's pool. */
+export type Query = <R extends object = Record<string, unknown>>(
+  text: string,
+  values?: unknown[],
+) => Promise<R[]>;
+
+/** What a store knows of its queue and connection. */
+export interface StoreContext {
+  readonly schema: string;
+  readonly queue: string;
+  readonly lifo: boolean;
+  readonly maxsize: number;
+  /** The connection's current owner id: it changes when the connection lost its link, so old leases lapse. */
+  owner(): string;
+  /** Declare dead-letter queue `name` (with default options) before moving an item there: its options as JSON. */
+  readonly deadLetterOptions: string;
+}
+
+interface TakenRow {
+  id: string;
+  attempt: number;
+  payload: Buffer;
+  token: string;
+}
+
+/**
+ * One queue's rows in `<schema>.items`. Every operation is one statement (most call a function of the schema, so
+ * a bounded put counts and inserts under the queue's lock in the same round trip), and every change that lets a
+ * taker or a waiting put go on NOTIFYs the queue's channel, which wakes the other processes.
+ */
+export class PostgresStore implements PollingStore<PostgresItem> {
+  private readonly s: string;
+
+  constructor(
+    private readonly query: Query,
+    private readonly ctx: StoreContext,
+  ) {
+    this.s = `"${ctx.schema}"`;
+  }
+
+  async take(limit: number, lease: ItemLease): Promise<PostgresItem[]> {
+    const rows = await this.query<TakenRow>(
+      `SELECT id, attempt, payload, token FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        this.ctx.queue,
+        this.ctx.owner(),
+        limit,
+        lease.ms,
+        lease.renewable,
+        this.ctx.lifo,
+        this.ctx.maxsize > 0,
+      ],
+    );
+    return rows;
+  }
+
+  async put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): Promise<number> {
+    const rows = await this.query<{ n: number }>(`SELECT ${this.s}.put($1, $2, $3, $4, $5) AS n`, [
+      this.ctx.queue,
+      payloads.map(toBuffer),
+      priority,
+      delayMs,
+      maxsize,
+    ]);
+    return rows[0]!.n;
+  }
+
+  async ack(items: readonly PostgresItem[]): Promise<void> {
+    await this.query(
+      `DELETE FROM ${this.s}.items AS it USING unnest($1::bigint[], $2::bigint[]) AS a(id, token)
+       WHERE it.id = a.id AND it.token = a.token`,
+      [items.map((item) => item.id), items.map((item) => item.token)],
+    );
+  }
+
+  async requeue(item: PostgresItem, options: { delayMs: number; countAttempt: boolean }): Promise<void> {
+    await this.query(`SELECT ${this.s}.release($1, $2, $3, $4, $5)`, [
+      item.id,
+      item.token,
+      options.delayMs,
+      options.countAttempt ? 0 : 1,
+      this.ctx.lifo,
+    ]);
+  }
+
+  async deadLetter(item: PostgresItem, target: string): Promise<void> {
+    await this.query(`SELECT ${this.s}.dead_letter($1, $2, $3, $4)`, [
+      item.id,
+      item.token,
+      target,
+      this.ctx.deadLetterOptions,
+    ]);
+  }
+
+  async renew(lease: ItemLease): Promise<void> {
+    await this.query(
+      `UPDATE ${this.s}.items SET lease_until = now() + $3 * interval '1 millisecond'
+       WHERE queue = $1 AND owner = $2 AND renewable`,
+      [this.ctx.queue, this.ctx.owner(), lease.ms],
+    );
+  }
+
+  /** The next delayed item, or the next lease to lapse: both make an item takeable without a NOTIFY. */
+  async nextReadyAt(): Promise<number | undefined> {
+    const rows = await this.query<{ ms: number | null }>(
+      `SELECT extract(epoch FROM least(
+         (SELECT min(ready_at) FROM ${this.s}.items WHERE queue = $1 AND owner IS NULL),
+         (SELECT min(lease_until) FROM ${this.s}.items WHERE queue = $1 AND owner IS NOT NULL)) - now()) * 1000 AS ms`,
+      [this.ctx.queue],
+    );
+    const ms = rows[0]?.ms;
+    return ms === null || ms === undefined ? undefined : Date.now() + Number(ms);
+  }
+
+  async size(): Promise<number> {
+    const rows = await this.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.s}.items WHERE queue = $1 AND owner IS NULL`,
+      [this.ctx.queue],
+    );
+    return Number(rows[0]!.n);
+  }
+
+  async purge(): Promise<number> {
+    return purgeItems(this.query, this.ctx.schema, this.ctx.queue);
+  }
+
+  async drop(): Promise<void> {
+    await this.query(
+      `WITH gone AS (DELETE FROM ${this.s}.items WHERE queue = $1)
+       DELETE FROM ${this.s}.queues WHERE name = $1`,
+      [this.ctx.queue],
+    );
+  }
+}
+
+/** Delete the ready and delayed items of `queue` and wake the puts waiting for room; resolve with how many. */
+export async function purgeItems(query: Query, schema: string, queue: string): Promise<number> {
+  const rows = await query<{ n: string }>(
+    `WITH gone AS (DELETE FROM "${schema}".items WHERE queue = $1 AND owner IS NULL RETURNING 1)
+     SELECT count(*) AS n, pg_notify("${schema}".wake_channel($1), '') FROM gone`,
+    [queue],
+  );
+  return Number(rows[0]!.n);
+}
+
+function toBuffer(payload: Uint8Array): Buffer {
+  return Buffer.isBuffer(payload)
+    ? payload
+    : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}
