@@ -101,16 +101,23 @@ BEGIN
   IF bounded AND taken > 0 THEN PERFORM pg_notify(${s}.wake_channel(q), ''); END IF;
 END $$;
 
-CREATE FUNCTION ${s}.release(item bigint, tok bigint, delay_ms float8, uncount integer, lifo boolean)
+CREATE FUNCTION ${s}.release(ids bigint[], tokens bigint[], delays float8[], uncount integer[], lifo boolean)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   q text;
+  woken text[] := '{}';
 BEGIN
-  UPDATE ${s}.items SET owner = NULL, token = NULL, lease_until = NULL,
-      seq = CASE WHEN lifo THEN -nextval('${s}.serial') ELSE nextval('${s}.serial') END,
-      ready_at = now() + delay_ms * interval '1 millisecond', attempt = attempt - uncount
-    WHERE id = item AND token = tok RETURNING queue INTO q;
-  IF q IS NOT NULL THEN PERFORM pg_notify(${s}.wake_channel(q), ''); END IF;
+  -- One at a time, in the order given: each goes behind the ones before it.
+  FOR i IN 1 .. cardinality(ids) LOOP
+    UPDATE ${s}.items SET owner = NULL, token = NULL, lease_until = NULL,
+        seq = CASE WHEN lifo THEN -nextval('${s}.serial') ELSE nextval('${s}.serial') END,
+        ready_at = now() + delays[i] * interval '1 millisecond', attempt = attempt - uncount[i]
+      WHERE id = ids[i] AND token = tokens[i] RETURNING queue INTO q;
+    IF q IS NOT NULL AND NOT q = ANY (woken) THEN
+      woken := woken || q;
+      PERFORM pg_notify(${s}.wake_channel(q), '');
+    END IF;
+  END LOOP;
 END $$;
 
 CREATE FUNCTION ${s}.dead_letter(item bigint, tok bigint, target text, target_options jsonb)

@@ -1,4 +1,10 @@
-import type { ItemLease, PolledItem, PollingStore, StorePut } from '@taskwire/core/transport';
+import {
+  type ItemLease,
+  type PolledItem,
+  type PollingStore,
+  type StorePut,
+  TickBatcher,
+} from '@taskwire/core/transport';
 
 /** One taken row: the token tells this take from a later one of the same item, so a late settle is a no-op. */
 export interface PostgresItem extends PolledItem {
@@ -23,6 +29,20 @@ export interface StoreContext {
   readonly deadLetterOptions: string;
 }
 
+/** A held item going back, with how. */
+interface Release {
+  readonly item: PostgresItem;
+  readonly delayMs: number;
+  readonly countAttempt: boolean;
+}
+
+/** An unbounded put waiting for the turn's batch. */
+interface PendingPut {
+  readonly payloads: readonly Uint8Array[];
+  readonly priority: number;
+  readonly delayMs: number;
+}
+
 interface TakenRow {
   id: string;
   attempt: number;
@@ -37,12 +57,32 @@ interface TakenRow {
  */
 export class PostgresStore implements PollingStore<PostgresItem> {
   private readonly s: string;
+  /**
+   * Items given back in one turn go back in one statement: a worker isolating a suspect task gives back everything
+   * it prefetched at once, and a round trip each would make that the bottleneck.
+   */
+  private readonly releases: TickBatcher<Release>;
+  /**
+   * Puts of one turn to an unbounded queue go in one multi-row INSERT per priority and delay: a worker's results,
+   * one put per task, cost one statement per take. (A bounded put needs its own count of what fitted.)
+   */
+  private readonly puts: TickBatcher<PendingPut>;
 
   constructor(
     private readonly query: Query,
     private readonly ctx: StoreContext,
   ) {
     this.s = `"${ctx.schema}"`;
+    this.releases = new TickBatcher<Release>((batch) =>
+      this.query(`SELECT ${this.s}.release($1, $2, $3, $4, $5)`, [
+        batch.map((release) => release.item.id),
+        batch.map((release) => release.item.token),
+        batch.map((release) => release.delayMs),
+        batch.map((release) => (release.countAttempt ? 0 : 1)),
+        this.ctx.lifo,
+      ]),
+    );
+    this.puts = new TickBatcher<PendingPut>((batch) => this.insertBatch(batch));
   }
 
   async take(limit: number, lease: ItemLease): Promise<PostgresItem[]> {
@@ -62,6 +102,37 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   }
 
   async put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): Promise<number> {
+    if (maxsize === 0) {
+      const sent = this.puts.nextFlush();
+      this.puts.add({ payloads, priority, delayMs });
+      await sent;
+      return payloads.length;
+    }
+    return this.insert(payloads, priority, delayMs, maxsize);
+  }
+
+  /** One INSERT per (priority, delay) among the turn's puts, in the order they were made. */
+  private async insertBatch(batch: PendingPut[]): Promise<void> {
+    const groups = new Map<string, PendingPut[]>();
+    for (const put of batch) {
+      const key = `${put.priority}/${put.delayMs}`;
+      const group = groups.get(key);
+      if (group) group.push(put);
+      else groups.set(key, [put]);
+    }
+    await Promise.all(
+      [...groups.values()].map((group) =>
+        this.insert(
+          group.flatMap((put) => put.payloads),
+          group[0]!.priority,
+          group[0]!.delayMs,
+          0,
+        ),
+      ),
+    );
+  }
+
+  private async insert(payloads: readonly Uint8Array[], priority: number, delayMs: number, maxsize: number) {
     const rows = await this.query<{ n: number }>(`SELECT ${this.s}.put($1, $2, $3, $4, $5) AS n`, [
       this.ctx.queue,
       payloads.map(toBuffer),
@@ -80,14 +151,10 @@ export class PostgresStore implements PollingStore<PostgresItem> {
     );
   }
 
-  async requeue(item: PostgresItem, options: { delayMs: number; countAttempt: boolean }): Promise<void> {
-    await this.query(`SELECT ${this.s}.release($1, $2, $3, $4, $5)`, [
-      item.id,
-      item.token,
-      options.delayMs,
-      options.countAttempt ? 0 : 1,
-      this.ctx.lifo,
-    ]);
+  requeue(item: PostgresItem, options: { delayMs: number; countAttempt: boolean }): Promise<void> {
+    const sent = this.releases.nextFlush();
+    this.releases.add({ item, delayMs: options.delayMs, countAttempt: options.countAttempt });
+    return sent;
   }
 
   async deadLetter(item: PostgresItem, target: string): Promise<void> {

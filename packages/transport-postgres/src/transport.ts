@@ -25,8 +25,11 @@ export class PostgresTransport implements Transport {
   readonly name = 'postgres';
   readonly schemes = ['postgres', 'postgresql'] as const;
   readonly capabilities = POSTGRES_CAPABILITIES;
-  /** Each held delivery is a leased row: a window of 128 keeps a worker busy without hoarding rows. */
-  readonly recommendedPrefetch = 128;
+  /**
+   * Each held delivery is a leased row that a dead worker strands until its lease passes: a window of 64 rows (one
+   * take's worth) keeps a worker busy without hoarding.
+   */
+  readonly recommendedPrefetch = 64;
 
   constructor(private readonly defaults: PostgresConnectOptions = {}) {}
 
