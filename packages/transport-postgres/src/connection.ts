@@ -187,6 +187,7 @@ export class PostgresConnection extends ConnectionEvents implements Connection {
       lifo: resolved.order === 'lifo',
       maxsize: resolved.maxsize,
       owner: () => this.owner,
+      durableSettles: this.settings.durableSettles,
       deadLetterOptions: JSON.stringify(resolveQueueOptions()),
     });
     const queue = new PostgresQueue<T>(

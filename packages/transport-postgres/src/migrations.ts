@@ -66,12 +66,13 @@ BEGIN
 END $$;
 
 CREATE FUNCTION ${s}.take(q text, taker text, n integer, lease_ms float8, renew boolean, lifo boolean,
-    bounded boolean)
+    bounded boolean, durable boolean)
 RETURNS TABLE (id bigint, attempt integer, payload bytea, token bigint, priority smallint, seq bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
   taken bigint;
 BEGIN
+  IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
   UPDATE ${s}.items AS it SET owner = NULL, token = NULL, lease_until = NULL,
       seq = CASE WHEN lifo THEN -nextval('${s}.serial') ELSE nextval('${s}.serial') END
     WHERE it.id = ANY (ARRAY(

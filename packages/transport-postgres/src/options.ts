@@ -36,6 +36,13 @@ export interface PostgresConnectOptions {
   connectTimeoutMs?: number;
   /** Run the migrations on connect; false for teams that apply them with `taskwire migrate`. @default true */
   migrate?: boolean;
+  /**
+   * Whether takes and acks wait for their commit to be flushed to disk (`synchronous_commit`). Puts always do. With
+   * `false`, each take and ack of a batch saves a WAL flush; a crash of the server (not of a client) may then forget
+   * the last few hundred milliseconds of them: a taken item is served again without its attempt counted, an acked
+   * one served again (at-least-once either way). @default true
+   */
+  durableSettles?: boolean;
   /** Largest encoded payload `put` accepts. @default 67108864 (64 MiB) */
   maxPayloadBytes?: number;
 }
@@ -53,6 +60,7 @@ export interface PostgresSettings {
   readonly reconnectDeadlineMs: number;
   readonly connectTimeoutMs: number;
   readonly migrate: boolean;
+  readonly durableSettles: boolean;
   readonly maxPayloadBytes: number | undefined;
 }
 
@@ -78,7 +86,7 @@ function checkNumber(key: NumericParam, value: number, origin: string): number {
 
 /**
  * Resolve `options` over the URL's taskwire parameters (`schema`, `leaseMs`, `pollMs`, `poolSize`,
- * `reconnectDeadlineMs`, `connectTimeoutMs`, `migrate`), which are removed from the URL handed to `pg`. A malformed URL
+ * `reconnectDeadlineMs`, `connectTimeoutMs`, `migrate`, `durableSettles`), which are removed from the URL handed to `pg`. A malformed URL
  * or a bad value is a one-line `ConfigError` with the password redacted.
  */
 export function resolveSettings(options: PostgresConnectOptions): PostgresSettings {
@@ -97,14 +105,18 @@ export function resolveSettings(options: PostgresConnectOptions): PostgresSettin
       `invalid PostgreSQL URL "${display}": the scheme must be postgres:// or postgresql://, not ${parsed.protocol}//`,
     );
   }
-  const fromUrl: Partial<Record<NumericParam, number>> & { schema?: string; migrate?: boolean } = {};
+  const fromUrl: Partial<Record<NumericParam, number>> & {
+    schema?: string;
+    migrate?: boolean;
+    durableSettles?: boolean;
+  } = {};
   for (const key of [...parsed.searchParams.keys()]) {
     const value = parsed.searchParams.get(key)!;
     if (key === 'schema') fromUrl.schema = value;
-    else if (key === 'migrate') {
+    else if (key === 'migrate' || key === 'durableSettles') {
       if (value !== 'true' && value !== 'false')
-        throw new ConfigError(`invalid URL parameter migrate=${value}: expected true or false`);
-      fromUrl.migrate = value === 'true';
+        throw new ConfigError(`invalid URL parameter ${key}=${value}: expected true or false`);
+      fromUrl[key] = value === 'true';
     } else if (key in NUMERIC_PARAMS) {
       fromUrl[key as NumericParam] = checkNumber(key as NumericParam, Number(value), ` in URL "${display}"`);
     } else continue;
@@ -128,6 +140,7 @@ export function resolveSettings(options: PostgresConnectOptions): PostgresSettin
     reconnectDeadlineMs: pick('reconnectDeadlineMs', 300_000),
     connectTimeoutMs: pick('connectTimeoutMs', 5000),
     migrate: options.migrate ?? fromUrl.migrate ?? true,
+    durableSettles: options.durableSettles ?? fromUrl.durableSettles ?? true,
     maxPayloadBytes: options.maxPayloadBytes,
   };
 }

@@ -25,6 +25,11 @@ export interface StoreContext {
   readonly maxsize: number;
   /** The connection's current owner id: it changes when the connection lost its link, so old leases lapse. */
   owner(): string;
+  /**
+   * Whether takes and acks wait for their commit to reach the disk. Without, a server crash may forget the last
+   * fraction of a second of them: a taken item is served again with its attempt uncounted, an acked one again.
+   */
+  readonly durableSettles: boolean;
   /** Declare dead-letter queue `name` (with default options) before moving an item there: its options as JSON. */
   readonly deadLetterOptions: string;
 }
@@ -87,7 +92,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   async take(limit: number, lease: ItemLease): Promise<PostgresItem[]> {
     const rows = await this.query<TakenRow>(
-      `SELECT id, attempt, payload, token FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7)`,
+      `SELECT id, attempt, payload, token FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
         this.ctx.queue,
         this.ctx.owner(),
@@ -96,6 +101,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
         lease.renewable,
         this.ctx.lifo,
         this.ctx.maxsize > 0,
+        this.ctx.durableSettles,
       ],
     );
     return rows;
@@ -146,8 +152,9 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   async ack(items: readonly PostgresItem[]): Promise<void> {
     await this.query(
       `DELETE FROM ${this.s}.items AS it USING unnest($1::bigint[], $2::bigint[]) AS a(id, token)
-       WHERE it.id = a.id AND it.token = a.token`,
-      [items.map((item) => item.id), items.map((item) => item.token)],
+       WHERE it.id = a.id AND it.token = a.token
+         AND ($3 OR set_config('synchronous_commit', 'off', true) IS NOT NULL)`,
+      [items.map((item) => item.id), items.map((item) => item.token), this.ctx.durableSettles],
     );
   }
 

@@ -113,7 +113,7 @@ describe('postgres inspection', () => {
   });
 
   it('moveItems requeues a dead-letter queue as fresh items: in order, by limit or ids, into the room there is', async () => {
-    const main = await connection.queue<number>('move', { maxsize: 3 });
+    await connection.queue<number>('move', { maxsize: 3 });
     const dlq = await connection.queue<number>('move.dlq');
     await dlq.putMany([1, 2, 3, 4, 5]);
     const first = await dlq.get({ timeoutMs: 1000 });
