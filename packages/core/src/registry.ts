@@ -93,6 +93,10 @@ registerTransport('rabbitmq', '@taskwire/transport-rabbitmq', {
   schemes: ['amqp', 'amqps'],
   defaultUrl: 'amqp://127.0.0.1:5672',
 });
+registerTransport('postgres', '@taskwire/transport-postgres', {
+  schemes: ['postgres', 'postgresql'],
+  defaultUrl: 'postgres://127.0.0.1:5432/postgres',
+});
 
 /** What {@link resolveTransport} accepts. */
 export type TransportSpec = Transport | string | { type: string; options?: Record<string, unknown> };

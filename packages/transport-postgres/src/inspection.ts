@@ -1,0 +1,143 @@
+import {
+  type Codec,
+  type MoveOptions,
+  type PeekedItem,
+  QueueNotFoundError,
+  type QueueStats,
+} from '@taskwire/core';
+import { type ResolvedQueueOptions, resolvePeekLimit, undecodableTarget } from '@taskwire/core/transport';
+import { consumerLockClass } from './sql.js';
+import { purgeItems, type Query } from './store.js';
+
+interface ItemRow {
+  id: string;
+  payload: Buffer;
+  attempt: number;
+  priority: number;
+  ready_at_ms: number;
+  ready: boolean;
+}
+
+/** Serving order of the waiting items of a queue (`i`): ready ones first, then delayed ones, soonest first. */
+const SERVING_ORDER = (lifo: boolean) =>
+  `i.ready_at > now(), CASE WHEN i.ready_at > now() THEN i.ready_at END, i.priority DESC, i.seq ${lifo ? 'DESC' : 'ASC'}`;
+
+/**
+ * The inspection calls of a connection, each one statement on `<schema>` (stats reads every count in one
+ * snapshot). Every one answers `QueueNotFoundError` for a queue that was never declared.
+ */
+export class Inspector {
+  private readonly s: string;
+
+  constructor(
+    private readonly query: Query,
+    private readonly schema: string,
+    private readonly codec: Codec,
+  ) {
+    this.s = `"${schema}"`;
+  }
+
+  async listQueues(): Promise<string[]> {
+    const rows = await this.query<{ name: string }>(`SELECT name FROM ${this.s}.queues`);
+    return rows.map((row) => row.name).sort();
+  }
+
+  async stats(name: string): Promise<QueueStats> {
+    const options = await this.options(name);
+    const deadLetter = undecodableTarget(name, options.deadLetter);
+    const [row] = await this.query<{
+      ready: string;
+      delayed: string;
+      in_flight: string;
+      consumers: string;
+      dead: string;
+    }>(
+      `SELECT count(*) FILTER (WHERE owner IS NULL AND ready_at <= now()) AS ready,
+              count(*) FILTER (WHERE owner IS NULL AND ready_at > now()) AS delayed,
+              count(*) FILTER (WHERE owner IS NOT NULL) AS in_flight,
+              (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND classid = $3::bigint::oid) AS consumers,
+              (SELECT count(*) FROM ${this.s}.items WHERE queue = $2 AND owner IS NULL) AS dead
+       FROM ${this.s}.items WHERE queue = $1`,
+      [name, deadLetter, consumerLockClass(this.schema, name)],
+    );
+    return {
+      name,
+      ready: Number(row!.ready),
+      delayed: Number(row!.delayed),
+      inFlight: Number(row!.in_flight),
+      consumers: Number(row!.consumers),
+      deadLetter: { name: deadLetter, size: Number(row!.dead) },
+    };
+  }
+
+  async peek<T>(name: string, limit: number | undefined): Promise<PeekedItem<T>[]> {
+    const count = resolvePeekLimit(limit);
+    const options = await this.options(name);
+    const rows = await this.query<ItemRow>(
+      `SELECT i.id, i.payload, i.attempt, i.priority, extract(epoch FROM i.ready_at) * 1000 AS ready_at_ms,
+              i.ready_at <= now() AS ready
+       FROM ${this.s}.items AS i WHERE i.queue = $1 AND i.owner IS NULL
+       ORDER BY ${SERVING_ORDER(options.order === 'lifo')} LIMIT $2`,
+      [name, count],
+    );
+    return rows.map((row) => {
+      let body: T | Uint8Array;
+      try {
+        body = this.codec.decode(row.payload) as T;
+      } catch {
+        body = new Uint8Array(row.payload);
+      }
+      return {
+        id: row.id,
+        body,
+        attempts: row.attempt,
+        state: row.ready ? 'ready' : 'delayed',
+        ...(row.ready ? {} : { readyAt: Math.round(Number(row.ready_at_ms)) }),
+        ...(options.order === 'priority' ? { priority: row.priority } : {}),
+      };
+    });
+  }
+
+  async moveItems(from: string, to: string, options: MoveOptions = {}): Promise<number> {
+    const source = await this.options(from);
+    const target = await this.options(to);
+    const limit = options.limit ?? null;
+    if (limit !== null && (!Number.isInteger(limit) || limit < 0)) {
+      throw new RangeError(`moveItems limit must be an integer ≥ 0, got ${limit}`);
+    }
+    if (limit === 0 || options.ids?.length === 0) return 0;
+    const ids = options.ids ? options.ids.filter((id) => /^\d{1,18}$/.test(id)) : null;
+    if (ids?.length === 0) return 0;
+    const [row] = await this.query<{ n: number }>(
+      `SELECT ${this.s}.move_items($1, $2, $3, $4, $5, $6, $7, $8) AS n`,
+      [
+        from,
+        to,
+        limit,
+        ids,
+        source.order === 'lifo',
+        target.order === 'priority',
+        target.order === 'lifo',
+        target.maxsize,
+      ],
+    );
+    return row!.n;
+  }
+
+  async purgeQueue(name: string): Promise<number> {
+    await this.options(name);
+    return purgeItems(this.query, this.schema, name);
+  }
+
+  /** The stored options of queue `name`. @throws QueueNotFoundError when it was never declared. */
+  async options(name: string): Promise<ResolvedQueueOptions> {
+    const rows = await this.query<{ options: ResolvedQueueOptions }>(
+      `SELECT options FROM ${this.s}.queues WHERE name = $1`,
+      [name],
+    );
+    if (!rows[0]) throw new QueueNotFoundError(`queue "${name}" does not exist`);
+    return { ...rows[0].options, deadLetter: rows[0].options.deadLetter };
+  }
+}

@@ -1,0 +1,231 @@
+import {
+  type ItemLease,
+  type PolledItem,
+  type PollingStore,
+  type StorePut,
+  TickBatcher,
+} from '@taskwire/core/transport';
+
+/** One taken row: the token tells this take from a later one of the same item, so a late settle is a no-op. */
+export interface PostgresItem extends PolledItem {
+  readonly token: string;
+}
+
+/** Runs one statement on the connection's pool. */
+export type Query = <R extends object = Record<string, unknown>>(
+  text: string,
+  values?: unknown[],
+) => Promise<R[]>;
+
+/** What a store knows of its queue and connection. */
+export interface StoreContext {
+  readonly schema: string;
+  readonly queue: string;
+  readonly lifo: boolean;
+  readonly maxsize: number;
+  /** The connection's current owner id: it changes when the connection lost its link, so old leases lapse. */
+  owner(): string;
+  /**
+   * Whether takes and acks wait for their commit to reach the disk. Without, a server crash may forget the last
+   * fraction of a second of them: a taken item is served again with its attempt uncounted, an acked one again.
+   */
+  readonly durableSettles: boolean;
+  /** Declare dead-letter queue `name` (with default options) before moving an item there: its options as JSON. */
+  readonly deadLetterOptions: string;
+}
+
+/** A held item going back, with how. */
+interface Release {
+  readonly item: PostgresItem;
+  readonly delayMs: number;
+  readonly countAttempt: boolean;
+}
+
+/** An unbounded put waiting for the turn's batch. */
+interface PendingPut {
+  readonly payloads: readonly Uint8Array[];
+  readonly priority: number;
+  readonly delayMs: number;
+}
+
+interface TakenRow {
+  id: string;
+  attempt: number;
+  payload: Buffer;
+  token: string;
+}
+
+/**
+ * One queue's rows in `<schema>.items`. Every operation is one statement (most call a function of the schema, so
+ * a bounded put counts and inserts under the queue's lock in the same round trip), and every change that lets a
+ * taker or a waiting put go on NOTIFYs the queue's channel, which wakes the other processes.
+ */
+export class PostgresStore implements PollingStore<PostgresItem> {
+  private readonly s: string;
+  /**
+   * Items given back in one turn go back in one statement: a worker isolating a suspect task gives back everything
+   * it prefetched at once, and a round trip each would make that the bottleneck.
+   */
+  private readonly releases: TickBatcher<Release>;
+  /**
+   * Puts of one turn to an unbounded queue go in one multi-row INSERT per priority and delay: a worker's results,
+   * one put per task, cost one statement per take. (A bounded put needs its own count of what fitted.)
+   */
+  private readonly puts: TickBatcher<PendingPut>;
+
+  constructor(
+    private readonly query: Query,
+    private readonly ctx: StoreContext,
+  ) {
+    this.s = `"${ctx.schema}"`;
+    this.releases = new TickBatcher<Release>((batch) =>
+      this.query(`SELECT ${this.s}.release($1, $2, $3, $4, $5)`, [
+        batch.map((release) => release.item.id),
+        batch.map((release) => release.item.token),
+        batch.map((release) => release.delayMs),
+        batch.map((release) => (release.countAttempt ? 0 : 1)),
+        this.ctx.lifo,
+      ]),
+    );
+    this.puts = new TickBatcher<PendingPut>((batch) => this.insertBatch(batch));
+  }
+
+  async take(limit: number, lease: ItemLease): Promise<PostgresItem[]> {
+    const rows = await this.query<TakenRow>(
+      `SELECT id, attempt, payload, token FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        this.ctx.queue,
+        this.ctx.owner(),
+        limit,
+        lease.ms,
+        lease.renewable,
+        this.ctx.lifo,
+        this.ctx.maxsize > 0,
+        this.ctx.durableSettles,
+      ],
+    );
+    return rows;
+  }
+
+  async put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): Promise<number> {
+    if (maxsize === 0) {
+      const sent = this.puts.nextFlush();
+      this.puts.add({ payloads, priority, delayMs });
+      await sent;
+      return payloads.length;
+    }
+    return this.insert(payloads, priority, delayMs, maxsize);
+  }
+
+  /** One INSERT per (priority, delay) among the turn's puts, in the order they were made. */
+  private async insertBatch(batch: PendingPut[]): Promise<void> {
+    const groups = new Map<string, PendingPut[]>();
+    for (const put of batch) {
+      const key = `${put.priority}/${put.delayMs}`;
+      const group = groups.get(key);
+      if (group) group.push(put);
+      else groups.set(key, [put]);
+    }
+    await Promise.all(
+      [...groups.values()].map((group) =>
+        this.insert(
+          group.flatMap((put) => put.payloads),
+          group[0]!.priority,
+          group[0]!.delayMs,
+          0,
+        ),
+      ),
+    );
+  }
+
+  private async insert(payloads: readonly Uint8Array[], priority: number, delayMs: number, maxsize: number) {
+    const rows = await this.query<{ n: number }>(`SELECT ${this.s}.put($1, $2, $3, $4, $5) AS n`, [
+      this.ctx.queue,
+      payloads.map(toBuffer),
+      priority,
+      delayMs,
+      maxsize,
+    ]);
+    return rows[0]!.n;
+  }
+
+  async ack(items: readonly PostgresItem[]): Promise<void> {
+    await this.query(
+      `DELETE FROM ${this.s}.items AS it USING unnest($1::bigint[], $2::bigint[]) AS a(id, token)
+       WHERE it.id = a.id AND it.token = a.token
+         AND ($3 OR set_config('synchronous_commit', 'off', true) IS NOT NULL)`,
+      [items.map((item) => item.id), items.map((item) => item.token), this.ctx.durableSettles],
+    );
+  }
+
+  requeue(item: PostgresItem, options: { delayMs: number; countAttempt: boolean }): Promise<void> {
+    const sent = this.releases.nextFlush();
+    this.releases.add({ item, delayMs: options.delayMs, countAttempt: options.countAttempt });
+    return sent;
+  }
+
+  async deadLetter(item: PostgresItem, target: string): Promise<void> {
+    await this.query(`SELECT ${this.s}.dead_letter($1, $2, $3, $4)`, [
+      item.id,
+      item.token,
+      target,
+      this.ctx.deadLetterOptions,
+    ]);
+  }
+
+  async renew(lease: ItemLease): Promise<void> {
+    await this.query(
+      `UPDATE ${this.s}.items SET lease_until = now() + $3 * interval '1 millisecond'
+       WHERE queue = $1 AND owner = $2 AND renewable`,
+      [this.ctx.queue, this.ctx.owner(), lease.ms],
+    );
+  }
+
+  /** The next delayed item, or the next lease to lapse: both make an item takeable without a NOTIFY. */
+  async nextReadyAt(): Promise<number | undefined> {
+    const rows = await this.query<{ ms: number | null }>(
+      `SELECT extract(epoch FROM least(
+         (SELECT min(ready_at) FROM ${this.s}.items WHERE queue = $1 AND owner IS NULL),
+         (SELECT min(lease_until) FROM ${this.s}.items WHERE queue = $1 AND owner IS NOT NULL)) - now()) * 1000 AS ms`,
+      [this.ctx.queue],
+    );
+    const ms = rows[0]?.ms;
+    return ms === null || ms === undefined ? undefined : Date.now() + Number(ms);
+  }
+
+  async size(): Promise<number> {
+    const rows = await this.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.s}.items WHERE queue = $1 AND owner IS NULL`,
+      [this.ctx.queue],
+    );
+    return Number(rows[0]!.n);
+  }
+
+  async purge(): Promise<number> {
+    return purgeItems(this.query, this.ctx.schema, this.ctx.queue);
+  }
+
+  async drop(): Promise<void> {
+    await this.query(
+      `WITH gone AS (DELETE FROM ${this.s}.items WHERE queue = $1)
+       DELETE FROM ${this.s}.queues WHERE name = $1`,
+      [this.ctx.queue],
+    );
+  }
+}
+
+/** Delete the ready and delayed items of `queue` and wake the puts waiting for room; resolve with how many. */
+export async function purgeItems(query: Query, schema: string, queue: string): Promise<number> {
+  const rows = await query<{ n: string }>(
+    `WITH gone AS (DELETE FROM "${schema}".items WHERE queue = $1 AND owner IS NULL RETURNING 1)
+     SELECT count(*) AS n, pg_notify("${schema}".wake_channel($1), '') FROM gone`,
+    [queue],
+  );
+  return Number(rows[0]!.n);
+}
+
+function toBuffer(payload: Uint8Array): Buffer {
+  return Buffer.isBuffer(payload)
+    ? payload
+    : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}
