@@ -4,17 +4,17 @@ import {
   BackendError,
   type BroadcastHandler,
   type Codec,
-  ConnectionClosedError,
   type Connection,
+  ConnectionClosedError,
   type ConnectOptions,
   createCodec,
   type DistributedQueue,
   type MoveOptions,
   type PeekedItem,
   type PeekOptions,
+  QueueNotFoundError,
   type QueueOptions,
   type QueueStats,
-  QueueNotFoundError,
   type Subscription,
   type Transport,
   UnsupportedError,
@@ -33,17 +33,25 @@ import {
   AckPolicy,
   connect,
   DeliverPolicy,
-  headers as newHeaders,
   type JetStreamClient,
   type JetStreamManager,
   type MsgHdrs,
   type NatsConnection as NatsClient,
   nanos,
+  headers as newHeaders,
   type ObjectStore,
   RetentionPolicy,
   StorageType,
 } from 'nats';
-import { blobBucket, CONSUMER, channelSubject, HEADER, type QueueNames, queueNameOf, queueNames } from './names.js';
+import {
+  blobBucket,
+  CONSUMER,
+  channelSubject,
+  HEADER,
+  type QueueNames,
+  queueNameOf,
+  queueNames,
+} from './names.js';
 import { NatsQueue } from './queue.js';
 import type { QueueContext, QueueCounts } from './queue-context.js';
 import { type NatsConnectOptions, type NatsSettings, parseNatsUrl } from './url.js';
@@ -76,12 +84,18 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   readonly consumer = CONSUMER;
   readonly requestTimeoutMs: number;
   #closed = false;
+  #closing: Promise<void> | undefined;
   readonly #queues = new Set<NatsQueue<unknown>>();
   readonly #declared = new Map<string, Promise<Declared>>();
   readonly #idBase = randomBytes(6).toString('base64url');
   #idCount = 0;
   #blobs: Promise<ObjectStore> | undefined;
   #deadline: NodeJS.Timeout | undefined;
+  /** Rejects at the next drop of the link: a request written into a dying socket is never answered. */
+  #nextDrop = this.#dropSignal();
+  /** Resolved while the link is up; while it is down, resolves once it is back (or never, if it fails). */
+  #connected: Promise<void> = Promise.resolve();
+  #reconnected: (() => void) | undefined;
 
   private constructor(
     readonly transport: Transport,
@@ -121,7 +135,14 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     }
     try {
       const jsm = await nc.jetstreamManager({ timeout: settings.requestTimeoutMs });
-      return new NatsConnection(transport, nc, jsm, nc.jetstream({ timeout: settings.requestTimeoutMs }), codec, settings);
+      return new NatsConnection(
+        transport,
+        nc,
+        jsm,
+        nc.jetstream({ timeout: settings.requestTimeoutMs }),
+        codec,
+        settings,
+      );
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw natsError(error, `nats: JetStream on ${settings.display}`);
@@ -132,7 +153,9 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     this.check(false, name);
     checkQueueName(name);
     if (options.order === 'lifo' || options.order === 'priority') {
-      throw new UnsupportedError(`the nats transport cannot serve order "${options.order}": a stream is FIFO`);
+      throw new UnsupportedError(
+        `the nats transport cannot serve order "${options.order}": a stream is FIFO`,
+      );
     }
     if (options.maxsize) {
       throw new UnsupportedError(
@@ -254,7 +277,7 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
       try {
         await this.publishItem(target.names.subject, message.data, headers);
         const stream = message.header.get(HEADER.due) ? source.names.delayStream : source.names.stream;
-        await this.jsm.streams.deleteMessage(stream, message.seq, false);
+        await this.guard(() => this.jsm.streams.deleteMessage(stream, message.seq, false));
       } catch (error) {
         throw natsError(error, `nats: move from "${from}" to "${to}"`);
       }
@@ -269,15 +292,33 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     return this.purge(name, names);
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await Promise.allSettled([...this.#queues].map((queue) => queue.close()));
-    this.#closed = true;
-    clearTimeout(this.#deadline);
-    await this.nc.drain().catch(() => this.nc.close());
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#queues].map((queue) => queue.close()));
+      this.#closed = true;
+      clearTimeout(this.#deadline);
+      await this.nc.drain().catch(() => this.nc.close());
+    })();
+    return this.#closing;
   }
 
   // --- QueueContext ---
+
+  closed(): Promise<void> {
+    return this.#closing ?? Promise.resolve();
+  }
+
+  async guard<T>(send: () => Promise<T>): Promise<T> {
+    // The client loses what is sent while it has no link: wait for it to come back first.
+    await this.#connected;
+    const request = send();
+    request.catch(() => undefined); // a request the drop overtook times out later, unheard
+    return Promise.race([request, this.#nextDrop.promise]);
+  }
+
+  ackRequest(reply: string, body: string): Promise<unknown> {
+    return this.guard(() => this.nc.request(reply, body, { timeout: this.requestTimeoutMs }));
+  }
 
   newId(): string {
     return `${this.#idBase}${(this.#idCount++).toString(36)}`;
@@ -290,7 +331,7 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
       headers.set(HEADER.blob, key);
       payload = new Uint8Array(0);
     }
-    return this.js.publish(subject, payload, { headers, timeout: this.requestTimeoutMs });
+    return this.guard(() => this.js.publish(subject, payload, { headers, timeout: this.requestTimeoutMs }));
   }
 
   async readBlob(key: string): Promise<Uint8Array> {
@@ -309,17 +350,27 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
 
   async counts(names: QueueNames): Promise<QueueCounts> {
     try {
-      const [consumer, delays] = await Promise.all([
-        this.jsm.consumers.info(names.stream, CONSUMER),
-        this.jsm.streams.info(names.delayStream),
-      ]);
-      return { ready: consumer.num_pending, delayed: delays.state.messages, inFlight: consumer.num_ack_pending };
+      const [consumer, delays] = await this.guard(() =>
+        Promise.all([
+          this.jsm.consumers.info(names.stream, CONSUMER),
+          this.jsm.streams.info(names.delayStream),
+        ]),
+      );
+      return {
+        ready: consumer.num_pending,
+        delayed: delays.state.messages,
+        inFlight: consumer.num_ack_pending,
+      };
     } catch (error) {
       throw notFound(error, names) ?? natsError(error, `nats: count "${names.stream}"`);
     }
   }
 
-  async purge(name: string, names = queueNames(this.settings.prefix, name)): Promise<number> {
+  purge(name: string, names = queueNames(this.settings.prefix, name)): Promise<number> {
+    return this.guard(() => this.#purge(name, names));
+  }
+
+  async #purge(name: string, names: QueueNames): Promise<number> {
     try {
       const consumer = await this.jsm.consumers.info(names.stream, CONSUMER);
       let removed = 0;
@@ -342,7 +393,7 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     const names = queueNames(this.settings.prefix, name);
     this.#declared.delete(name);
     for (const stream of [names.stream, names.delayStream]) {
-      await this.jsm.streams.delete(stream).catch((error: unknown) => {
+      await this.guard(() => this.jsm.streams.delete(stream)).catch((error: unknown) => {
         if (apiCode(error) !== STREAM_NOT_FOUND) throw natsError(error, `nats: delete "${name}"`);
       });
     }
@@ -359,8 +410,12 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   /** Create the queue's streams and consumers, or check the existing ones against `given`. */
   #declare(name: string, resolved: ResolvedQueueOptions, given: QueueOptions): Promise<Declared> {
     const cached = this.#declared.get(name);
-    if (cached) return cached.then((declared) => ({ ...declared, options: checkRedeclaration(name, declared.options, given) }));
-    const declaring = this.#create(name, resolved, given);
+    if (cached)
+      return cached.then((declared) => ({
+        ...declared,
+        options: checkRedeclaration(name, declared.options, given),
+      }));
+    const declaring = this.guard(() => this.#create(name, resolved, given));
     this.#declared.set(name, declaring);
     declaring.catch(() => this.#declared.delete(name));
     return declaring;
@@ -405,7 +460,7 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   async #existing(name: string): Promise<Declared> {
     const names = queueNames(this.settings.prefix, name);
     try {
-      const info = await this.jsm.streams.info(names.stream);
+      const info = await this.guard(() => this.jsm.streams.info(names.stream));
       const options = readDescription(info.config.description);
       return { options, names, ackWaitMs: options.visibilityTimeoutMs || this.settings.ackWaitMs };
     } catch (error) {
@@ -424,7 +479,7 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
 
   /** The never-delivered messages of a queue: those past its consumer's position. */
   async #ready(names: QueueNames, limit: number): Promise<StoredItem[]> {
-    const consumer = await this.jsm.consumers.info(names.stream, CONSUMER);
+    const consumer = await this.guard(() => this.jsm.consumers.info(names.stream, CONSUMER));
     return this.#scan(names.stream, names.subject, consumer.delivered.stream_seq + 1, limit);
   }
 
@@ -442,12 +497,15 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
 
   /** The first message of `subject` at or after `seq`, read without a consumer (a direct get), if any. */
   async #directGet(stream: string, subject: string, seq: number): Promise<StoredItem | undefined> {
-    const reply = await this.nc.request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify({ seq, next_by_subj: subject }), {
-      timeout: this.requestTimeoutMs,
-    });
+    const reply = await this.guard(() =>
+      this.nc.request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify({ seq, next_by_subj: subject }), {
+        timeout: this.requestTimeoutMs,
+      }),
+    );
     const status = reply.headers?.code ?? 0;
     if (status === 404) return undefined;
-    if (status >= 400 || !reply.headers) throw new BackendError(`nats: direct get on "${stream}" failed: ${status}`);
+    if (status >= 400 || !reply.headers)
+      throw new BackendError(`nats: direct get on "${stream}" failed: ${status}`);
     return { seq: Number(reply.headers.get('Nats-Sequence')), header: reply.headers, data: reply.data };
   }
 
@@ -462,11 +520,22 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   /** Follow the client's status: a drop gives up held deliveries; no connection for too long is terminal. */
   async #watch(): Promise<void> {
     void this.nc.closed().then((error) => {
-      if (!this.#closed && error) this.#fail(natsError(error, `nats: connection to ${this.settings.display}`));
+      if (!this.#closed && error)
+        this.#fail(natsError(error, `nats: connection to ${this.settings.display}`));
     });
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
+        const dropped = this.#nextDrop;
+        this.#nextDrop = this.#dropSignal();
+        dropped.reject(
+          new BackendError(`nats: the link to ${this.settings.display} dropped`, { retryable: true }),
+        );
         for (const queue of this.#queues) queue.abandon();
+        if (!this.#reconnected) {
+          this.#connected = new Promise((resolve) => {
+            this.#reconnected = resolve;
+          });
+        }
         this.#deadline ??= setTimeout(
           () =>
             this.#fail(
@@ -478,10 +547,23 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
           this.settings.reconnectDeadlineMs,
         );
       } else if (status.type === 'reconnect') {
+        this.#reconnected?.();
+        this.#reconnected = undefined;
+        // Pulls sent while the link was down were lost: ask again now.
+        for (const queue of this.#queues) queue.repull();
         clearTimeout(this.#deadline);
         this.#deadline = undefined;
       }
     }
+  }
+
+  #dropSignal(): { promise: Promise<never>; reject: (error: Error) => void } {
+    let reject!: (error: Error) => void;
+    const promise = new Promise<never>((_, rej) => {
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    return { promise, reject };
   }
 
   #fail(error: Error): void {
@@ -518,7 +600,10 @@ function readDescription(description: string | undefined): ResolvedQueueOptions 
   } catch {
     // a stream someone else made under our prefix: defaults
   }
-  return resolveQueueOptions({ visibilityTimeoutMs: parsed.visibilityTimeoutMs, deadLetter: parsed.deadLetter });
+  return resolveQueueOptions({
+    visibilityTimeoutMs: parsed.visibilityTimeoutMs,
+    deadLetter: parsed.deadLetter,
+  });
 }
 
 function apiCode(error: unknown): number | undefined {
@@ -537,6 +622,7 @@ function natsError(error: unknown, what: string): Error {
   if (code === 'AUTHORIZATION_VIOLATION' || code === 'AUTHENTICATION_EXPIRED') {
     return new AuthError(`${what} failed: ${(error as Error).message}`, { cause: error });
   }
-  const retryable = code === 'TIMEOUT' || code === '503' || code === 'CONNECTION_REFUSED' || code === 'DISCONNECT';
+  const retryable =
+    code === 'TIMEOUT' || code === '503' || code === 'CONNECTION_REFUSED' || code === 'DISCONNECT';
   return wrapBackendError(error, what, { retryable });
 }

@@ -1,16 +1,7 @@
-import type { Msg, NatsConnection, Subscription } from 'nats';
+import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 
 /** How long after its `expires` a pull whose end never came (a reply lost in a reconnect) is given up on. */
 const LOST_PULL_GRACE_MS = 2000;
-
-/** One open pull request: messages stream to its handler until `batch` arrived or the server ends it. */
-interface Pull {
-  readonly batch: number;
-  received: number;
-  readonly onMessage: (msg: Msg) => void;
-  readonly end: () => void;
-  timer: NodeJS.Timeout | undefined;
-}
 
 /** A pull request in progress. */
 export interface OpenPull {
@@ -21,20 +12,18 @@ export interface OpenPull {
 }
 
 /**
- * Pull requests on one durable pull consumer, sent as JetStream's `CONSUMER.MSG.NEXT` requests over core NATS
- * with one inbox subscription per puller. Written here rather than taken from the client's consumer API, whose
- * pulls wait at least a second: a `get({ timeoutMs: 100 })` needs a 100 ms pull, and `consume()` needs pulls
- * sized to its free prefetch slots.
+ * Pull requests on one durable pull consumer, sent as JetStream's `CONSUMER.MSG.NEXT` requests over core NATS,
+ * each with an inbox of its own (a delivery carries its stream subject, not the inbox, so one inbox per pull is how
+ * a message is known to be this pull's). Written here rather than taken from the client's consumer API, whose
+ * pulls wait at least a second: a `get({ timeoutMs: 100 })` needs a 100 ms pull, and `consume()` needs pulls sized
+ * to its free prefetch slots.
  */
 export class Puller {
-  readonly #pulls = new Map<string, Pull>();
-  readonly #inbox: string;
+  readonly #open = new Set<() => void>();
   readonly #subject: string;
-  readonly #subscription: Subscription;
-  #next = 0;
 
   /**
-   * @param onStray Receives a message that arrived for a pull already ended on this side: it is held by this
+   * @param onStray Receives a message that arrived for a pull already stopped on this side: it is held by this
    *   client and must be given back.
    */
   constructor(
@@ -43,64 +32,66 @@ export class Puller {
     consumer: string,
     private readonly onStray: (msg: Msg) => void,
   ) {
-    this.#inbox = `_INBOX.${nc.info?.client_id ?? 0}${Math.random().toString(36).slice(2)}`;
     this.#subject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`;
-    this.#subscription = nc.subscribe(`${this.#inbox}.*`, { callback: (_error, msg) => this.#route(msg) });
   }
 
   /** Ask for up to `batch` messages, waiting at most `expiresMs` for them (0: only what is there now). */
   pull(batch: number, expiresMs: number, onMessage: (msg: Msg) => void): OpenPull {
-    const token = (this.#next++).toString(36);
-    let end!: () => void;
+    const inbox = createInbox();
+    let received = 0;
+    let ended = false;
+    let subscription: Subscription | undefined;
+    let resolveDone!: (received: number) => void;
     const done = new Promise<number>((resolve) => {
-      end = () => {
-        const pull = this.#pulls.get(token);
-        if (!pull) return;
-        this.#pulls.delete(token);
-        clearTimeout(pull.timer);
-        resolve(pull.received);
-      };
+      resolveDone = resolve;
     });
-    const pull: Pull = { batch, received: 0, onMessage, end, timer: undefined };
-    this.#pulls.set(token, pull);
-    const request =
-      expiresMs <= 0 ? { batch, no_wait: true } : { batch, expires: Math.round(expiresMs * 1e6) };
-    pull.timer = setTimeout(end, expiresMs + LOST_PULL_GRACE_MS);
+    // Ended by the server (a status, the batch filled): nothing more comes, the inbox goes at once. Stopped here:
+    // the server may still send until the request expires, so the inbox stays to hand those back.
+    const end = (serverDone: boolean) => {
+      if (!ended) {
+        ended = true;
+        clearTimeout(timer);
+        this.#open.delete(stop);
+        resolveDone(received);
+      }
+      if (serverDone) subscription?.unsubscribe();
+      else setTimeout(() => subscription?.unsubscribe(), expiresMs + LOST_PULL_GRACE_MS).unref();
+    };
+    const stop = () => end(false);
+    const timer = setTimeout(() => end(true), expiresMs + LOST_PULL_GRACE_MS);
+    this.#open.add(stop);
     try {
-      this.nc.publish(this.#subject, JSON.stringify(request), { reply: `${this.#inbox}.${token}` });
+      subscription = this.nc.subscribe(inbox, {
+        callback: (_error, msg) => {
+          const status = msg.headers?.code ?? 0;
+          if (status !== 0 && msg.data.length === 0 && !msg.reply?.startsWith('$JS.ACK.')) {
+            // 404 nothing there, 408 expired, 409 consumer gone or too many waiting: over. 100: a heartbeat.
+            if (status !== 100) end(true);
+            return;
+          }
+          if (ended) return this.onStray(msg);
+          received++;
+          onMessage(msg);
+          if (received >= batch) end(true);
+        },
+      });
+      const request =
+        expiresMs <= 0 ? { batch, no_wait: true } : { batch, expires: Math.round(expiresMs * 1e6) };
+      this.nc.publish(this.#subject, JSON.stringify(request), { reply: inbox });
     } catch {
-      end(); // a closed connection: the caller sees an empty pull and decides
+      end(true); // a closed connection: the caller sees an empty pull and decides
     }
-    return { done, stop: end };
+    return { done, stop };
   }
 
-  /** End every open pull on this side. */
+  /** Stop every open pull on this side. */
   stopAll(): void {
-    for (const pull of [...this.#pulls.values()]) pull.end();
+    for (const stop of [...this.#open]) stop();
   }
 
-  /** End every pull and unsubscribe; later messages are not received (the server redelivers them). */
+  /** Stop every pull. */
   close(): void {
     this.stopAll();
-    this.#subscription.unsubscribe();
-  }
-
-  #route(msg: Msg): void {
-    const token = msg.subject.slice(this.#inbox.length + 1);
-    const pull = this.#pulls.get(token);
-    const status = msg.headers?.code ?? 0;
-    if (status !== 0 && msg.data.length === 0 && !msg.reply?.startsWith('$JS.ACK.')) {
-      // 404 nothing there, 408 expired, 409 consumer gone or too many waiting: the pull is over. 100: a heartbeat.
-      if (status !== 100) pull?.end();
-      return;
-    }
-    if (!pull) {
-      this.onStray(msg);
-      return;
-    }
-    pull.received++;
-    pull.onMessage(msg);
-    if (pull.received >= pull.batch) pull.end();
   }
 }
 

@@ -17,6 +17,15 @@ export interface QueueContext {
   readonly consumer: string;
   /** How long an ack or a publish waits for the server's reply. */
   readonly requestTimeoutMs: number;
+  /**
+   * Send a request once the link is up, and reject with a retryable `BackendError` if the link drops before its
+   * reply (which would then never come).
+   */
+  guard<T>(send: () => Promise<T>): Promise<T>;
+  /** Send `body` (`+ACK`) to a delivery's ack subject and wait for the server's confirmation. */
+  ackRequest(reply: string, body: string): Promise<unknown>;
+  /** Resolves once the connection's `close()` is over (at once when it is not closing). */
+  closed(): Promise<void>;
   /** A fresh item id. */
   newId(): string;
   /** Publish to a stream and wait for its ack; a payload too large for one message is stored apart. */

@@ -1,6 +1,7 @@
 import {
   type ConsumeOptions,
   type ConsumerHandle,
+  checkOptionalDuration,
   type Delivery,
   type DeliveryHandler,
   type DistributedQueue,
@@ -19,7 +20,7 @@ import {
   undecodableTarget,
   wrapBackendError,
 } from '@taskwire/core/transport';
-import { headers as newHeaders, type Msg, type MsgHdrs } from 'nats';
+import { type Msg, type MsgHdrs, headers as newHeaders } from 'nats';
 import { type DeliveryOwner, NatsDelivery } from './delivery.js';
 import { HEADER, type QueueNames } from './names.js';
 import { deliveryInfo, type OpenPull, Puller } from './puller.js';
@@ -40,7 +41,6 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
   #closed = false;
   readonly #held = new Set<NatsDelivery<unknown>>();
   readonly #puller: Puller;
-  readonly #pulls = new Set<OpenPull>();
   readonly #consumers = new Set<PullConsumer>();
   readonly #pendingPuts = new Set<Promise<unknown>>();
   #mover: DelayMover | undefined;
@@ -92,8 +92,10 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
 
   async get(options: GetOptions = {}): Promise<Delivery<T>> {
     this.#check();
+    checkOptionalDuration(options.timeoutMs, 'timeoutMs');
     this.#startMover();
-    const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+    const deadline =
+      options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
     let first = true;
     for (;;) {
       const remaining = deadline - Date.now();
@@ -103,9 +105,9 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
       const pull = this.#puller.pull(1, Math.min(Math.max(remaining, 0), PULL_MS), (msg) => {
         taken = this.#take(msg);
       });
-      this.#pulls.add(pull);
       await pull.done;
-      this.#pulls.delete(pull);
+      // A get a closing connection ends rejects once the close is over, as the caller of close() expects.
+      if (this.#closed) await this.context.closed();
       this.#check();
       const delivery = await taken;
       if (delivery) return delivery;
@@ -165,7 +167,13 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
   /** The link dropped: held deliveries are given up on (the server redelivers them), pulls asked again. */
   abandon(): void {
     for (const delivery of [...this.#held]) delivery.forget();
+    this.repull();
+  }
+
+  /** End the open pulls here, so that their loops ask again (after a reconnect: the old requests were lost). */
+  repull(): void {
     this.#puller.stopAll();
+    this.#mover?.repull();
   }
 
   /** The connection is closing or failed: stop without giving anything back (the server redelivers). */
@@ -183,11 +191,17 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
     const { requeue = true, delayMs = 0, countAttempt = true } = options;
     try {
       if (!requeue) {
-        if (this.options.deadLetter !== undefined) await this.#forward(delivery.msg, this.options.deadLetter, 0);
+        if (this.options.deadLetter !== undefined)
+          await this.#forward(delivery.msg, this.options.deadLetter, 0);
         return await this.#ackMsg(delivery.msg);
       }
       const prior = countAttempt ? delivery.attempt : delivery.attempt - 1;
-      await this.#republish(delivery.msg, delayMs > 0 ? this.names.delaySubject : this.names.subject, prior, delayMs);
+      await this.#republish(
+        delivery.msg,
+        delayMs > 0 ? this.names.delaySubject : this.names.subject,
+        prior,
+        delayMs,
+      );
       await this.#ackMsg(delivery.msg, false);
     } catch (error) {
       throw wrapBackendError(error, `nats: nack on "${this.name}"`);
@@ -254,7 +268,7 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
   /** Ack `msg`, confirmed by the server (so a `size()` right after sees it gone); its blob goes with a final ack. */
   async #ackMsg(msg: Msg, final = true): Promise<void> {
     try {
-      await this.context.nc.request(msg.reply ?? '', '+ACK', { timeout: this.context.requestTimeoutMs });
+      await this.context.ackRequest(msg.reply ?? '', '+ACK');
     } catch (error) {
       throw wrapBackendError(error, `nats: ack on "${this.name}"`);
     }
@@ -300,6 +314,7 @@ class PullConsumer {
   #requested = 0;
   readonly #minPull: number;
   #retry: NodeJS.Timeout | undefined;
+  readonly #pulls = new Set<OpenPull>();
 
   constructor(
     private readonly puller: Puller,
@@ -326,7 +341,9 @@ class PullConsumer {
           this.pump();
         });
       });
+      this.#pulls.add(pull);
       void pull.done.then((received) => {
+        this.#pulls.delete(pull);
         this.#requested -= free - received;
         // A pull that ended at once with nothing (a dropped link) is asked again after a pause, not in a spin.
         if (received === 0 && Date.now() - startedAt < PULL_MS / 2) {
@@ -337,9 +354,11 @@ class PullConsumer {
     }
   };
 
+  /** Stop pulling; what the server still sends for the open pulls is given back. */
   cancel(): void {
     this.#active = false;
     clearTimeout(this.#retry);
+    for (const pull of [...this.#pulls]) pull.stop();
   }
 }
 
@@ -366,6 +385,10 @@ class DelayMover {
     this.#puller.close();
   }
 
+  repull(): void {
+    this.#puller.stopAll();
+  }
+
   async #loop(): Promise<void> {
     while (this.#active) {
       const startedAt = Date.now();
@@ -378,7 +401,10 @@ class DelayMover {
   #handle(msg: Msg): void {
     const due = Number(msg.headers?.get(HEADER.due) || 0);
     const wait = due - Date.now();
-    if (wait > 1) return this.#nak(msg, wait);
+    if (wait > 1) {
+      this.#nak(msg, wait);
+      return;
+    }
     const headers = newHeaders();
     for (const key of [HEADER.id, HEADER.prior, HEADER.blob]) {
       const value = msg.headers?.get(key);
@@ -386,13 +412,16 @@ class DelayMover {
     }
     this.context
       .publishItem(this.names.subject, msg.data, headers)
-      .then(() => this.context.nc.request(msg.reply ?? '', '+ACK', { timeout: this.context.requestTimeoutMs }))
+      .then(() => this.context.ackRequest(msg.reply ?? '', '+ACK'))
       .catch(() => this.#nak(msg, 500));
   }
 
   #nak(msg: Msg, delayMs: number): void {
     try {
-      this.context.nc.publish(msg.reply ?? '', delayMs > 0 ? `-NAK {"delay":${Math.round(delayMs * 1e6)}}` : '-NAK');
+      this.context.nc.publish(
+        msg.reply ?? '',
+        delayMs > 0 ? `-NAK {"delay":${Math.round(delayMs * 1e6)}}` : '-NAK',
+      );
     } catch {
       // closed: the ack wait gives it back
     }

@@ -48,7 +48,8 @@ export function parseNatsUrl(url: string | undefined, options: NatsConnectOption
   if (parsed.protocol !== 'nats:') throw new ConfigError(`a NATS URL starts with nats:// (got "${url}")`);
   const param = (key: keyof NatsConnectOptions) => parsed.searchParams.get(key) ?? undefined;
   const prefix = options.prefix ?? param('prefix') ?? 'taskwire';
-  if (!PREFIX.test(prefix)) throw new ConfigError(`NATS prefix must be letters, digits, - and _ (got "${prefix}")`);
+  if (!PREFIX.test(prefix))
+    throw new ConfigError(`NATS prefix must be letters, digits, - and _ (got "${prefix}")`);
   const server = `${parsed.hostname || '127.0.0.1'}:${parsed.port || 4222}`;
   return {
     server,
@@ -62,13 +63,18 @@ export function parseNatsUrl(url: string | undefined, options: NatsConnectOption
       options.reconnectDeadlineMs ?? param('reconnectDeadlineMs'),
       300_000,
     ),
-    requestTimeoutMs: milliseconds('requestTimeoutMs', options.requestTimeoutMs ?? param('requestTimeoutMs'), 10_000),
+    requestTimeoutMs: milliseconds(
+      'requestTimeoutMs',
+      options.requestTimeoutMs ?? param('requestTimeoutMs'),
+      10_000,
+    ),
   };
 }
 
 function milliseconds(name: string, value: number | string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const ms = Number(value);
-  if (!Number.isFinite(ms) || ms <= 0) throw new ConfigError(`${name} must be a number of milliseconds above 0 (got ${value})`);
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new ConfigError(`${name} must be a number of milliseconds above 0 (got ${value})`);
   return ms;
 }
