@@ -93,6 +93,10 @@ registerTransport('rabbitmq', '@taskwire/transport-rabbitmq', {
   schemes: ['amqp', 'amqps'],
   defaultUrl: 'amqp://127.0.0.1:5672',
 });
+registerTransport('nats', '@taskwire/transport-nats', {
+  schemes: ['nats'],
+  defaultUrl: 'nats://127.0.0.1:4222',
+});
 
 /** What {@link resolveTransport} accepts. */
 export type TransportSpec = Transport | string | { type: string; options?: Record<string, unknown> };

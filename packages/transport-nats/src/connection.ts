@@ -91,8 +91,8 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   #idCount = 0;
   #blobs: Promise<ObjectStore> | undefined;
   #deadline: NodeJS.Timeout | undefined;
-  /** Rejects at the next drop of the link: a request written into a dying socket is never answered. */
-  #nextDrop = this.#dropSignal();
+  /** Requests waiting for their reply, rejected when the link drops: one written into a dying socket is never answered. */
+  readonly #inFlight = new Set<(error: Error) => void>();
   /** Resolved while the link is up; while it is down, resolves once it is back (or never, if it fails). */
   #connected: Promise<void> = Promise.resolve();
   #reconnected: (() => void) | undefined;
@@ -311,9 +311,19 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   async guard<T>(send: () => Promise<T>): Promise<T> {
     // The client loses what is sent while it has no link: wait for it to come back first.
     await this.#connected;
-    const request = send();
-    request.catch(() => undefined); // a request the drop overtook times out later, unheard
-    return Promise.race([request, this.#nextDrop.promise]);
+    return new Promise<T>((resolve, reject) => {
+      this.#inFlight.add(reject);
+      send().then(
+        (value) => {
+          this.#inFlight.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#inFlight.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   ackRequest(reply: string, body: string): Promise<unknown> {
@@ -525,11 +535,9 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     });
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
-        const dropped = this.#nextDrop;
-        this.#nextDrop = this.#dropSignal();
-        dropped.reject(
-          new BackendError(`nats: the link to ${this.settings.display} dropped`, { retryable: true }),
-        );
+        const dropped = new BackendError(`nats: the link to ${this.settings.display} dropped`, { retryable: true });
+        for (const reject of this.#inFlight) reject(dropped);
+        this.#inFlight.clear();
         for (const queue of this.#queues) queue.abandon();
         if (!this.#reconnected) {
           this.#connected = new Promise((resolve) => {
@@ -555,15 +563,6 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
         this.#deadline = undefined;
       }
     }
-  }
-
-  #dropSignal(): { promise: Promise<never>; reject: (error: Error) => void } {
-    let reject!: (error: Error) => void;
-    const promise = new Promise<never>((_, rej) => {
-      reject = rej;
-    });
-    promise.catch(() => undefined);
-    return { promise, reject };
   }
 
   #fail(error: Error): void {
