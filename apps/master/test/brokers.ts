@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import amqp from 'amqplib';
 import { encodeName } from '@taskwire/transport-nats';
+import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { connect as connectNats } from 'nats';
 import { type Backend, brokerBackend } from './backends.js';

@@ -535,7 +535,9 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     });
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
-        const dropped = new BackendError(`nats: the link to ${this.settings.display} dropped`, { retryable: true });
+        const dropped = new BackendError(`nats: the link to ${this.settings.display} dropped`, {
+          retryable: true,
+        });
         for (const reject of this.#inFlight) reject(dropped);
         this.#inFlight.clear();
         for (const queue of this.#queues) queue.abandon();
