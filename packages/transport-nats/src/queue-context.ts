@@ -22,14 +22,12 @@ export interface QueueContext {
    * reply (which would then never come).
    */
   guard<T>(send: () => Promise<T>): Promise<T>;
-  /** Send `body` (`+ACK`) to a delivery's ack subject and wait for the server's confirmation. */
-  ackRequest(reply: string, body: string): Promise<unknown>;
+  /** Ack the delivery whose ack subject is `reply`; resolves once the server has processed it. */
+  ack(reply: string): Promise<void>;
   /** Resolves once the connection's `close()` is over (at once when it is not closing). */
   closed(): Promise<void>;
-  /** A fresh item id. */
-  newId(): string;
   /** Publish to a stream and wait for its ack; a payload too large for one message is stored apart. */
-  publishItem(subject: string, payload: Uint8Array, headers: MsgHdrs): Promise<unknown>;
+  publishItem(subject: string, payload: Uint8Array, headers?: MsgHdrs): Promise<unknown>;
   readBlob(key: string): Promise<Uint8Array>;
   deleteBlob(key: string): void;
   /** Declare queue `name` (a dead-letter target) with its existing or default options. */

@@ -72,12 +72,13 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
     const { codec } = this.context;
     const payloads = Array.from(items, (item) => codec.encode(item));
     const due = options.delayMs ? Date.now() + options.delayMs : 0;
+    // A ready item carries no header: its id is its first stream sequence, kept in `Tw-Id` when it is published again.
     const sent = Promise.all(
       payloads.map((payload) => {
+        if (!due) return this.context.publishItem(this.names.subject, payload);
         const headers = newHeaders();
-        headers.set(HEADER.id, this.context.newId());
-        if (due) headers.set(HEADER.due, String(due));
-        return this.context.publishItem(due ? this.names.delaySubject : this.names.subject, payload, headers);
+        headers.set(HEADER.due, String(due));
+        return this.context.publishItem(this.names.delaySubject, payload, headers);
       }),
     );
     this.#pendingPuts.add(sent);
@@ -268,7 +269,7 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
   /** Ack `msg`, confirmed by the server (so a `size()` right after sees it gone); its blob goes with a final ack. */
   async #ackMsg(msg: Msg, final = true): Promise<void> {
     try {
-      await this.context.ackRequest(msg.reply ?? '', '+ACK');
+      await this.context.ack(msg.reply ?? '');
     } catch (error) {
       throw wrapBackendError(error, `nats: ack on "${this.name}"`);
     }
@@ -412,7 +413,7 @@ class DelayMover {
     }
     this.context
       .publishItem(this.names.subject, msg.data, headers)
-      .then(() => this.context.ackRequest(msg.reply ?? '', '+ACK'))
+      .then(() => this.context.ack(msg.reply ?? ''))
       .catch(() => this.#nak(msg, 500));
   }
 
