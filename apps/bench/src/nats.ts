@@ -68,9 +68,14 @@ async function natsjsMaster(run: Run): Promise<number> {
         if (++received === run.tasks) break;
       }
     })();
-    const published: Promise<unknown>[] = [];
-    for (let n = 0; n < run.tasks; n++) published.push(js.publish(`${tasksStream}.items`, packr.pack({ n })));
-    await Promise.all(published);
+    // Published in windows of 1024 awaiting their PubAcks, as taskwire's putMany does.
+    for (let start = 0; start < run.tasks; start += 1024) {
+      const published: Promise<unknown>[] = [];
+      for (let n = start; n < Math.min(start + 1024, run.tasks); n++) {
+        published.push(js.publish(`${tasksStream}.items`, packr.pack({ n })));
+      }
+      await Promise.all(published);
+    }
     await done;
     const elapsed = performance.now() - started;
     await stopWorker(worker);

@@ -28,6 +28,8 @@ import type { QueueContext } from './queue-context.js';
 
 /** Longest single pull: a waiting get or consumer asks again this often (and after a reconnect at once). */
 const PULL_MS = 5000;
+/** Most publishes of one `putMany` waiting for their PubAck at once (a huge batch must not time out on a busy server). */
+const PUT_WINDOW = 1024;
 /** Delayed items a mover takes per pull. */
 const MOVER_BATCH = 256;
 
@@ -73,14 +75,12 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
     const payloads = Array.from(items, (item) => codec.encode(item));
     const due = options.delayMs ? Date.now() + options.delayMs : 0;
     // A ready item carries no header: its id is its first stream sequence, kept in `Tw-Id` when it is published again.
-    const sent = Promise.all(
-      payloads.map((payload) => {
-        if (!due) return this.context.publishItem(this.names.subject, payload);
-        const headers = newHeaders();
-        headers.set(HEADER.due, String(due));
-        return this.context.publishItem(this.names.delaySubject, payload, headers);
-      }),
-    );
+    const sent = inWindows(payloads, PUT_WINDOW, (payload) => {
+      if (!due) return this.context.publishItem(this.names.subject, payload);
+      const headers = newHeaders();
+      headers.set(HEADER.due, String(due));
+      return this.context.publishItem(this.names.delaySubject, payload, headers);
+    });
     this.#pendingPuts.add(sent);
     try {
       await sent;
@@ -436,6 +436,13 @@ function priorOf(msg: Msg): number {
 function copyBlob(from: MsgHdrs | undefined, to: MsgHdrs): void {
   const blob = from?.get(HEADER.blob);
   if (blob) to.set(HEADER.blob, blob);
+}
+
+/** Send `items` in windows of `size`, each window's publishes together. */
+async function inWindows<T>(items: T[], size: number, send: (item: T) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < items.length; start += size) {
+    await Promise.all(items.slice(start, start + size).map(send));
+  }
 }
 
 function pause(ms: number): Promise<void> {
