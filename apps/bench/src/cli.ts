@@ -1,6 +1,16 @@
 #!/usr/bin/env node
 // `pnpm bench <name> [args…]` runs apps/bench/src/<name>.ts (built to dist/<name>.js).
-const BENCHMARKS = ['memory', 'tcp', 'redis', 'rabbitmq', 'postgres', 'demo', 'cpu', 'latency'] as const;
+const BENCHMARKS = [
+  'memory',
+  'tcp',
+  'redis',
+  'rabbitmq',
+  'nats',
+  'postgres',
+  'demo',
+  'cpu',
+  'latency',
+] as const;
 
 const [name, ...args] = process.argv.slice(2);
 if (!name || !(BENCHMARKS as readonly string[]).includes(name)) {

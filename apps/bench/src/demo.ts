@@ -89,7 +89,7 @@ async function runDemo(
 }
 
 /**
- * `pnpm bench demo [--tasks 100000] [--runs 3] [--transports tcp,redis,rabbitmq,postgres]`: the demo job
+ * `pnpm bench demo [--tasks 100000] [--runs 3] [--transports tcp,redis,rabbitmq,nats,postgres]`: the demo job
  * (`taskwire-master --workers 2`) on each transport, side by side: tasks/s and peak RSS of the
  * master and of the larger worker.
  */
@@ -97,7 +97,7 @@ export async function main(args: string[]): Promise<void> {
   const options = parseArgs(args);
   const tasks = Number(options.tasks ?? 100_000);
   const runs = Number(options.runs ?? 3);
-  const transports = String(options.transports ?? 'tcp,redis,rabbitmq,postgres').split(',');
+  const transports = String(options.transports ?? 'tcp,redis,rabbitmq,nats,postgres').split(',');
   const master = createRequire(import.meta.url)
     .resolve('taskwire-master/package.json')
     .replace(/package\.json$/, 'dist/cli.js');
@@ -106,6 +106,7 @@ export async function main(args: string[]): Promise<void> {
     redis: 'redis://127.0.0.1:6379',
     rabbitmq: 'amqp://guest:guest@127.0.0.1:5672',
     postgres: 'postgres://postgres@127.0.0.1:5432/test?schema=taskwire_bench',
+    nats: 'nats://127.0.0.1:4222',
   };
   const results = new Map<string, DemoRun[]>(transports.map((t) => [t, []]));
   for (let run = 0; run < runs; run++) {

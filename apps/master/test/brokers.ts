@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { encodeName } from '@taskwire/transport-nats';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
+import { connect as connectNats } from 'nats';
 import { type Backend, brokerBackend } from './backends.js';
 
 const run = promisify(execFile);
@@ -80,6 +82,33 @@ export function rabbitmqBackend(prefix?: string): Promise<Backend> {
           await channel.close();
         } finally {
           await connection.close();
+        }
+      },
+      prefix,
+    ),
+  );
+}
+
+export const NATS_URL = process.env.TASKWIRE_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** NATS JetStream, with every stream of the run's queues deleted afterwards. */
+export function natsBackend(prefix?: string): Promise<Backend> {
+  return Promise.resolve(
+    // A short ack wait: a SIGKILLed worker's tasks come back after 2 s instead of the default 30 s.
+    brokerBackend(
+      'nats',
+      `${NATS_URL}?ackWaitMs=2000`,
+      async (queue) => {
+        const nc = await connectNats({ servers: new URL(NATS_URL).host });
+        try {
+          const jsm = await nc.jetstreamManager();
+          const doomed: string[] = [];
+          for await (const stream of jsm.streams.names()) {
+            if (stream.includes(encodeName(queue))) doomed.push(stream);
+          }
+          for (const stream of doomed) await jsm.streams.delete(stream);
+        } finally {
+          await nc.close();
         }
       },
       prefix,

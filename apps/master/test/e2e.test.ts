@@ -149,6 +149,10 @@ describe('end to end on PostgreSQL', () => {
   endToEnd(async () => (await import('./postgres-backend.js')).postgresBackend());
 });
 
+describe('end to end on NATS JetStream', () => {
+  endToEnd(async () => (await import('./brokers.js')).natsBackend());
+});
+
 describe('end to end on memory:// (workers in the master process)', () => {
   it('--workers 2 completes 2,000 tasks; failures come back after maxAttempts', async () => {
     const { input, output } = inputFile(2000);

@@ -27,7 +27,7 @@ export function addCommonOptions(program: Command): Command {
     .addOption(
       new Option(
         '--transport <spec>',
-        'tcp (default), memory, redis, rabbitmq, a URL whose scheme names one, or a package / file exporting a transport',
+        'tcp (default), memory, redis, rabbitmq, nats, a URL whose scheme names one, or a package / file exporting a transport',
       ),
     )
     .option('--url <url>', `backend address (defaults: ${defaultUrls().join(', ')})`)

@@ -97,6 +97,10 @@ registerTransport('postgres', '@taskwire/transport-postgres', {
   schemes: ['postgres', 'postgresql'],
   defaultUrl: 'postgres://127.0.0.1:5432/postgres',
 });
+registerTransport('nats', '@taskwire/transport-nats', {
+  schemes: ['nats'],
+  defaultUrl: 'nats://127.0.0.1:4222',
+});
 
 /** What {@link resolveTransport} accepts. */
 export type TransportSpec = Transport | string | { type: string; options?: Record<string, unknown> };

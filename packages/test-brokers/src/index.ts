@@ -1,4 +1,5 @@
 export { freePort } from './free-port.js';
+export { type PrivateNats, startPrivateNats } from './nats.js';
 export { type PrivatePostgres, startPrivatePostgres } from './postgres.js';
 export { type PrivateBroker, RABBITMQ_SERVER, startPrivateBroker } from './rabbitmq.js';
 export { type PrivateRedis, startPrivateRedis } from './redis.js';
