@@ -355,14 +355,17 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   ): Promise<TakeResult<LeasedItem> | undefined> {
     const unblock = unblockKey(this.ctx.prefix, this.name, this.ctx.nextId());
     const { client } = this.ctx;
+    const ended = AbortSignal.any([signal, this.stop.signal]);
     const { result, lost } = await this.ctx.pool.waitThen(
       this.keys.wake,
       unblock,
       this.blockFor(wait),
-      AbortSignal.any([signal, this.stop.signal]),
+      ended,
       () => Promise.all([client.rpush(unblock, '1'), client.pexpire(unblock, UNBLOCK_TTL_MS)]),
       (blocking) => this.take(max, blocking),
     );
+    // The token of an unblock that came after the wait had ended stays: leave no key behind a cancel.
+    if (ended.aborted) await client.del(unblock).catch(() => undefined);
     if (!lost) return result;
     this.renewLease();
     // A reply that did come (ioredis sent the take again after a drop) is under the old lease: back it goes.
