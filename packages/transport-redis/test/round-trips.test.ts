@@ -1,7 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Connection } from '@taskwire/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import { createRedisTransport } from '../src/index.js';
 import { scripts } from '../src/scripts.js';
 import { type PrivateRedis, startPrivateRedis, uniquePrefix } from './redis.js';
