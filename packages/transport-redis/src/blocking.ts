@@ -4,6 +4,15 @@ import type { Redis } from 'ioredis';
 const WATCHDOG_GRACE_MS = 5000;
 /** Idle blocking connections kept for reuse. */
 const MAX_IDLE = 4;
+/** How long an unblocked wait may take to answer before its socket is presumed dead. */
+const UNBLOCK_GRACE_MS = 2000;
+/** What a released wait resolves with (see {@link BlockingPool.close}). */
+const RELEASED = Symbol('released');
+
+/** BLPOP's timeout argument: seconds, never 0 (which would block for ever). */
+function seconds(ms: number): string {
+  return Math.max(0.001, ms / 1000).toFixed(3);
+}
 
 /**
  * Connections for blocking commands (BLPOP), which occupy a connection while they wait. One is
@@ -44,8 +53,7 @@ export class BlockingPool {
     const watchdog = setTimeout(kill, ms + WATCHDOG_GRACE_MS);
     signal?.addEventListener('abort', kill, { once: true });
     try {
-      const seconds = Math.max(0.001, ms / 1000).toFixed(3);
-      const woken = client.blpop(key, seconds).then((token) => token !== null);
+      const woken = client.blpop(key, seconds(ms)).then((token) => token !== null);
       woken.catch(() => undefined);
       return await Promise.race([woken, released]);
     } catch {
@@ -55,10 +63,84 @@ export class BlockingPool {
       clearTimeout(watchdog);
       signal?.removeEventListener('abort', kill);
       this.releases.delete(release);
-      this.busy.delete(client);
-      if (discard || this.closed || this.idle.length >= MAX_IDLE) client.disconnect();
-      else this.idle.push(client);
+      this.giveBack(client, discard);
     }
+  }
+
+  /**
+   * Wait as {@link wait} does, on `key` and on `unblockKey`, with `then` sent right behind the
+   * BLPOP on the same connection: the server runs it the moment the wait ends (woken, timed out
+   * or unblocked), so the caller has its reply without another round trip.
+   *
+   * An abort does not drop the connection (that would lose the reply of `then`, which may have
+   * run): `unblock` pushes a token to `unblockKey`, the BLPOP returns, `then` runs and its reply
+   * comes back as usual. `result` is that reply, if one came. `lost` means a reply of `then` may
+   * have been lost, so it may have run without the caller seeing what it did: the socket dropped
+   * (ioredis then sends both commands again), the pool closed, the watchdog fired, or an unblock
+   * got no answer within {@link UNBLOCK_GRACE_MS}.
+   */
+  async waitThen<R>(
+    key: string,
+    unblockKey: string,
+    ms: number,
+    signal: AbortSignal | undefined,
+    unblock: () => Promise<unknown>,
+    then: (client: Redis) => Promise<R>,
+  ): Promise<{ result?: R; lost: boolean }> {
+    if (this.closed || signal?.aborted) return { lost: false };
+    const client = this.idle.pop() ?? this.create();
+    this.busy.add(client);
+    let discard = false;
+    let release!: () => void;
+    const released = new Promise<typeof RELEASED>((resolve) => {
+      release = () => resolve(RELEASED);
+    });
+    this.releases.add(release);
+    const kill = () => {
+      discard = true;
+      client.disconnect();
+      release();
+    };
+    let dropped = false;
+    const drop = () => {
+      dropped = true;
+    };
+    client.once('close', drop);
+    let watchdog = setTimeout(kill, ms + WATCHDOG_GRACE_MS);
+    const onAbort = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(kill, UNBLOCK_GRACE_MS);
+      unblock().catch(kill);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const popped = client.blpop(key, unblockKey, seconds(ms));
+      popped.catch(() => undefined);
+      const after = then(client);
+      after.catch(() => undefined);
+      const outcome = await Promise.race([after, released]);
+      if (outcome === RELEASED) {
+        discard = true;
+        return { lost: true };
+      }
+      return { result: outcome, lost: dropped };
+    } catch {
+      discard = true;
+      return { lost: true };
+    } finally {
+      clearTimeout(watchdog);
+      signal?.removeEventListener('abort', onAbort);
+      client.off('close', drop);
+      this.releases.delete(release);
+      this.giveBack(client, discard || dropped);
+    }
+  }
+
+  /** Keep `client` for the next wait, or drop it. */
+  private giveBack(client: Redis, discard: boolean): void {
+    this.busy.delete(client);
+    if (discard || this.closed || this.idle.length >= MAX_IDLE) client.disconnect();
+    else this.idle.push(client);
   }
 
   /** Disconnect every connection; pending waits resolve false. */

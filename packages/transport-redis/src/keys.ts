@@ -82,6 +82,15 @@ export function queueKeys(prefix: string, name: string): QueueKeys {
   return { ...keys, all: QUEUE_KEY_NAMES.map((name) => keys[name]) };
 }
 
+/**
+ * A LIST a consumer's wait also blocks on, one per wait (`wait` unique): a token pushed there ends
+ * that wait alone (a cancel), and its take behind the wait still runs and answers. Short-lived, so
+ * not among a queue's keys; in the queue's hash slot, as BLPOP over two keys needs in a cluster.
+ */
+export function unblockKey(prefix: string, name: string, wait: string): string {
+  return `{${prefix}:${name}}:unblock:${wait}`;
+}
+
 /** The pub/sub channel of broadcast channel `channel` under `prefix`. */
 export function broadcastChannel(prefix: string, channel: string): string {
   return `${prefix}:broadcast:${channel}`;

@@ -28,7 +28,7 @@ import {
 import type { BlockingPool } from './blocking.js';
 import { type LeasedItem, RedisDelivery, type Settler } from './delivery.js';
 import { decodeItem, deliveryField, encodeItem } from './item.js';
-import { type QueueKeyName, type QueueKeys, queueKeys } from './keys.js';
+import { type QueueKeyName, type QueueKeys, queueKeys, unblockKey } from './keys.js';
 import type { StoredQueueOptions } from './queue-options.js';
 import { type LuaScript, type RedisClient, type ScriptArg, scripts } from './scripts.js';
 
@@ -59,6 +59,9 @@ interface PutEntry {
 
 /** The take script's first reply when it filled the whole request: the queue may hold more. */
 const MORE_READY = -2;
+
+/** How long a token that ends one consumer's wait is kept (it is normally popped at once). */
+const UNBLOCK_TTL_MS = 10_000;
 
 /** Items (and bytes) per put, take or ack call (Lua's unpack() limits the count). */
 const BATCH_ITEMS = 1000;
@@ -181,6 +184,7 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
         toDelivery: (taken, onSettle) => this.toDelivery(taken, onSettle),
         giveBack: (items) => this.giveBack(items),
         waitForWork: (wait, signal) => this.waitForWork(wait, signal),
+        waitAndTake: (wait, max, signal) => this.waitAndTake(wait, max, signal),
       },
       handler,
       prefetch,
@@ -335,12 +339,46 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     );
   }
 
-  private async take(max: number): Promise<TakeResult<LeasedItem>> {
+  /**
+   * Block for a wake-up as {@link waitForWork} does, with a take sent right behind the BLPOP on the
+   * blocking connection: the server runs it the moment the wait ends, so a woken consumer has its
+   * items in the same round trip. A cancel ends the wait with a token on the wait's own unblock
+   * key, so the take still answers (and the consumer gives its items back, uncounted). A take
+   * whose reply was lost (the socket dropped) may have run: this handle moves to a new lease, as
+   * after a reconnect of the command connection, and what the old one holds comes back when it
+   * lapses (or at once when the handle closes).
+   */
+  private async waitAndTake(
+    wait: number,
+    max: number,
+    signal: AbortSignal,
+  ): Promise<TakeResult<LeasedItem> | undefined> {
+    const unblock = unblockKey(this.ctx.prefix, this.name, this.ctx.nextId());
+    const { client } = this.ctx;
+    const ended = AbortSignal.any([signal, this.stop.signal]);
+    const { result, lost } = await this.ctx.pool.waitThen(
+      this.keys.wake,
+      unblock,
+      this.blockFor(wait),
+      ended,
+      () => Promise.all([client.rpush(unblock, '1'), client.pexpire(unblock, UNBLOCK_TTL_MS)]),
+      (blocking) => this.take(max, blocking),
+    );
+    // The token of an unblock that came after the wait had ended stays: leave no key behind a cancel.
+    if (ended.aborted) await client.del(unblock).catch(() => undefined);
+    if (!lost) return result;
+    this.renewLease();
+    // A reply that did come (ioredis sent the take again after a drop) is under the old lease: back it goes.
+    if (result) await this.giveBack(result.items).catch(() => undefined);
+    return undefined;
+  }
+
+  private async take(max: number, client: RedisClient = this.ctx.client): Promise<TakeResult<LeasedItem>> {
     this.startHeartbeat();
     const count = Math.min(max, BATCH_ITEMS);
     const lease = this.lease;
     const args = { lease, max: count, leaseTtlMs: this.ctx.leaseTtlMs };
-    const reply = (await this.send(scripts.take, args)) as (Buffer | number)[];
+    const reply = (await this.send(scripts.take, args, client)) as (Buffer | number)[];
     const items: LeasedItem[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
       const attempt = Number(reply[i + 1]);
@@ -399,8 +437,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     );
   }
 
-  private send<A extends string>(script: LuaScript<QueueKeyName, A>, args: Readonly<Record<A, ScriptArg>>) {
-    return script.run(this.ctx.client, this.keys, args).catch((error: unknown) => {
+  private send<A extends string>(
+    script: LuaScript<QueueKeyName, A>,
+    args: Readonly<Record<A, ScriptArg>>,
+    client: RedisClient = this.ctx.client,
+  ) {
+    return script.run(client, this.keys, args).catch((error: unknown) => {
       throw this.closed ? this.closedError() : wrapBackendError(error, `redis: queue "${this.name}"`);
     });
   }

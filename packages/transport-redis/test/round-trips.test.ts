@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { Connection } from '@taskwire/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisTransport } from '../src/index.js';
+import { scripts } from '../src/scripts.js';
 import { type PrivateRedis, startPrivateRedis, uniquePrefix } from './redis.js';
 
 // Commands sent by clients (not those a script runs), as MONITOR on a private redis-server sees them.
@@ -39,8 +41,16 @@ describe('redis round trips with one item in flight', () => {
 
     const monitor = await new Redis(server.url).monitor();
     const commands: string[] = [];
+    const takeSha = createHash('sha1').update(scripts.take.source).digest('hex');
+    /** The clients that sent a BLPOP, and those that sent a take. */
+    const blocked = new Set<string>();
+    const tookOn = new Set<string>();
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua') commands.push(args[0]!.toLowerCase());
+      if (source === 'lua') return;
+      const name = args[0]!.toLowerCase();
+      commands.push(name);
+      if (name === 'blpop') blocked.add(source);
+      if (name === 'evalsha' && args[1] === takeSha) tookOn.add(source);
     });
     try {
       for (let n = 0; n < ITEMS; n++) {
@@ -57,5 +67,8 @@ describe('redis round trips with one item in flight', () => {
     // put, BLPOP wake-up, take (sent behind the BLPOP), ack; a little slack for a heartbeat.
     expect(commands.length).toBeLessThanOrEqual(ITEMS * 4 + 4);
     expect(commands.filter((name) => name === 'blpop').length).toBeLessThanOrEqual(ITEMS + 2);
+    // Each take went out right behind a BLPOP on the blocking connection, not as a round trip of its own after it.
+    expect(tookOn.size).toBeGreaterThan(0);
+    expect([...tookOn].filter((source) => !blocked.has(source))).toEqual([]);
   });
 });

@@ -24,6 +24,14 @@ export interface ConsumerSource<T, I> {
   giveBack(items: readonly I[]): Promise<void>;
   /** Block until woken, the timed event `wait` is due, or a bounded maximum passes. */
   waitForWork(wait: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional, used instead of {@link waitForWork} when given: wait the same way with a take of up to `max` items
+   * riding behind the wait, run by the backend the moment the wait ends, so a woken consumer has its items
+   * without another round trip. Resolves undefined when no take's reply came back (the loop then takes as
+   * usual). After `signal` aborts it must still answer with what the take got (the loop gives it back), or
+   * make sure the take did not run: items taken and never seen would sit in flight until their lease lapses.
+   */
+  waitAndTake?(wait: number, max: number, signal: AbortSignal): Promise<TakeResult<I> | undefined>;
 }
 
 /** After a failed take (the backend down, a client reconnecting): 50 ms, doubling to 2 s, jittered. */
@@ -59,7 +67,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 /**
  * A push consumer for a backend that is polled: one loop that takes up to (prefetch − outstanding) items per round
- * trip and, once a take drained the backend, waits for work. The loop never ends on an error (it backs off and retries, e.g. while a client reconnects) and every wait is bounded, so a consumer never goes silent while connected. The Redis
+ * trip and, once a take drained the backend, waits for work (with the next take riding behind the wait where the
+ * backend offers {@link ConsumerSource.waitAndTake}). The loop never ends on an error (it backs off and retries, e.g. while a client reconnects) and every wait is bounded, so a consumer never goes silent while connected. The Redis
  * transport and {@link PollingQueue} run their consumers on it.
  */
 export class PollingConsumer<T, I> {
@@ -87,29 +96,33 @@ export class PollingConsumer<T, I> {
 
   private async run(): Promise<void> {
     let failures = 0;
+    /** A take that came back with the end of a wait (see waitAndTake). */
+    let next: TakeResult<I> | undefined;
     while (this.active) {
-      if (this.outstanding >= this.prefetch) {
+      let batch = next;
+      next = undefined;
+      if (batch === undefined && this.outstanding >= this.prefetch) {
         await new Promise<void>((resolve) => {
           this.roomAvailable = resolve;
         });
         this.roomAvailable = undefined;
         continue;
       }
-      let batch: TakeResult<I> | undefined;
-      try {
-        const taking = this.source.take(this.prefetch - this.outstanding);
-        // A client may hold a take sent just before a drop until a reconnect that never comes (ioredis, once the
-        // connection failed for good): a cancel must not wait for it. Its items, should they arrive, go straight back.
-        batch = await unlessAborted(taking, this.stop.signal);
-        if (!batch) {
-          taking.then((late) => this.source.giveBack(late.items)).catch(() => undefined);
-          break;
+      if (batch === undefined)
+        try {
+          const taking = this.source.take(this.prefetch - this.outstanding);
+          // A client may hold a take sent just before a drop until a reconnect that never comes (ioredis, once the
+          // connection failed for good): a cancel must not wait for it. Its items, should they arrive, go straight back.
+          batch = await unlessAborted(taking, this.stop.signal);
+          if (!batch) {
+            taking.then((late) => this.source.giveBack(late.items)).catch(() => undefined);
+            break;
+          }
+          failures = 0;
+        } catch {
+          await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
+          continue;
         }
-        failures = 0;
-      } catch {
-        await sleep(backoffDelay(++failures, TAKE_RETRY_BACKOFF), this.stop.signal);
-        continue;
-      }
       if (!this.active) {
         await this.source.giveBack(batch.items).catch(() => undefined);
         break;
@@ -121,8 +134,15 @@ export class PollingConsumer<T, I> {
         if (delivery) void runHandler(this.handler, delivery);
         else this.outstanding--;
       }
-      if (batch.drained && this.outstanding < this.prefetch)
+      const room = this.prefetch - this.outstanding;
+      if (!batch.drained || room <= 0) continue;
+      if (this.source.waitAndTake) {
+        // Outstanding deliveries only settle meanwhile, so the room asked for is still there when the items come.
+        next = await this.source.waitAndTake(batch.wait, room, this.stop.signal).catch(() => undefined);
+        if (next && !this.active) await this.source.giveBack(next.items).catch(() => undefined);
+      } else {
         await this.source.waitForWork(batch.wait, this.stop.signal);
+      }
     }
   }
 
