@@ -27,6 +27,15 @@ export {
   type SubmitOptions,
 } from './task/master.js';
 export { broadcastChannelOf, DEFAULT_TASK_QUEUE, deadLetterQueueOf, taskQueueOptions } from './task/names.js';
+export {
+  DEFAULT_HEARTBEAT_MS,
+  type RunningTask,
+  WORKERS_CHANNEL,
+  WorkerDirectory,
+  type WorkerDirectoryEvents,
+  type WorkerDirectoryOptions,
+  type WorkerInfo,
+} from './task/presence.js';
 export { type ResultTuple, readResult, readTask, type TaskTuple } from './task/task-wire.js';
 export {
   type TaskContext,

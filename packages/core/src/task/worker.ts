@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { type BackoffOptions, backoffDelay } from '../backoff.js';
@@ -15,6 +16,13 @@ import { DepartedMasters, isDepartureNotice } from './departure.js';
 import type { TaskEnvelope, TaskResult } from './envelope.js';
 import { errorInfo } from './error-info.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  listRunning,
+  PresenceAnnouncer,
+  type RunningTask,
+  type WorkerInfo,
+} from './presence.js';
 import { ResultSender } from './result-sender.js';
 import { readTask, taskToWire } from './task-wire.js';
 
@@ -77,6 +85,11 @@ export interface WorkerOptions {
   isolationWaitMs?: number;
   /** Name reported in results. @default `<hostname>:<pid>` */
   name?: string;
+  /**
+   * Announce this worker on the transport's broadcast every this many ms (see `WorkerDirectory`), 0 = never. A
+   * worker not heard from for three periods is taken for dead. @default 5000
+   */
+  heartbeatMs?: number;
 }
 
 /** Events a {@link Worker} emits. */
@@ -130,6 +143,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private lastActivity = Date.now();
   /** Masters heard leaving: their tasks are acked and dropped, unrun and unanswered. */
   private readonly departed = new DepartedMasters();
+  /** Tasks whose handler is running, for the heartbeats (a synchronous handler is never seen running). */
+  private readonly runningTasks = new Map<string, RunningTask>();
+  private tasksDone = 0;
+  private tasksFailed = 0;
+  private readonly id = randomUUID();
+  private readonly startedAt = Date.now();
+  private readonly presence: PresenceAnnouncer;
 
   constructor(options: WorkerOptions) {
     super();
@@ -150,6 +170,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.resultQueueIdleMs = options.resultQueueIdleMs;
     this.isolationWaitMs = options.isolationWaitMs ?? 10_000;
     this.name = options.name ?? `${hostname()}:${process.pid}`;
+    const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    if (heartbeatMs !== 0) checkTaskTimeout(heartbeatMs, 'heartbeatMs');
+    this.presence = new PresenceAnnouncer(this.connection, () => this.info(heartbeatMs), heartbeatMs);
   }
 
   /** Create a worker and start taking tasks. */
@@ -199,6 +222,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (task) void this.runBroadcast(task);
       });
     }
+    await this.presence.start();
+  }
+
+  /** What this worker's heartbeats say about it now. */
+  info(heartbeatMs: number): WorkerInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      host: hostname(),
+      pid: process.pid,
+      queue: this.queueName,
+      concurrency: this.concurrency,
+      transport: this.connection.transport.name,
+      startedAt: this.startedAt,
+      heartbeatAt: Date.now(),
+      heartbeatMs,
+      tasksDone: this.tasksDone,
+      tasksFailed: this.tasksFailed,
+      running: listRunning(this.runningTasks.values()),
+      state: this.stopping ? 'stopping' : 'running',
+    };
   }
 
   /**
@@ -208,6 +252,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.stopConsuming();
+      this.presence.announce();
       await this.subscription?.unsubscribe();
       await this.releaseWaiting();
       while (this.running.size > 0 || this.settling.size > 0 || this.resultsPending > 0 || this.isolating) {
@@ -219,6 +264,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         ]);
       }
       await this.releaseWaiting();
+      await this.presence.stop();
       await this.sender?.close();
     })();
     return this.stopping;
@@ -435,7 +481,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
             () => `task ${task.id} (attempt ${attempt} of ${task.maxAttempts})`,
           );
     if (running instanceof Promise) {
-      return running.then((outcome) => this.conclude(delivery, task, outcome, attempt, startedAt));
+      this.runningTasks.set(task.id, { id: task.id, kind: task.kind, attempt, startedAt });
+      return running.then((outcome) => {
+        this.runningTasks.delete(task.id);
+        return this.conclude(delivery, task, outcome, attempt, startedAt);
+      });
     }
     return this.conclude(delivery, task, running, attempt, startedAt);
   }
@@ -505,7 +555,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private settleResult(settling: Promise<void>, sent?: TaskResult): void {
     settling.then(
       () => {
-        if (sent) this.emit(sent.ok ? 'completed' : 'failed', sent);
+        if (sent?.ok) {
+          this.tasksDone++;
+          this.emit('completed', sent);
+        } else if (sent) {
+          this.tasksFailed++;
+          this.emit('failed', sent);
+        }
         this.resultSettled();
       },
       (error: Error) => {
