@@ -142,7 +142,10 @@ export class RedisConnection extends ConnectionEvents implements Connection {
     client.on('ready', () => {
       // After a reconnect, replies to takes in flight may have been lost: new takes use a fresh
       // lease, and whatever the old one still holds returns to the queue when it lapses.
-      if (ready) for (const queue of this.queues) queue.renewLease();
+      if (ready) {
+        for (const queue of this.queues) queue.renewLease();
+        this.reportReconnect();
+      }
       ready = true;
     });
   }
