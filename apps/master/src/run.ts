@@ -7,6 +7,7 @@ import {
   isolationArgs,
   loadHandler,
   loadTransport,
+  type MetricsFlags,
   readAuthkey,
   settingsFrom,
   tlsClientOptions,
@@ -21,6 +22,7 @@ import {
   redactUrl,
   type TaskResult,
 } from '@taskwire/core';
+import type { ServedMetrics } from '@taskwire/metrics';
 import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { discardPreforkedWorkers, LocalWorkers } from './local-workers.js';
@@ -30,7 +32,7 @@ import { catchStopSignals, exitCodeOf } from './stop-signals.js';
 
 /** Options of {@link runMaster} (the `taskwire-master` flags). */
 /** The isolation flags (`--isolate`, `--threads`, `--task-timeout`) apply to the local workers. */
-export interface RunMasterOptions extends CommonFlags, IsolationFlags {
+export interface RunMasterOptions extends CommonFlags, IsolationFlags, MetricsFlags {
   /** Demo size when there is no input. @default 10 */
   tasks?: number;
   /** One JSON payload per line; `-` = stdin. */
@@ -178,6 +180,10 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         options.handler ?? 'square',
         ...(options.concurrency ? ['--concurrency', String(options.concurrency)] : []),
         ...isolationArgs(options),
+        // Each local worker serves its own metrics on a free port (it prints the URL).
+        ...(options.metricsPort === undefined
+          ? []
+          : ['--metrics-port', '0', ...(options.metricsHost ? ['--metrics-host', options.metricsHost] : [])]),
       ],
       // The URL may carry a password: environment, not argv (which `ps` shows to every user).
       env: workerUrl ? { ...workerEnv, TASKWIRE_URL: workerUrl } : workerEnv,
@@ -199,6 +205,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     workers?.kill(); // quietly: the error is the master's to report
     throw error;
   });
+  const metrics = await serveMasterMetrics(master, connection, taskQueue, options);
   const inputErrors: InputError[] = [];
   const input = options.input
     ? readPayloads(options.input, (error) => {
@@ -263,6 +270,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     await writer?.close();
     // After the connection failed for good there is nothing left to release on it (the transport closed it), and
     // trying would only hide why the job ended.
+    await metrics?.close();
     if (!failure) {
       await master.close();
       if (privateQueue) await deleteQueues(connection, [privateQueue, deadLetterQueueOf(privateQueue)]);
@@ -297,6 +305,30 @@ function terminalFailure(connection: Connection, onFailure: (error: Error) => vo
   );
   failed.catch(() => undefined);
   return failed;
+}
+
+/**
+ * With `--metrics-port`: the master's task counts, its task queue's depth, the live workers and the reconnects on
+ * /metrics.
+ */
+async function serveMasterMetrics(
+  master: Master,
+  connection: Connection,
+  queue: string,
+  options: MetricsFlags,
+): Promise<ServedMetrics | undefined> {
+  if (options.metricsPort === undefined) return undefined;
+  // Loaded only when asked for: prom-client costs start-up time.
+  const { serveMetrics } = await import('@taskwire/metrics');
+  const served = await serveMetrics({
+    connection,
+    queues: [queue],
+    port: options.metricsPort,
+    host: options.metricsHost,
+  });
+  served.tasks.observeMaster(master);
+  console.error(`taskwire-master: metrics on ${served.url}`);
+  return served;
 }
 
 /** The command a remote worker runs to join (secrets never printed: the key by its file or variable). */

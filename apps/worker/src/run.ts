@@ -5,14 +5,16 @@ import {
   type IsolationFlags,
   loadRunnableHandler,
   loadTransport,
+  type MetricsFlags,
   settingsFrom,
   tlsClientOptions,
 } from '@taskwire/cli-kit';
-import { Worker } from '@taskwire/core';
+import { type Connection, Worker } from '@taskwire/core';
+import type { ServedMetrics } from '@taskwire/metrics';
 import { printOnce } from './repeat-filter.js';
 
 /** Options of {@link runWorker} (the `taskwire-worker` flags). */
-export interface RunWorkerOptions extends CommonFlags, IsolationFlags {
+export interface RunWorkerOptions extends CommonFlags, IsolationFlags, MetricsFlags {
   /** Handler name or module. @default 'square' */
   handler?: string;
   /** Tasks at once. @default 16, or the thread count with `isolate: 'threads'` */
@@ -50,6 +52,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     name: options.name,
     taskTimeoutMs: options.taskTimeout,
   });
+  const metrics = await serveWorkerMetrics(worker, connection, options);
   const report = printOnce((line) => console.error(line));
   worker.on('error', (error) => report(`taskwire-worker: ${error.message}`));
 
@@ -58,6 +61,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     const finish = async (code: number) => {
       clearInterval(idleTimer);
       await worker.stop();
+      await metrics?.close();
       await runnable.close();
       await connection.close();
       resolve(code);
@@ -76,6 +80,27 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
       );
     }
   });
+}
+
+/** With `--metrics-port`: the worker's task metrics, its queue's depth and its reconnects on /metrics. */
+async function serveWorkerMetrics(
+  worker: Worker,
+  connection: Connection,
+  options: MetricsFlags,
+): Promise<ServedMetrics | undefined> {
+  if (options.metricsPort === undefined) return undefined;
+  // Loaded only when asked for: prom-client costs start-up time.
+  const { serveMetrics } = await import('@taskwire/metrics');
+  const served = await serveMetrics({
+    connection,
+    queues: [worker.queueName],
+    port: options.metricsPort,
+    host: options.metricsHost,
+    workers: false,
+  });
+  served.tasks.observeWorker(worker);
+  console.error(`taskwire-worker: metrics on ${served.url}`);
+  return served;
 }
 
 function exitWithParent(): void {
