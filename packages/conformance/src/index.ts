@@ -6,6 +6,7 @@ export { delayCases } from './cases/delays.js';
 export { durationCases } from './cases/durations.js';
 export { faultCases } from './cases/faults.js';
 export { getCases } from './cases/get.js';
+export { inspectionCases } from './cases/inspection.js';
 export { orderingCases } from './cases/ordering.js';
 export { payloadCases } from './cases/payloads.js';
 export { persistenceCases } from './cases/persistence.js';

@@ -7,6 +7,7 @@ import { delayCases } from './cases/delays.js';
 import { durationCases } from './cases/durations.js';
 import { faultCases } from './cases/faults.js';
 import { getCases } from './cases/get.js';
+import { inspectionCases } from './cases/inspection.js';
 import { orderingCases } from './cases/ordering.js';
 import { payloadCases } from './cases/payloads.js';
 import { persistenceCases } from './cases/persistence.js';
@@ -32,6 +33,7 @@ export const conformanceGroups = {
   payloads: payloadCases,
   queues: queueCases,
   broadcast: broadcastCases,
+  inspection: inspectionCases,
   persistence: persistenceCases,
   faults: faultCases,
 } as const;

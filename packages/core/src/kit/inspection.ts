@@ -1,5 +1,6 @@
+import type { Codec } from '../codec.js';
 import { UnsupportedError } from '../errors.js';
-import type { Capabilities } from '../types.js';
+import type { Capabilities, MoveOptions } from '../types.js';
 
 /** The inspection methods of a `Connection` and the capability each needs. */
 const CAPABILITY_OF = { listQueues: 'listQueues', stats: 'stats', peek: 'peek' } as const;
@@ -23,6 +24,40 @@ export function resolvePeekLimit(limit: number | undefined): number {
     throw new RangeError(`peek limit must be an integer from 1 to 1000, got ${limit}`);
   }
   return limit;
+}
+
+/** {@link MoveOptions}, checked: `limit` is Infinity when unset, `ids` a set. */
+export interface ResolvedMoveOptions {
+  readonly limit: number;
+  readonly ids: ReadonlySet<string> | undefined;
+}
+
+/**
+ * Check the options of `moveItems`: a `limit` that is not an integer ≥ 0 is a RangeError, `ids` that are not an
+ * array of strings a TypeError. The most items a move can take is `Math.min(limit, ids.size)`.
+ */
+export function resolveMoveOptions(options: MoveOptions = {}): ResolvedMoveOptions {
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  if (options.limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new RangeError(`moveItems limit must be an integer ≥ 0, got ${options.limit}`);
+  }
+  const { ids } = options;
+  if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) {
+    throw new TypeError('moveItems ids must be an array of item ids (strings)');
+  }
+  return { limit: ids ? Math.min(limit, ids.length) : limit, ids: ids && new Set(ids) };
+}
+
+/**
+ * The body a peek shows for an encoded payload: the decoded item, or a copy of the bytes when they cannot be
+ * decoded (peek never dead-letters: it takes nothing).
+ */
+export function peekedBody(codec: Codec, payload: Uint8Array): unknown {
+  try {
+    return codec.decode(payload);
+  } catch {
+    return new Uint8Array(payload);
+  }
 }
 
 /** True when the capabilities allow every inspection call. */

@@ -43,6 +43,16 @@ export class Deque<T> {
     return item;
   }
 
+  /** The item at position `index` from the front (0 ≤ index < length). */
+  at(index: number): T {
+    return this.items[(this.head + index) % this.items.length] as T;
+  }
+
+  /** Replace the item at position `index` from the front (0 ≤ index < length). */
+  set(index: number, item: T): void {
+    this.items[(this.head + index) % this.items.length] = item;
+  }
+
   /** Remove the first item matching `predicate`; O(n), for rare removals (a cancelled waiter). */
   remove(predicate: (item: T) => boolean): boolean {
     for (let i = 0; i < this.count; i++) {

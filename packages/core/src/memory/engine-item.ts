@@ -13,6 +13,19 @@ export interface TaggedItem<V> {
   readonly item: EngineItem<V>;
 }
 
+/** An item shown by `EngineQueue.peek`, its value still encoded. */
+export interface PeekedEngineItem<V> {
+  readonly id: string;
+  readonly value: V;
+  /** Deliveries so far. */
+  readonly attempts: number;
+  readonly state: 'ready' | 'delayed';
+  /** When a delayed item becomes ready (epoch ms). */
+  readonly readyAt?: number;
+  /** On a priority queue. */
+  readonly priority?: number;
+}
+
 /** Options of `EngineQueue.put`. */
 export interface EnginePutOptions {
   priority?: number;

@@ -2,7 +2,13 @@ import { checkOptionalDuration } from '../duration.js';
 import { ConnectionClosedError, QueueEmptyError, QueueFullError } from '../errors.js';
 import { checkPriority, type ResolvedQueueOptions, resolvePrefetch } from '../kit/queue-options.js';
 import { undecodableTarget } from '../kit/undecodable.js';
-import { type EnginePutOptions, StoredItem, type TaggedItem } from './engine-item.js';
+import {
+  type EngineItem,
+  type EnginePutOptions,
+  type PeekedEngineItem,
+  StoredItem,
+  type TaggedItem,
+} from './engine-item.js';
 import { ReadyItems } from './engine-ready.js';
 import {
   ConsumerRing,
@@ -36,6 +42,7 @@ export class EngineQueue<V> implements SessionQueue<V> {
   private readonly putWaiters = new Waiters<PutWaiter<V>>();
   private readonly consumers = new ConsumerRing<V>();
   private dispatching = false;
+  private held = 0;
 
   constructor(
     private readonly engine: EngineQueueHost<V>,
@@ -62,6 +69,79 @@ export class EngineQueue<V> implements SessionQueue<V> {
   /** Items ready plus items delayed. */
   get size(): number {
     return this.ready.length + this.delayed.length;
+  }
+
+  /** Items that can be taken now. */
+  get readyCount(): number {
+    return this.ready.length;
+  }
+
+  /** Items waiting out a delay. */
+  get delayedCount(): number {
+    return this.delayed.length;
+  }
+
+  /** Deliveries not settled yet. */
+  get inFlight(): number {
+    return this.held;
+  }
+
+  /** Push consumers registered on this queue. */
+  get consumerCount(): number {
+    return this.consumers.length;
+  }
+
+  /** How many more items fit before the queue is full (Infinity when unbounded). */
+  get room(): number {
+    return this.options.maxsize > 0 ? Math.max(0, this.options.maxsize - this.size) : Infinity;
+  }
+
+  /** Up to `limit` items, left in place: the ready ones in serving order, then the delayed ones, soonest first. */
+  peek(limit: number): PeekedEngineItem<V>[] {
+    const priority = (item: StoredItem<V>) => (this.ready.prioritised ? { priority: item.priority } : {});
+    const shown: PeekedEngineItem<V>[] = this.ready.peek(limit).map((item) => ({
+      id: item.id,
+      value: item.value,
+      attempts: item.attempt,
+      state: 'ready',
+      ...priority(item),
+    }));
+    for (const { dueAt, item } of this.delayed.peek(limit - shown.length)) {
+      shown.push({
+        id: item.id,
+        value: item.value,
+        attempts: item.attempt,
+        state: 'delayed',
+        readyAt: dueAt,
+        ...priority(item),
+      });
+    }
+    return shown;
+  }
+
+  /**
+   * Remove up to `max` ready or delayed items in serving order (ready ones first), only those `match` accepts: the
+   * source side of a move. Puts waiting for room are let in.
+   */
+  takeItems(max: number, match?: (item: EngineItem<V>) => boolean): EngineItem<V>[] {
+    const taken: EngineItem<V>[] = this.ready.take(max, match);
+    if (taken.length < max) taken.push(...this.delayed.take(max - taken.length, match));
+    if (taken.length > 0) this.admitPutWaiters();
+    return taken;
+  }
+
+  /**
+   * Add moved items as fresh ready items (attempts start again), keeping each id, and its priority on a priority
+   * queue: the target side of a move. The caller has checked {@link room}.
+   */
+  addMoved(items: readonly EngineItem<V>[]): void {
+    for (const item of items) {
+      const priority = this.ready.prioritised ? item.priority : 0;
+      this.ready.push(
+        new StoredItem(this.engine.idPrefix, item.value, priority, this.engine.nextSeq(), item.id),
+      );
+    }
+    this.dispatch();
   }
 
   private get full(): boolean {
@@ -197,6 +277,7 @@ export class EngineQueue<V> implements SessionQueue<V> {
   /** @internal Return an unsettled delivery of a closed session to the queue. */
   returnDelivery(delivery: InFlight<V>): void {
     if (delivery.consumer) delivery.consumer.outstanding--;
+    this.held--;
     // Its visibility deadline ends with it: left armed, it would requeue the item again later,
     // while the next taker holds it or after that taker acked it.
     delivery.deadline = 0;
@@ -230,6 +311,7 @@ export class EngineQueue<V> implements SessionQueue<V> {
     consumer: EngineConsumer<V> | undefined,
   ): TaggedItem<V> {
     item.attempt++;
+    this.held++;
     const tag = this.engine.nextTag();
     const deadline = this.options.visibilityTimeoutMs > 0 ? Date.now() + this.options.visibilityTimeoutMs : 0;
     const delivery: InFlight<V> = { tag, item, queue: this, session, consumer, deadline };
@@ -243,6 +325,7 @@ export class EngineQueue<V> implements SessionQueue<V> {
     const delivery = session.inFlight.get(tag);
     if (!delivery || delivery.queue !== this) return undefined;
     session.inFlight.delete(tag);
+    this.held--;
     if (delivery.consumer) delivery.consumer.outstanding--;
     delivery.deadline = 0;
     return delivery;

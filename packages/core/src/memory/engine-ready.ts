@@ -66,9 +66,50 @@ export class ReadyItems<V> {
     return this.newItem(next as V, 0, undefined);
   }
 
+  /** The first `count` items in serving order, left in place (fresh values get their stored item, and id, now). */
+  peek(count: number): StoredItem<V>[] {
+    if (!this.list) return this.heap!.smallest(count);
+    const list = this.list;
+    const shown: StoredItem<V>[] = [];
+    for (let i = 0; i < Math.min(count, list.length); i++) {
+      const index = this.order === 'lifo' ? list.length - 1 - i : i;
+      let entry = list.at(index);
+      if (!(entry instanceof StoredItem)) {
+        entry = this.newItem(entry as V, 0, undefined);
+        list.set(index, entry);
+      }
+      shown.push(entry as StoredItem<V>);
+    }
+    return shown;
+  }
+
+  /**
+   * Remove up to `max` items in serving order, only those `match` accepts (all when omitted); the others keep
+   * their places.
+   */
+  take(max: number, match?: (item: StoredItem<V>) => boolean): StoredItem<V>[] {
+    const taken: StoredItem<V>[] = [];
+    const passed: StoredItem<V>[] = [];
+    while (taken.length < max) {
+      const item = this.pop();
+      if (!item) break;
+      (!match || match(item) ? taken : passed).push(item);
+    }
+    // Put the passed-over items back where they were, the last one popped first.
+    for (let i = passed.length - 1; i >= 0; i--) this.unpop(passed[i]!);
+    return taken;
+  }
+
   clear(): void {
     this.list?.clear();
     this.heap?.clear();
+  }
+
+  /** Undo a `pop()`: the item is served next again. */
+  private unpop(item: StoredItem<V>): void {
+    if (!this.list) this.heap!.push(item);
+    else if (this.order === 'lifo') this.list.pushBack(item);
+    else this.list.pushFront(item);
   }
 
   /** The same item (id, value, attempts) ordered after everything stored so far. */

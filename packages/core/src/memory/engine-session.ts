@@ -94,6 +94,10 @@ export class ConsumerRing<V> {
   private consumers: EngineConsumer<V>[] = [];
   private next = 0;
 
+  get length(): number {
+    return this.consumers.length;
+  }
+
   add(consumer: EngineConsumer<V>): void {
     this.consumers.push(consumer);
   }

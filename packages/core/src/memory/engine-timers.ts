@@ -45,6 +45,25 @@ export class DelayedItems<I extends { readonly seq: number }> {
     }
   }
 
+  /** The `count` items due soonest, in due order, left in place. */
+  peek(count: number): { readonly dueAt: number; readonly item: I }[] {
+    return this.heap.smallest(count);
+  }
+
+  /** Remove up to `max` items in due order, only those `match` accepts (all when omitted). */
+  take(max: number, match?: (item: I) => boolean): I[] {
+    const taken: I[] = [];
+    const passed: Delayed<I>[] = [];
+    while (taken.length < max && this.heap.length > 0) {
+      const delayed = this.heap.pop()!;
+      if (!match || match(delayed.item)) taken.push(delayed.item);
+      else passed.push(delayed);
+    }
+    // Back in the heap; the timer armed for the earliest one still fires in time (early at worst, which is harmless).
+    for (const delayed of passed) this.heap.push(delayed);
+    return taken;
+  }
+
   /** Drop every delayed item. */
   clear(): void {
     this.heap.clear();

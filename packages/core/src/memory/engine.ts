@@ -1,5 +1,9 @@
+import { QueueNotFoundError } from '../errors.js';
+import { resolveMoveOptions } from '../kit/inspection.js';
 import { checkQueueName, checkRedeclaration, resolveQueueOptions } from '../kit/queue-options.js';
-import type { QueueOptions } from '../types.js';
+import { undecodableTarget } from '../kit/undecodable.js';
+import type { MoveOptions, QueueOptions, QueueStats } from '../types.js';
+import type { PeekedEngineItem } from './engine-item.js';
 import { EngineQueue, type EngineQueueHost } from './engine-queue.js';
 import { EngineSession } from './engine-session.js';
 
@@ -85,6 +89,52 @@ export class MemoryEngine<V> implements EngineQueueHost<V> {
   /** Names of the declared queues. */
   queueNames(): string[] {
     return [...this.queues.keys()];
+  }
+
+  /** The queue named `name`, never declaring it: `QueueNotFoundError` when there is none. */
+  find(name: string): EngineQueue<V> {
+    const queue = this.queues.get(name);
+    if (!queue) throw new QueueNotFoundError(`queue "${name}" does not exist`);
+    return queue;
+  }
+
+  /** Counts of queue `name` by state, and of its dead-letter queue (see `Connection.stats`). */
+  stats(name: string): QueueStats {
+    const queue = this.find(name);
+    const deadName = undecodableTarget(name, queue.options.deadLetter);
+    return {
+      name,
+      ready: queue.readyCount,
+      delayed: queue.delayedCount,
+      inFlight: queue.inFlight,
+      consumers: queue.consumerCount,
+      deadLetter: { name: deadName, size: this.queues.get(deadName)?.size ?? 0 },
+    };
+  }
+
+  /** Up to `limit` items of queue `name`, left in place (see `Connection.peek`; `limit` is checked by the caller). */
+  peek(name: string, limit: number): PeekedEngineItem<V>[] {
+    return this.find(name).peek(limit);
+  }
+
+  /**
+   * Move ready and delayed items of `from` to `to` as fresh ready items, no more than fit in `to`; returns how many
+   * moved (see `Connection.moveItems`).
+   */
+  moveItems(from: string, to: string, options?: MoveOptions): number {
+    const source = this.find(from);
+    const target = this.find(to);
+    const { limit, ids } = resolveMoveOptions(options);
+    const max = Math.min(limit, target.room);
+    if (max === 0) return 0;
+    const items = source.takeItems(max, ids && ((item) => ids.has(item.id)));
+    target.addMoved(items);
+    return items.length;
+  }
+
+  /** Remove every ready and delayed item of queue `name`; returns how many. */
+  purgeQueue(name: string): number {
+    return this.find(name).purge();
   }
 
   /** @internal */

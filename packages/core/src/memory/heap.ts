@@ -46,6 +46,26 @@ export class Heap<T> {
     return top;
   }
 
+  /**
+   * The `count` smallest items in order, left in place: a walk down the heap that keeps its frontier in a small heap
+   * of its own, O(count log count) whatever the heap's size.
+   */
+  smallest(count: number): T[] {
+    const items = this.items;
+    const found: T[] = [];
+    if (items.length === 0) return found;
+    const frontier = new Heap<number>((a, b) => this.less(items[a]!, items[b]!));
+    frontier.push(0);
+    while (found.length < count && frontier.length > 0) {
+      const index = frontier.pop()!;
+      found.push(items[index]!);
+      const left = 2 * index + 1;
+      if (left < items.length) frontier.push(left);
+      if (left + 1 < items.length) frontier.push(left + 1);
+    }
+    return found;
+  }
+
   clear(): void {
     this.items.length = 0;
   }

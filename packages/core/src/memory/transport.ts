@@ -1,9 +1,9 @@
 import { type Codec, createCodec, decodingHandler } from '../codec.js';
 import { checkOptionalDuration } from '../duration.js';
-import { ConfigError, ConnectionClosedError, UnsupportedError } from '../errors.js';
+import { ConfigError, ConnectionClosedError } from '../errors.js';
 import { ConnectionEvents } from '../kit/connection-events.js';
 import { runHandler } from '../kit/delivery.js';
-import { refuseInspection } from '../kit/inspection.js';
+import { peekedBody, resolvePeekLimit } from '../kit/inspection.js';
 import { resolvePrefetch } from '../kit/queue-options.js';
 import { TickBatcher } from '../kit/tick-batcher.js';
 import { decodeOrDeadLetter, UNDECODABLE } from '../kit/undecodable.js';
@@ -43,9 +43,9 @@ export const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
   persistent: false,
   deadLetter: true,
   broadcast: true,
-  stats: false,
-  peek: false,
-  listQueues: false,
+  stats: true,
+  peek: true,
+  listQueues: true,
 });
 
 const engines = new Map<string, MemoryEngine<StoredPayload>>();
@@ -223,24 +223,33 @@ class MemoryConnection extends ConnectionEvents implements Connection {
     };
   }
 
-  listQueues(): Promise<string[]> {
-    return refuseInspection(this.transport.name, 'listQueues');
+  async listQueues(): Promise<string[]> {
+    this.assertOpen();
+    return this.engine.queueNames().sort();
   }
 
-  stats(_name: string): Promise<QueueStats> {
-    return refuseInspection(this.transport.name, 'stats');
+  async stats(name: string): Promise<QueueStats> {
+    this.assertOpen();
+    return this.engine.stats(name);
   }
 
-  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
-    return refuseInspection(this.transport.name, 'peek');
+  async peek<T = unknown>(name: string, options: PeekOptions = {}): Promise<PeekedItem<T>[]> {
+    this.assertOpen();
+    const limit = resolvePeekLimit(options.limit);
+    return this.engine.peek(name, limit).map(({ value, ...item }) => ({
+      ...item,
+      body: peekedBody(this.codec, loadPayload(value)) as T | Uint8Array,
+    }));
   }
 
-  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
-    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  async moveItems(from: string, to: string, options?: MoveOptions): Promise<number> {
+    this.assertOpen();
+    return this.engine.moveItems(from, to, options);
   }
 
-  purgeQueue(_name: string): Promise<number> {
-    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
+  async purgeQueue(name: string): Promise<number> {
+    this.assertOpen();
+    return this.engine.purgeQueue(name);
   }
 
   async close(): Promise<void> {

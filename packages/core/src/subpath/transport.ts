@@ -17,7 +17,14 @@ export {
 } from '../kit/backend-error.js';
 export { ConnectionEvents } from '../kit/connection-events.js';
 export { BaseDelivery, runHandler } from '../kit/delivery.js';
-export { inspectable, refuseInspection, resolvePeekLimit } from '../kit/inspection.js';
+export {
+  inspectable,
+  peekedBody,
+  type ResolvedMoveOptions,
+  refuseInspection,
+  resolveMoveOptions,
+  resolvePeekLimit,
+} from '../kit/inspection.js';
 export { type ConsumerSource, PollingConsumer, type TakeResult } from '../kit/polling-consumer.js';
 export { PollingQueue, type PollingQueueSettings } from '../kit/polling-queue.js';
 export type { Awaitable, ItemLease, PolledItem, PollingStore, StorePut } from '../kit/polling-store.js';
