@@ -84,6 +84,8 @@ describe('--metrics-port (CLI, over tcp)', () => {
     expect(master.stderr()).toContain(`done ${tasks}, failed 0`);
     // The worker's count went on (its last acks may fail with the manager gone: those are not counted).
     const last = await scrape(workerUrl);
-    expect(sample(last, 'taskwire_tasks_completed_total', { queue: 'tasks' })).toBeGreaterThan(finishedByWorker);
+    expect(sample(last, 'taskwire_tasks_completed_total', { queue: 'tasks' })).toBeGreaterThan(
+      finishedByWorker,
+    );
   });
 });

@@ -16,10 +16,9 @@
 
   No ARGV.
 
-  Returns { 0 } when the queue is not declared, else { 1, ready, delayed, inflight, consumers, dl }:
-  a delayed item whose time has come counts as ready (the next take makes it so); consumers are the
-  leases still alive (handles that take from the queue, kept by their heartbeats); dl is the
-  declared dead-letter queue, '' for none.
+  Returns { 0 } when the queue is not declared, else { 1, ready, delayed, inflight, dl }: a delayed
+  item whose time has come counts as ready (the next take makes it so); dl is the declared
+  dead-letter queue, '' for none.
 ]]
 --- @include "item"
 --- @include "queue"
@@ -34,6 +33,5 @@ return {
   ready_count(order) + due,
   redis.call('ZCARD', delayed) - due,
   redis.call('HLEN', inflight),
-  redis.call('ZCOUNT', leases, '(' .. now, '+inf'),
   dl,
 }

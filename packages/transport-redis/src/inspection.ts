@@ -8,6 +8,8 @@ import {
 } from '@taskwire/core';
 import {
   checkQueueName,
+  peekedBody,
+  resolveMoveOptions,
   resolvePeekLimit,
   undecodableTarget,
   wrapBackendError,
@@ -74,7 +76,7 @@ export class RedisInspection {
       `stats of "${name}"`,
     )) as (number | Buffer)[];
     if (Number(reply[0]) === 0) throw notFound(name);
-    const [, ready, delayed, inFlight, consumers, dl] = reply;
+    const [, ready, delayed, inFlight, dl] = reply;
     const declared = String(dl ?? '');
     const deadLetter = undecodableTarget(name, declared === '' ? undefined : declared);
     const size = await this.run(
@@ -86,7 +88,9 @@ export class RedisInspection {
       ready: Number(ready),
       delayed: Number(delayed),
       inFlight: Number(inFlight),
-      consumers: Number(consumers),
+      // A lease belongs to a queue handle, not to a consumer (a handle that stopped consuming keeps it): Redis
+      // has no count of consumers to give.
+      consumers: undefined,
       deadLetter: { name: deadLetter, size: Number(size) },
     };
   }
@@ -101,10 +105,8 @@ export class RedisInspection {
     checkQueueName(from);
     checkQueueName(to);
     if (from === to) throw new RangeError(`moveItems needs two different queues (got "${from}" twice)`);
-    const { limit = Number.POSITIVE_INFINITY, ids } = options;
-    if (limit !== Number.POSITIVE_INFINITY && (!Number.isInteger(limit) || limit < 0)) {
-      throw new RangeError(`moveItems limit must be a whole number of items (got ${limit})`);
-    }
+    const { limit } = resolveMoveOptions(options);
+    const ids = options.ids && [...new Set(options.ids)];
     const maxsize = await this.maxsizeOf(to);
     // Bounded by what `from` holds now, so items that arrive while moving (or move back) cannot keep it going.
     const fromStats = await this.stats(from);
@@ -180,15 +182,9 @@ export class RedisInspection {
     const bars = stored.indexOf(0x7c);
     const attempts = Number(stored.toString('latin1', bars + 1, stored.indexOf(0x7c, bars + 1)));
     const scored = stored[stored.indexOf(0x7c, bars + 1) + 1] !== 0x7c;
-    let body: T | Uint8Array;
-    try {
-      body = this.ctx.codec.decode(payload) as T;
-    } catch {
-      body = new Uint8Array(payload);
-    }
     return {
       id,
-      body,
+      body: peekedBody(this.ctx.codec, payload) as T | Uint8Array,
       attempts,
       state: readyAt === undefined ? 'ready' : 'delayed',
       ...(readyAt === undefined ? {} : { readyAt }),
