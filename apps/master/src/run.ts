@@ -100,6 +100,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     workers?.kill();
     process.exit(exitCodeOf(signal));
   });
+  // prom-client loads while the master connects and its workers start, not before the first submit.
+  const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
+  metricsModule?.catch(() => undefined);
   const settings = await settingsFrom(options);
   const transport = await loadTransport(settings, (specifier) => import(specifier));
   const workersWanted = options.workers ?? 0;
@@ -205,7 +208,8 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     workers?.kill(); // quietly: the error is the master's to report
     throw error;
   });
-  const metrics = await serveMasterMetrics(master, connection, taskQueue, options);
+  const metrics =
+    metricsModule && (await serveMasterMetrics(await metricsModule, master, connection, taskQueue, options));
   const inputErrors: InputError[] = [];
   const input = options.input
     ? readPayloads(options.input, (error) => {
@@ -312,18 +316,16 @@ function terminalFailure(connection: Connection, onFailure: (error: Error) => vo
  * /metrics.
  */
 async function serveMasterMetrics(
+  { serveMetrics }: typeof import('@taskwire/metrics'),
   master: Master,
   connection: Connection,
   queue: string,
   options: MetricsFlags,
-): Promise<ServedMetrics | undefined> {
-  if (options.metricsPort === undefined) return undefined;
-  // Loaded only when asked for: prom-client costs start-up time.
-  const { serveMetrics } = await import('@taskwire/metrics');
+): Promise<ServedMetrics> {
   const served = await serveMetrics({
     connection,
     queues: [queue],
-    port: options.metricsPort,
+    port: options.metricsPort!,
     host: options.metricsHost,
   });
   served.tasks.observeMaster(master);

@@ -36,6 +36,9 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   // closes and this worker must not live on as an orphan.
   if (process.send && process.env.TASKWIRE_EXIT_WITH_PARENT === '1') exitWithParent();
 
+  // Loaded only when asked for (prom-client costs start-up time), while the worker connects.
+  const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
+  metricsModule?.catch(() => undefined);
   const settings = await settingsFrom(options);
   const runnable = await loadRunnableHandler(options.handler ?? 'square', options, (error) =>
     console.error(`taskwire-worker: a handler thread failed outside any task: ${error.message}`),
@@ -52,7 +55,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     name: options.name,
     taskTimeoutMs: options.taskTimeout,
   });
-  const metrics = await serveWorkerMetrics(worker, connection, options);
+  const metrics =
+    metricsModule && (await serveWorkerMetrics(await metricsModule, worker, connection, options));
   const report = printOnce((line) => console.error(line));
   worker.on('error', (error) => report(`taskwire-worker: ${error.message}`));
 
@@ -84,17 +88,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
 
 /** With `--metrics-port`: the worker's task metrics, its queue's depth and its reconnects on /metrics. */
 async function serveWorkerMetrics(
+  { serveMetrics }: typeof import('@taskwire/metrics'),
   worker: Worker,
   connection: Connection,
   options: MetricsFlags,
-): Promise<ServedMetrics | undefined> {
-  if (options.metricsPort === undefined) return undefined;
-  // Loaded only when asked for: prom-client costs start-up time.
-  const { serveMetrics } = await import('@taskwire/metrics');
+): Promise<ServedMetrics> {
   const served = await serveMetrics({
     connection,
     queues: [worker.queueName],
-    port: options.metricsPort,
+    port: options.metricsPort!,
     host: options.metricsHost,
     workers: false,
   });
