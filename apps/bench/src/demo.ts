@@ -89,9 +89,10 @@ async function runDemo(
 }
 
 /**
- * `pnpm bench demo [--tasks 100000] [--runs 3] [--transports tcp,redis,rabbitmq,nats,postgres]`: the demo job
+ * `pnpm bench demo [--tasks 100000] [--runs 3] [--transports tcp,redis,rabbitmq,nats,postgres] [--metrics]`: the demo job
  * (`taskwire-master --workers 2`) on each transport, side by side: tasks/s and peak RSS of the
- * master and of the larger worker.
+ * master and of the larger worker. With `--metrics`, each run is made twice in a row, without and with
+ * `--metrics-port 0` (the master and its local workers each serving /metrics), and the table adds the ratio.
  */
 export async function main(args: string[]): Promise<void> {
   const options = parseArgs(args);
@@ -108,24 +109,38 @@ export async function main(args: string[]): Promise<void> {
     postgres: 'postgres://postgres@127.0.0.1:5432/test?schema=taskwire_bench',
     nats: 'nats://127.0.0.1:4222',
   };
-  const results = new Map<string, DemoRun[]>(transports.map((t) => [t, []]));
+  const modes = options.metrics ? ['', ' +metrics'] : [''];
+  const results = new Map<string, DemoRun[]>(
+    transports.flatMap((t) => modes.map((mode): [string, DemoRun[]] => [`${t}${mode}`, []])),
+  );
   for (let run = 0; run < runs; run++) {
     for (const transport of transports) {
-      const queue = `bench-demo-${Date.now().toString(36)}`;
-      const url = urls[transport];
-      const args = url ? ['--transport', url] : ['--port', '0'];
-      try {
-        results.get(transport)!.push(await runDemo(master, tasks, args, queue));
-      } finally {
-        await cleanup(transport, url, queue);
+      for (const mode of modes) {
+        const queue = `bench-demo-${Date.now().toString(36)}`;
+        const url = urls[transport];
+        const args = url ? ['--transport', url] : ['--port', '0'];
+        if (mode) args.push('--metrics-port', '0');
+        try {
+          results.get(`${transport}${mode}`)!.push(await runDemo(master, tasks, args, queue));
+        } finally {
+          await cleanup(transport, url, queue);
+        }
       }
     }
   }
+  const medianRate = (runsOf: DemoRun[]) => median(runsOf.map((r) => r.tasksPerSecond));
   printTable(
     `taskwire-master --workers 2 --tasks ${tasks.toLocaleString('en-US')} — ${runs} runs per transport, alternating (medians)`,
-    [...results].map(([transport, runsOf]) => ({
-      transport,
-      'tasks/s': Math.round(median(runsOf.map((r) => r.tasksPerSecond))).toLocaleString('en-US'),
+    [...results].map(([label, runsOf]) => ({
+      transport: label,
+      'tasks/s': Math.round(medianRate(runsOf)).toLocaleString('en-US'),
+      ...(options.metrics
+        ? {
+            'vs off': label.endsWith(' +metrics')
+              ? `${((medianRate(runsOf) / medianRate(results.get(label.replace(' +metrics', ''))!) - 1) * 100).toFixed(1)} %`
+              : '',
+          }
+        : {}),
       'master peak RSS MiB': Math.round(median(runsOf.map((r) => r.masterMiB))),
       'worker peak RSS MiB': Math.round(median(runsOf.map((r) => r.workerMiB))),
       'all runs tasks/s': runsOf.map((r) => r.tasksPerSecond).join(' / '),

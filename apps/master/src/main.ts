@@ -1,4 +1,11 @@
-import { addCommonOptions, addIsolationOptions, createProgram, integer, runProgram } from '@taskwire/cli-kit';
+import {
+  addCommonOptions,
+  addIsolationOptions,
+  addMetricsOptions,
+  createProgram,
+  integer,
+  runProgram,
+} from '@taskwire/cli-kit';
 import { runMaster } from './run.js';
 
 const program = addCommonOptions(
@@ -27,5 +34,6 @@ const program = addCommonOptions(
 
 // Handler isolation and timeout of the local workers.
 addIsolationOptions(program);
+addMetricsOptions(program);
 
 await runProgram(program, runMaster);

@@ -6,9 +6,11 @@ import {
   createLogger,
   type IsolationFlags,
   isolationArgs,
+  type Logger,
   loadHandler,
   loadTransport,
   logArgs,
+  type MetricsFlags,
   readAuthkey,
   settingsFrom,
   tlsClientOptions,
@@ -23,6 +25,7 @@ import {
   redactUrl,
   type TaskResult,
 } from '@taskwire/core';
+import type { ServedMetrics } from '@taskwire/metrics';
 import { InProcessWorkers } from './in-process-workers.js';
 import { type InputError, randomIntegers, readPayloads } from './input.js';
 import { discardPreforkedWorkers, LocalWorkers } from './local-workers.js';
@@ -32,7 +35,7 @@ import { catchStopSignals, exitCodeOf } from './stop-signals.js';
 
 /** Options of {@link runMaster} (the `taskwire-master` flags). */
 /** The isolation flags (`--isolate`, `--threads`, `--task-timeout`) apply to the local workers. */
-export interface RunMasterOptions extends CommonFlags, IsolationFlags {
+export interface RunMasterOptions extends CommonFlags, IsolationFlags, MetricsFlags {
   /** Demo size when there is no input. @default 10 */
   tasks?: number;
   /** One JSON payload per line; `-` = stdin. */
@@ -101,6 +104,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     workers?.kill();
     process.exit(exitCodeOf(signal));
   });
+  // prom-client loads while the master connects and its workers start, not before the first submit.
+  const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
+  metricsModule?.catch(() => undefined);
   const settings = await settingsFrom(options);
   const transport = await loadTransport(settings, (specifier) => import(specifier));
   const workersWanted = options.workers ?? 0;
@@ -183,6 +189,10 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
         ...isolationArgs(options),
         // The workers share this process's stderr: they log the same way.
         ...logArgs(log),
+        // Each local worker serves its own metrics on a free port (it prints the URL).
+        ...(options.metricsPort === undefined
+          ? []
+          : ['--metrics-port', '0', ...(options.metricsHost ? ['--metrics-host', options.metricsHost] : [])]),
       ],
       // The URL may carry a password: environment, not argv (which `ps` shows to every user).
       env: workerUrl ? { ...workerEnv, TASKWIRE_URL: workerUrl } : workerEnv,
@@ -208,6 +218,9 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     workers?.kill(); // quietly: the error is the master's to report
     throw error;
   });
+  const metrics =
+    metricsModule &&
+    (await serveMasterMetrics(await metricsModule, master, connection, taskQueue, options, log));
   const inputErrors: InputError[] = [];
   const input = options.input
     ? readPayloads(options.input, (error) => {
@@ -275,6 +288,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     await writer?.close();
     // After the connection failed for good there is nothing left to release on it (the transport closed it), and
     // trying would only hide why the job ended.
+    await metrics?.close();
     if (!failure) {
       await master.close();
       if (privateQueue) await deleteQueues(connection, [privateQueue, deadLetterQueueOf(privateQueue)]);
@@ -317,6 +331,29 @@ function terminalFailure(connection: Connection, onFailure: (error: Error) => vo
   );
   failed.catch(() => undefined);
   return failed;
+}
+
+/**
+ * With `--metrics-port`: the master's task counts, its task queue's depth, the live workers and the reconnects on
+ * /metrics.
+ */
+async function serveMasterMetrics(
+  { serveMetrics }: typeof import('@taskwire/metrics'),
+  master: Master,
+  connection: Connection,
+  queue: string,
+  options: MetricsFlags,
+  log: Logger,
+): Promise<ServedMetrics> {
+  const served = await serveMetrics({
+    connection,
+    queues: [queue],
+    port: options.metricsPort!,
+    host: options.metricsHost,
+  });
+  served.tasks.observeMaster(master);
+  log.info(`metrics on ${served.url}`, { url: served.url });
+  return served;
 }
 
 /** The command a remote worker runs to join (secrets never printed: the key by its file or variable). */

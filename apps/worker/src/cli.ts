@@ -2,6 +2,7 @@
 import {
   addCommonOptions,
   addIsolationOptions,
+  addMetricsOptions,
   createProgram,
   integer,
   receiveHandoff,
@@ -10,13 +11,15 @@ import {
 } from '@taskwire/cli-kit';
 import { runWorker } from './run.js';
 
-const program = addIsolationOptions(
-  addCommonOptions(
-    createProgram({
-      name: 'taskwire-worker',
-      description: 'Take tasks from a taskwire task queue, run a handler, send results back.',
-      packageJson: new URL('../package.json', import.meta.url),
-    }),
+const program = addMetricsOptions(
+  addIsolationOptions(
+    addCommonOptions(
+      createProgram({
+        name: 'taskwire-worker',
+        description: 'Take tasks from a taskwire task queue, run a handler, send results back.',
+        packageJson: new URL('../package.json', import.meta.url),
+      }),
+    ),
   ),
 )
   .option(

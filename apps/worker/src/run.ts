@@ -7,14 +7,16 @@ import {
   type Logger,
   loadRunnableHandler,
   loadTransport,
+  type MetricsFlags,
   settingsFrom,
   tlsClientOptions,
 } from '@taskwire/cli-kit';
-import { Worker } from '@taskwire/core';
+import { type Connection, Worker } from '@taskwire/core';
+import type { ServedMetrics } from '@taskwire/metrics';
 import { printOnce } from './repeat-filter.js';
 
 /** Options of {@link runWorker} (the `taskwire-worker` flags). */
-export interface RunWorkerOptions extends CommonFlags, IsolationFlags {
+export interface RunWorkerOptions extends CommonFlags, IsolationFlags, MetricsFlags {
   /** Handler name or module. @default 'square' */
   handler?: string;
   /** Tasks at once. @default 16, or the thread count with `isolate: 'threads'` */
@@ -37,6 +39,9 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   // closes and this worker must not live on as an orphan.
   if (process.send && process.env.TASKWIRE_EXIT_WITH_PARENT === '1') exitWithParent(log);
 
+  // Loaded only when asked for (prom-client costs start-up time), while the worker connects.
+  const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
+  metricsModule?.catch(() => undefined);
   const settings = await settingsFrom(options);
   const runnable = await loadRunnableHandler(options.handler ?? 'square', options, (error) =>
     log.error(`a handler thread failed outside any task: ${error.message}`, { error: error.name }),
@@ -58,6 +63,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     worker: worker.name,
     handler: options.handler ?? 'square',
   });
+  const metrics =
+    metricsModule && (await serveWorkerMetrics(await metricsModule, worker, connection, options, log));
   const report = printOnce((line, repeats) => log.error(line, repeats ? { repeats } : undefined));
   worker.on('error', (error) => report(error.message));
 
@@ -66,6 +73,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     const finish = async (code: number) => {
       clearInterval(idleTimer);
       await worker.stop();
+      await metrics?.close();
       await runnable.close();
       await connection.close();
       resolve(code);
@@ -84,6 +92,26 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
       );
     }
   });
+}
+
+/** With `--metrics-port`: the worker's task metrics, its queue's depth and its reconnects on /metrics. */
+async function serveWorkerMetrics(
+  { serveMetrics }: typeof import('@taskwire/metrics'),
+  worker: Worker,
+  connection: Connection,
+  options: MetricsFlags,
+  log: Logger,
+): Promise<ServedMetrics> {
+  const served = await serveMetrics({
+    connection,
+    queues: [worker.queueName],
+    port: options.metricsPort!,
+    host: options.metricsHost,
+    workers: false,
+  });
+  served.tasks.observeWorker(worker);
+  log.info(`metrics on ${served.url}`, { url: served.url });
+  return served;
 }
 
 function exitWithParent(log: Logger): void {

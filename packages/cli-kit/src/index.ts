@@ -23,7 +23,7 @@ export {
 } from './log-options.js';
 // pino is loaded by createLogger only for the JSON format.
 export { createLogger, currentLogger, type LogFields, type Logger, textLogger } from './logger.js';
-export { addCommonOptions, type CommonFlags } from './options.js';
+export { addCommonOptions, addMetricsOptions, type CommonFlags, type MetricsFlags } from './options.js';
 export { createProgram, integer, type ProgramInfo, runProgram, seconds } from './program.js';
 export { readAuthkey, settingsFrom, tlsClientOptions } from './settings.js';
 // startThreadPool is not re-exported: loading piscina would cost every CLI start-up ~30 ms.

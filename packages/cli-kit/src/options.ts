@@ -1,6 +1,7 @@
 import { findTransport, knownTransports } from '@taskwire/core';
 import { type Command, Option } from 'commander';
 import { addLogOptions, type LogFlags } from './log-options.js';
+import { integer } from './program.js';
 
 /** Flags every taskwire CLI that reaches a backend shares (the logging flags too). */
 export interface CommonFlags extends LogFlags {
@@ -36,4 +37,23 @@ export function addCommonOptions(program: Command): Command {
     .option('--tls-ca <file>', 'tcps://: trust this CA (or self-signed) certificate (or TASKWIRE_TLS_CA)')
     .option('--queue <name>', 'task queue name (default: tasks)')
     .option('--config <path>', 'JSON config file (default: ./taskwire.config.json if present)');
+}
+
+/** The metrics flags of taskwire-master and taskwire-worker. */
+export interface MetricsFlags {
+  /** Serve Prometheus metrics on this port (0: a free one, printed). Off when unset. */
+  metricsPort?: number;
+  /** Interface of the metrics endpoint. @default '127.0.0.1' */
+  metricsHost?: string;
+}
+
+/** Add `--metrics-port` and `--metrics-host` to a commander program. */
+export function addMetricsOptions(program: Command): Command {
+  return program
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on http://<metrics-host>:<port>/metrics (0: a free port, printed)',
+      integer(0, 65535),
+    )
+    .option('--metrics-host <host>', 'interface of the metrics endpoint (default 127.0.0.1)');
 }

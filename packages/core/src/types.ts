@@ -211,8 +211,11 @@ export interface Subscription {
   unsubscribe(): Promise<void>;
 }
 
-/** The events of a {@link Connection}: only `error`. */
-export type ConnectionEvent = 'error';
+/**
+ * The events of a {@link Connection}: `error` (its terminal failure) and `reconnect` (a dropped connection to the
+ * backend came back; counted by the metrics).
+ */
+export type ConnectionEvent = 'error' | 'reconnect';
 
 /** Receives a connection's terminal failure, a `TaskwireError` (an `AuthError`, a `ConfigError`, …). */
 export type ConnectionErrorListener = (error: Error) => void;
@@ -268,7 +271,8 @@ export interface Connection {
    * could not restore, a backend unreachable past the transport's deadline). Drops the connection rides out are
    * not reported. Afterwards every operation rejects; only `close()` is left to call. With no listener the
    * failure is printed as a process warning. Transports get it from `ConnectionEvents` in
-   * `@taskwire/core/transport`.
+   * `@taskwire/core/transport`. `reconnect` (no argument): each time a dropped connection to the backend came
+   * back (the metrics count it; the memory transport never drops).
    */
   on(event: ConnectionEvent, listener: ConnectionErrorListener): this;
   /** Remove a listener added with {@link Connection.on}. */

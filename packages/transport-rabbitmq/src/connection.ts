@@ -70,6 +70,7 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
     super();
     this.broadcasts = new BroadcastPublisher(amqp);
     amqp.onFailure((error) => this.reportFailure(error));
+    amqp.onReconnect(() => this.reportReconnect());
   }
 
   private get codec(): Codec {

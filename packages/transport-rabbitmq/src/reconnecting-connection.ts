@@ -55,6 +55,7 @@ export class ReconnectingConnection {
   private waiters: { resolve: (model: ChannelModel) => void; reject: (error: Error) => void }[] = [];
   private readonly connectListeners = new Set<(model: ChannelModel) => void>();
   private readonly failureListeners = new Set<(error: Error) => void>();
+  private readonly reconnectListeners = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
   /** When the last connection dropped, and why (for the give-up message). */
   private droppedAt = 0;
@@ -116,6 +117,11 @@ export class ReconnectingConnection {
    * Call `listener` once if the connection gives up for good (past its deadline or its retries, or a login refused
    * on reconnect); it then counts as closed.
    */
+  /** Hear each reconnect (not the first connection). */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.add(listener);
+  }
+
   onFailure(listener: (error: Error) => void): void {
     this.failureListeners.add(listener);
   }
@@ -243,6 +249,7 @@ export class ReconnectingConnection {
           return;
         }
         this.attach(model);
+        for (const listener of [...this.reconnectListeners]) listener();
         for (const listener of [...this.connectListeners]) listener(model);
       } catch (error) {
         this.lastError = error as Error;

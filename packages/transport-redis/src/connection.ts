@@ -16,17 +16,11 @@ import {
   redactUrl,
   type Subscription,
   type Transport,
-  UnsupportedError,
 } from '@taskwire/core';
-import {
-  backoffDelay,
-  ConnectionEvents,
-  checkQueueName,
-  refuseInspection,
-  wrapBackendError,
-} from '@taskwire/core/transport';
+import { backoffDelay, ConnectionEvents, checkQueueName, wrapBackendError } from '@taskwire/core/transport';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { BlockingPool } from './blocking.js';
+import { RedisInspection } from './inspection.js';
 import { broadcastChannel, queueKeys } from './keys.js';
 import { RedisQueue } from './queue.js';
 import { declareQueue } from './queue-options.js';
@@ -119,6 +113,7 @@ export class RedisConnection extends ConnectionEvents implements Connection {
   private closed = false;
   private closing: Promise<void> | undefined;
   private stopWatching: () => void = () => undefined;
+  private inspector: RedisInspection | undefined;
 
   private constructor(
     readonly transport: Transport,
@@ -147,7 +142,10 @@ export class RedisConnection extends ConnectionEvents implements Connection {
     client.on('ready', () => {
       // After a reconnect, replies to takes in flight may have been lost: new takes use a fresh
       // lease, and whatever the old one still holds returns to the queue when it lapses.
-      if (ready) for (const queue of this.queues) queue.renewLease();
+      if (ready) {
+        for (const queue of this.queues) queue.renewLease();
+        this.reportReconnect();
+      }
       ready = true;
     });
   }
@@ -279,23 +277,28 @@ export class RedisConnection extends ConnectionEvents implements Connection {
   }
 
   listQueues(): Promise<string[]> {
-    return refuseInspection(this.transport.name, 'listQueues');
+    this.assertOpen();
+    return this.inspection.listQueues();
   }
 
-  stats(_name: string): Promise<QueueStats> {
-    return refuseInspection(this.transport.name, 'stats');
+  stats(name: string): Promise<QueueStats> {
+    this.assertOpen();
+    return this.inspection.stats(name);
   }
 
-  peek<T = unknown>(_name: string, _options?: PeekOptions): Promise<PeekedItem<T>[]> {
-    return refuseInspection(this.transport.name, 'peek');
+  peek<T = unknown>(name: string, options?: PeekOptions): Promise<PeekedItem<T>[]> {
+    this.assertOpen();
+    return this.inspection.peek<T>(name, options);
   }
 
-  moveItems(_from: string, _to: string, _options?: MoveOptions): Promise<number> {
-    return Promise.reject(new UnsupportedError(`moveItems is not built yet on ${this.transport.name}`));
+  moveItems(from: string, to: string, options?: MoveOptions): Promise<number> {
+    this.assertOpen();
+    return this.inspection.moveItems(from, to, options);
   }
 
-  purgeQueue(_name: string): Promise<number> {
-    return Promise.reject(new UnsupportedError(`purgeQueue is not built yet on ${this.transport.name}`));
+  purgeQueue(name: string): Promise<number> {
+    this.assertOpen();
+    return this.inspection.purgeQueue(name);
   }
 
   close(): Promise<void> {
@@ -348,6 +351,12 @@ export class RedisConnection extends ConnectionEvents implements Connection {
     await Promise.allSettled([...this.queues].map((queue) => queue.close()));
     this.subscriber?.disconnect();
     if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  /** Inspection (src/inspection.ts), made on first use. */
+  private get inspection(): RedisInspection {
+    this.inspector ??= new RedisInspection({ client: this.client, codec: this.codec, prefix: this.prefix });
+    return this.inspector;
   }
 
   /** The Redis `CLIENT ID` of the command connection (for diagnostics and tests). */

@@ -98,4 +98,8 @@ export const scripts = {
   release: new LuaScript({ file: 'release.lua', keys: QUEUE_KEY_NAMES, argv: ['lease'] }),
   size: new LuaScript({ file: 'size.lua', keys: QUEUE_KEY_NAMES, argv: [] }),
   purge: new LuaScript({ file: 'purge.lua', keys: QUEUE_KEY_NAMES, argv: [] }),
+  // Inspection (src/inspection.ts).
+  stats: new LuaScript({ file: 'stats.lua', keys: QUEUE_KEY_NAMES, argv: [] }),
+  peek: new LuaScript({ file: 'peek.lua', keys: QUEUE_KEY_NAMES, argv: ['limit'], each: ['id'] }),
+  remove: new LuaScript({ file: 'remove.lua', keys: QUEUE_KEY_NAMES, argv: [], each: ['item'] }),
 };

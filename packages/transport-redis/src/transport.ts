@@ -10,9 +10,9 @@ export const REDIS_CAPABILITIES: Capabilities = Object.freeze({
   persistent: true,
   deadLetter: true,
   broadcast: true,
-  stats: false,
-  peek: false,
-  listQueues: false,
+  stats: true,
+  peek: true,
+  listQueues: true,
 });
 
 /** The `redis://` / `rediss://` transport. Options given here are defaults of every `connect()`. */

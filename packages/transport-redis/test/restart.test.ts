@@ -20,6 +20,8 @@ describe('a Redis restart', () => {
     const producerConnection = await transport.connect({ url, maxBlockMs: 500 });
     const consumerConnection = await transport.connect({ url, maxBlockMs: 500 });
     open.push(producerConnection, consumerConnection);
+    let reconnects = 0;
+    producerConnection.on('reconnect', () => reconnects++);
     const producer = await producerConnection.queue<number>('jobs');
     const consumer = await consumerConnection.queue<number>('jobs');
     const seen = new Set<number>();
@@ -31,6 +33,7 @@ describe('a Redis restart', () => {
     await producer.putMany([1, 2, 3]);
     for (let i = 0; i < 250 && seen.size < 3; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect([...seen].sort()).toEqual([1, 2, 3]);
+    expect(reconnects).toBe(0);
 
     // Redis dies (this server keeps nothing on disk) and comes back on the same port.
     await server.restart();
@@ -40,6 +43,8 @@ describe('a Redis restart', () => {
     await producerAgain.putMany([4, 5, 6]);
     for (let i = 0; i < 500 && seen.size < 6; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect([...seen].sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    // The connection said it came back (what taskwire_reconnects_total counts).
+    expect(reconnects).toBe(1);
     // The old producer handle works too.
     await producer.put(7);
     for (let i = 0; i < 500 && seen.size < 7; i++) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -426,6 +426,7 @@ export class TcpConnection extends ConnectionEvents implements Connection, Queue
     }
     this.attach(socket);
     this.state = 'open';
+    this.reportReconnect();
     void this.restore(this.socket!);
   }
 

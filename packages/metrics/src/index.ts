@@ -1,0 +1,11 @@
+/**
+ * `@taskwire/metrics`: Prometheus metrics for taskwire, with prom-client.
+ *
+ * @packageDocumentation
+ */
+
+export { Registry } from 'prom-client';
+export { createQueueMetrics, type QueueMetrics, type QueueMetricsOptions } from './queue-metrics.js';
+export { type ServedMetrics, type ServeMetricsOptions, serveMetrics } from './serve.js';
+export { type MetricsServer, type MetricsServerOptions, startMetricsServer } from './server.js';
+export { createTaskMetrics, type Detach, DURATION_BUCKETS, TaskMetrics } from './task-metrics.js';

@@ -1,0 +1,37 @@
+--[[
+  stats: a queue's counts by state, read in one step and read-only (inspection).
+
+  KEYS[1] meta       HASH: the declared options (order, maxsize, vt, dl)
+  KEYS[2] ready      LIST (fifo, lifo) or ZSET (priority) of items
+  KEYS[3] delayed    ZSET of items by due time
+  KEYS[4] inflight   HASH: delivery -> held value
+  KEYS[5] deadlines  ZSET of deliveries by visibility deadline
+  KEYS[6] leases     ZSET of consumer leases by expiry
+  KEYS[7] seq        STRING: sequence of a priority queue
+  KEYS[8] wake       LIST of wake-up tokens for blocked takers
+  KEYS[9] room       LIST of room tokens for puts blocked on a full queue
+  KEYS[10] holds     ZSET (all scores 0) of 'lease|delivery': each lease's deliveries, by lex range
+  KEYS[11] putters   ZSET of the tickets of puts refused for room, by arrival (their line)
+  KEYS[12] expiries  ZSET of those tickets by expiry (a putter that stopped retrying leaves the line)
+
+  No ARGV.
+
+  Returns { 0 } when the queue is not declared, else { 1, ready, delayed, inflight, dl }: a delayed
+  item whose time has come counts as ready (the next take makes it so); dl is the declared
+  dead-letter queue, '' for none.
+]]
+--- @include "item"
+--- @include "queue"
+
+if redis.call('EXISTS', meta) == 0 then return { 0 } end
+local order = options()
+local dl = redis.call('HGET', meta, 'dl') or ''
+local now = fmt(now_ms())
+local due = redis.call('ZCOUNT', delayed, '-inf', now)
+return {
+  1,
+  ready_count(order) + due,
+  redis.call('ZCARD', delayed) - due,
+  redis.call('HLEN', inflight),
+  dl,
+}
