@@ -11,6 +11,7 @@ import {
 import type { Command } from 'commander';
 import { dead, migrate, peek, purge, queues, stats, workers } from './commands.js';
 import { dashboard } from './dashboard-command.js';
+import { metrics } from './metrics-command.js';
 
 const program = createProgram({
   name: 'taskwire',
@@ -75,5 +76,17 @@ command('dashboard', 'serve the web dashboard', dashboard)
   .option('--port <port>', 'port (0: any free one; default 7733)', integer(0, 65535))
   .option('--token <token>', 'required on every API request (or TASKWIRE_DASHBOARD_TOKEN)')
   .option('--interval <seconds>', 'seconds between two samples of the backend (default 2)', seconds);
+command(
+  'metrics',
+  'serve Prometheus metrics of the whole transport: queue depth by state, live workers',
+  metrics,
+)
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option('--port <port>', 'port (0: any free one; default 9464)', integer(0, 65535))
+  .option(
+    '--queues <a,b>',
+    'queues whose depth is reported (default: every queue the transport lists)',
+    (value: string) => value.split(',').filter((name) => name !== ''),
+  );
 
 await program.parseAsync();

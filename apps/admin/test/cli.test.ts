@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Connection, type TaskEnvelope, taskQueueOptions, Worker } from '@taskwire/core';
 import createTcpTransport, { serve, type TcpServer } from '@taskwire/transport-tcp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NO_INSPECTION_TRANSPORT, runAdmin, runAdminOnTerminal } from './helpers.js';
+import { ADMIN_CLI, NO_INSPECTION_TRANSPORT, runAdmin, runAdminOnTerminal } from './helpers.js';
 
 // The real `taskwire` binary, spawned, against a TCP manager this test process hosts (as a master does).
 const authkey = randomBytes(16).toString('hex');
@@ -149,6 +150,36 @@ describe('taskwire against a TCP manager', () => {
     );
     const table = await runAdmin(['workers', ...flags]);
     expect(table.stdout).toMatch(new RegExp(`^cli-test-worker\\s+\\S+\\s+${process.pid}\\s+${name}\\s`, 'm'));
+  });
+
+  it('metrics serves the depth of every queue by state for Prometheus until SIGINT', async () => {
+    const { name } = await taskQueue(3, 2);
+    const child = spawn(process.execPath, [ADMIN_CLI, 'metrics', ...flags, '--port', '0', '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let stdout = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk;
+          const line = stdout.split('\n').find((candidate) => candidate.startsWith('{'));
+          if (line && stdout.includes('\n')) resolve((JSON.parse(line) as { url: string }).url);
+        });
+        child.once('exit', (code) =>
+          reject(new Error(`taskwire metrics exited with ${code} before serving`)),
+        );
+      });
+      const scraped = await (await fetch(url)).text();
+      expect(scraped).toContain(`taskwire_queue_depth{queue="${name}",state="ready"} 3`);
+      expect(scraped).toContain(`taskwire_queue_depth{queue="${name}",state="dead"} 2`);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
   });
 
   it('migrate says there is nothing to migrate', async () => {

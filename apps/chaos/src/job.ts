@@ -35,6 +35,13 @@ export interface RunningJob {
   releaseInput(upTo?: number): void;
 }
 
+/**
+ * Attempts per task: more than the kill scenario's five SIGKILLs, so a task held by every killed worker is still
+ * not given up and any failure but a poison task's is work lost. With 3, an unlucky task caught by three kills (a
+ * prefetched one, then the same task run alone after each loss) failed with WorkerLostError, as it should.
+ */
+const MAX_ATTEMPTS = 6;
+
 /** Start the real master on `spec.tasks`. */
 export function startJob(spec: JobSpec, isPoison: (id: number) => boolean): RunningJob {
   const started = Date.now();
@@ -44,7 +51,7 @@ export function startJob(spec: JobSpec, isPoison: (id: number) => boolean): Runn
     [
       MASTER_BIN,
       ...spec.masterArgs,
-      ...['--queue', spec.queue, '--input', '-', '--output', '-', '--max-attempts', '3'],
+      ...['--queue', spec.queue, '--input', '-', '--output', '-', '--max-attempts', String(MAX_ATTEMPTS)],
     ],
     { env: { ...process.env, ...spec.env }, stdio: ['pipe', 'pipe', 'pipe'] },
   );

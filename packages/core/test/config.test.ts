@@ -121,7 +121,7 @@ describe('settings resolution derives from the transport registry', () => {
     );
     expect(ConfigError.isInstance(error)).toBe(true);
     expect(error.message).toBe(
-      'unknown URL scheme "zmq://"; known: memory, tcp, tcps, redis, rediss, amqp, amqps, fakemq, fakemqs',
+      'unknown URL scheme "zmq://"; known: memory, tcp, tcps, redis, rediss, amqp, amqps, postgres, postgresql, nats, fakemq, fakemqs',
     );
   });
 });
