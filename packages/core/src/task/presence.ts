@@ -94,6 +94,7 @@ export function listRunning(running: Iterable<RunningTask>): RunningTask[] {
 export class PresenceAnnouncer {
   private timer: NodeJS.Timeout | undefined;
   private subscription: Subscription | undefined;
+  private starting: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -102,12 +103,25 @@ export class PresenceAnnouncer {
     private readonly heartbeatMs: number,
   ) {}
 
-  /** Announce now and every `heartbeatMs`, and answer pings. */
-  async start(): Promise<void> {
+  /**
+   * Announce now and every `heartbeatMs`, and answer pings. A worker does not wait for it: its tasks flow while
+   * the subscription is made.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.subscribe();
+    return this.starting;
+  }
+
+  private async subscribe(): Promise<void> {
     if (!this.connection.transport.capabilities.broadcast || this.heartbeatMs === 0) return;
-    this.subscription = await this.connection.subscribe(WORKERS_CHANNEL, (message) => {
+    const subscription = await this.connection.subscribe(WORKERS_CHANNEL, (message) => {
       if (isPresenceMessage(message) && message.type === 'ping') this.announce();
     });
+    if (this.stopped) {
+      await subscription.unsubscribe().catch(() => {});
+      return;
+    }
+    this.subscription = subscription;
     this.announce();
     this.timer = setInterval(() => this.announce(), this.heartbeatMs);
     // Heartbeats never keep a process alive that has nothing else to do.
@@ -124,6 +138,7 @@ export class PresenceAnnouncer {
   /** Stop the heartbeats and say goodbye, so directories drop this worker at once. */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    // A subscription still being made sees `stopped` and is undone there: never wait for a backend here.
     this.stopped = true;
     clearInterval(this.timer);
     if (!this.subscription) return;

@@ -233,7 +233,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (task) void this.runBroadcast(task);
       });
     }
-    await this.presence.start();
+    // Not awaited: announcing must not hold up the start (a short job can be over before a subscription is made).
+    this.presence.start().catch((error: Error) => this.report(error));
   }
 
   /** What this worker's heartbeats say about it now. */
