@@ -84,17 +84,26 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
     // Without options, an existing queue is opened as it is (like the memory engine, omitted
     // options are taken from the queue); RabbitMQ would otherwise reject the default arguments.
     try {
-      if (!given && (await this.exists(name))) {
-        // Opened as it is: a bounded queue is known by its due queue, declared with it.
-        const bounded = await this.exists(dueQueueName(name));
-        return this.track(await new RabbitMQQueue<T>(this.context, name, undefined, bounded).start());
+      if (!given && (await this.exists(name))) return await this.openAsItIs<T>(name);
+      try {
+        await this.declare(name, resolved);
+      } catch (error) {
+        // Another process created the queue between the check and the declare: without options, open it as it is.
+        if (!given && error instanceof ConfigError && (await this.exists(name)))
+          return await this.openAsItIs<T>(name);
+        throw error;
       }
-      await this.declare(name, resolved);
       const bounded = resolved.maxsize > 0;
       return this.track(await new RabbitMQQueue<T>(this.context, name, resolved, bounded).start());
     } catch (error) {
       throw wrapBackendError(error, `rabbitmq: declaring queue "${name}"`);
     }
+  }
+
+  /** Open an existing queue with the options it was declared with; a bounded queue is known by its due queue. */
+  private async openAsItIs<T>(name: string): Promise<DistributedQueue<T>> {
+    const bounded = await this.exists(dueQueueName(name));
+    return this.track(await new RabbitMQQueue<T>(this.context, name, undefined, bounded).start());
   }
 
   async publish<T = unknown>(channel: string, message: T): Promise<void> {

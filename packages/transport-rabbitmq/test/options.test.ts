@@ -5,6 +5,7 @@ import {
   QueueEmptyError,
   UnsupportedError,
 } from '@taskwire/core';
+import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { delayBucket } from '../src/arguments.js';
 import transportFactory, { createRabbitMQTransport } from '../src/index.js';
@@ -72,6 +73,27 @@ describe('rabbitmq options and errors', () => {
       const reopened = await connection.queue<number>(queueName);
       expect((await reopened.get({ timeoutMs: 2000 })).body).toBe(1);
     } finally {
+      await connection.close();
+    }
+  });
+
+  it('opening a queue without options while another process creates it opens it as it is, never a ConfigError', async () => {
+    const connection = await transport.connect({ url: AMQP_URL });
+    const raw = await amqp.connect(AMQP_URL);
+    try {
+      const channel = await raw.createChannel();
+      // Each round races our check-then-declare against a plain declare (the way a consumer creates `<name>.dead`).
+      for (let round = 0; round < 40; round++) {
+        const queueName = name(`race-${round}`);
+        const [, queue] = await Promise.all([
+          channel.assertQueue(queueName, { durable: true }),
+          connection.queue<number>(queueName),
+        ]);
+        await queue.put(round);
+        expect((await queue.get({ timeoutMs: 2000 })).body).toBe(round);
+      }
+    } finally {
+      await raw.close();
       await connection.close();
     }
   });
