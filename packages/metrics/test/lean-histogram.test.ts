@@ -1,0 +1,46 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { LeanHistogram } from '../src/lean-histogram.js';
+
+function histogram(registry: Registry): LeanHistogram<'queue'> {
+  return new LeanHistogram({
+    name: 'test_seconds',
+    help: 'a test histogram',
+    labelNames: ['queue'],
+    buckets: [0.1, 1, 0.01], // unsorted on purpose
+    registers: [registry],
+  });
+}
+
+describe('LeanHistogram', () => {
+  it('reports cumulative buckets, +Inf, sum and count in the Prometheus text format', async () => {
+    const registry = new Registry();
+    const observe = histogram(registry).bind({ queue: 'a' });
+    for (const value of [0.005, 0.01, 0.05, 0.5, 2, Number.NaN, Number.POSITIVE_INFINITY]) observe(value);
+    const text = await registry.metrics();
+    expect(text).toContain('# TYPE test_seconds histogram');
+    expect(text).toContain('test_seconds_bucket{le="0.01",queue="a"} 2');
+    expect(text).toContain('test_seconds_bucket{le="0.1",queue="a"} 3');
+    expect(text).toContain('test_seconds_bucket{le="1",queue="a"} 4');
+    expect(text).toContain('test_seconds_bucket{le="+Inf",queue="a"} 5');
+    expect(text).toContain('test_seconds_sum{queue="a"} 2.565');
+    expect(text).toContain('test_seconds_count{queue="a"} 5');
+  });
+
+  it('keeps label sets apart, binds the same set to the same counts, and resets to zero', async () => {
+    const registry = new Registry();
+    const metric = histogram(registry);
+    metric.bind({ queue: 'a' })(0.2);
+    metric.bind({ queue: 'a' })(0.3);
+    metric.bind({ queue: 'b' })(5);
+    let text = await registry.metrics();
+    expect(text).toContain('test_seconds_count{queue="a"} 2');
+    expect(text).toContain('test_seconds_count{queue="b"} 1');
+    const json = await registry.getMetricsAsJSON();
+    expect(json[0]!.values.filter((value) => value.metricName === 'test_seconds_count')).toHaveLength(2);
+    metric.reset();
+    text = await registry.metrics();
+    expect(text).toContain('test_seconds_count{queue="a"} 0');
+    expect(text).toContain('test_seconds_bucket{le="+Inf",queue="b"} 0');
+  });
+});
