@@ -36,8 +36,8 @@ describe('LeanHistogram', () => {
     let text = await registry.metrics();
     expect(text).toContain('test_seconds_count{queue="a"} 2');
     expect(text).toContain('test_seconds_count{queue="b"} 1');
-    const json = await registry.getMetricsAsJSON();
-    expect(json[0]!.values.filter((value) => value.metricName === 'test_seconds_count')).toHaveLength(2);
+    const [json] = (await registry.getMetricsAsJSON()) as unknown as [{ values: { metricName: string }[] }];
+    expect(json.values.filter((value) => value.metricName === 'test_seconds_count')).toHaveLength(2);
     metric.reset();
     text = await registry.metrics();
     expect(text).toContain('test_seconds_count{queue="a"} 0');
