@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Connection, type TaskEnvelope, taskQueueOptions, Worker } from '@taskwire/core';
+import { MIGRATION_VERSIONS } from '@taskwire/transport-postgres';
 import createTcpTransport, { serve, type TcpServer } from '@taskwire/transport-tcp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AdminBackend, BROKER_TRANSPORTS, openBackend } from './backends.js';
@@ -250,6 +251,98 @@ describe.each(BROKER_TRANSPORTS.filter((transport) => transport !== 'rabbitmq'))
     commandCases(() => target);
   },
 );
+
+describe('taskwire on rabbitmq (a private node with the management API)', () => {
+  let backend: AdminBackend;
+  let target: Target;
+  beforeAll(async () => {
+    backend = await openBackend('rabbitmq');
+    target = { flags: backend.flags, client: await backend.connect(), connect: backend.connect };
+  }, 120_000);
+  afterAll(async () => {
+    await target?.client.close();
+    await backend?.drop();
+  });
+
+  /** Run `taskwire ...args --json` until its output satisfies `ok` (the management API samples its figures). */
+  async function settled(args: string[], ok: (value: unknown) => boolean): Promise<unknown> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { stdout, stderr } = await runAdmin([...args, ...target.flags, '--json']);
+      const value = stdout ? json(stdout) : stderr;
+      if (ok(value) || Date.now() > deadline) return value;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  it('queues and stats show the counts; dead --requeue moves them all back; purge empties the queue', async () => {
+    const { name } = await taskQueue(target, 3, 2);
+    const counts = (value: unknown) => value as { ready: number; deadLetter: { size: number } };
+    const listed = (await settled(['queues'], (value) =>
+      (value as { name: string; ready: number }[]).some((q) => q.name === name && q.ready === 3),
+    )) as unknown[];
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name, ready: 3, deadLetter: { name: `${name}.dead`, size: 2 } }),
+      ]),
+    );
+    const requeued = await runAdmin(['dead', name, ...target.flags, '--requeue', '--json']);
+    expect(json(requeued.stdout)).toEqual({ from: `${name}.dead`, to: name, moved: 2 });
+    expect(
+      await settled(
+        ['stats', name],
+        (value) => counts(value).ready === 5 && counts(value).deadLetter.size === 0,
+      ),
+    ).toMatchObject({ ready: 5, deadLetter: { size: 0 } });
+    const purged = await runAdmin(['purge', name, ...target.flags, '--yes', '--json']);
+    expect(json(purged.stdout)).toEqual({ queue: name, removed: 5 });
+  });
+
+  it('peek and listing the dead letters are refused with one line (AMQP cannot look without taking)', async () => {
+    const { name } = await taskQueue(target, 1, 1);
+    for (const command of [
+      ['peek', name],
+      ['dead', name],
+    ]) {
+      const refused = await runAdmin([...command, ...target.flags]);
+      expect(refused).toMatchObject({
+        code: 1,
+        stderr: 'taskwire: error: the rabbitmq transport cannot peek (capability "peek")\n',
+      });
+    }
+  });
+
+  it('workers lists the live workers', async () => {
+    const { name } = await taskQueue(target, 0, 0);
+    const connection = await target.connect();
+    const worker = await Worker.start({
+      connection,
+      queue: name,
+      name: 'rabbit-worker',
+      handler: (n: number) => n,
+    });
+    cleanups.push(async () => {
+      await worker.stop();
+      await connection.close();
+    });
+    const listed = await runAdmin(['workers', ...target.flags, '--json']);
+    expect(json(listed.stdout)).toEqual([
+      expect.objectContaining({ name: 'rabbit-worker', queue: name, state: 'running' }),
+    ]);
+  });
+});
+
+describe('taskwire migrate on postgres', () => {
+  it('applies every migration to a fresh schema once, then says it is up to date', async () => {
+    const backend = await openBackend('postgres');
+    cleanups.push(() => backend.drop());
+    const first = await runAdmin(['migrate', ...backend.flags, '--json']);
+    expect(first.stderr).toBe('');
+    expect(json(first.stdout)).toEqual({ transport: 'postgres', applied: [...MIGRATION_VERSIONS] });
+    const again = await runAdmin(['migrate', ...backend.flags]);
+    expect(again).toMatchObject({ code: 0, stdout: 'postgres: already up to date\n' });
+  });
+});
 
 describe('taskwire on a transport without inspection', () => {
   it('refuses stats, peek and queues with one clear line and exit 1', async () => {
