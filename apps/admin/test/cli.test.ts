@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Connection, type TaskEnvelope, taskQueueOptions, Worker } from '@taskwire/core';
+import { startPrivateRedis } from '@taskwire/test-brokers';
 import { MIGRATION_VERSIONS } from '@taskwire/transport-postgres';
 import createTcpTransport, { serve, type TcpServer } from '@taskwire/transport-tcp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -342,6 +343,37 @@ describe('taskwire migrate on postgres', () => {
     const again = await runAdmin(['migrate', ...backend.flags]);
     expect(again).toMatchObject({ code: 0, stdout: 'postgres: already up to date\n' });
   });
+});
+
+describe('taskwire dashboard with its backend gone', () => {
+  it('exits 0 on SIGINT without waiting for the backend to come back', async () => {
+    const redis = await startPrivateRedis({ persistent: false });
+    cleanups.push(() => redis.stop());
+    const child = spawn(
+      process.execPath,
+      [ADMIN_CLI, 'dashboard', '--transport', 'redis', '--url', redis.url, '--port', '0', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal, stderr })),
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    cleanups.push(async () => {
+      child.kill('SIGKILL');
+    });
+    const line = await new Promise<string>((resolve) =>
+      child.stdout.once('data', (chunk) => resolve(`${chunk}`)),
+    );
+    const { url } = JSON.parse(line) as { url: string };
+    expect((await fetch(`${url}api/state`)).status).toBe(200); // serving: its signal handlers are in place
+    await redis.kill();
+    child.kill('SIGINT');
+    // Before: the worker directory's unsubscribe waited for Redis to come back (up to the 5 min reconnect deadline).
+    expect(await exited).toEqual({ code: 0, signal: null, stderr: '' });
+  }, 30_000);
 });
 
 describe('taskwire on a transport without inspection', () => {
