@@ -32,7 +32,9 @@
           };
     const response = await fetch(path, init);
     const value = await response.json().catch(() => ({ error: response.statusText }));
-    if (!response.ok) throw new Error(value.error || `HTTP ${response.status}`);
+    if (!response.ok) {
+      throw Object.assign(new Error(value.error || `HTTP ${response.status}`), { code: value.code });
+    }
     return value;
   }
 
@@ -210,14 +212,21 @@
   }
 
   async function loadDead(queue) {
+    const summary = document.getElementById('dead-summary');
+    const rows = document.querySelector('#dead tbody');
+    const stats = snapshot.queues.find((q) => q.name === queue);
+    const counted = (size) => `${size} item${size === 1 ? '' : 's'}`;
     try {
       const { deadLetter, items } = await api(`api/dead?queue=${encodeURIComponent(queue)}`);
-      const size = snapshot.queues.find((q) => q.name === queue)?.deadLetter.size ?? items.length;
-      document.getElementById('dead-summary').textContent =
-        `${deadLetter}: ${size} item${size === 1 ? '' : 's'}${size > items.length ? ` (first ${items.length} shown)` : ''}`;
-      document.querySelector('#dead tbody').replaceChildren(...items.map((item) => deadRow(queue, item)));
+      const size = stats?.deadLetter.size ?? items.length;
+      summary.textContent = `${deadLetter}: ${counted(size)}${size > items.length ? ` (first ${items.length} shown)` : ''}`;
+      rows.replaceChildren(...items.map((item) => deadRow(queue, item)));
     } catch (error) {
-      showProblem(error.message);
+      // A transport that cannot peek (RabbitMQ): say so where the items would be, for as long as they are not
+      // shown (a problem banner is cleared by the next poll); Requeue all and Purge still work.
+      if (error.code !== 'TASKWIRE_UNSUPPORTED' || !stats) return showProblem(error.message);
+      summary.textContent = `${stats.deadLetter.name}: ${counted(stats.deadLetter.size)}, not listed (${error.message})`;
+      rows.replaceChildren();
     }
   }
 

@@ -20,6 +20,8 @@ const interval = flag('--interval', 2);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const redis = await startPrivateRedis({ persistent: false });
+// Stopped however the run ends: a failed launch (no Chromium) must not leave a redis-server behind.
+process.once('exit', () => redis.stop());
 const commandStats = () => {
   const info = execFileSync('redis-cli', ['-p', String(redis.port), 'INFO', 'commandstats'], {
     encoding: 'utf8',
@@ -73,6 +75,7 @@ const dashboard = spawn(
   ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
+process.once('exit', () => dashboard.kill());
 const { url } = JSON.parse(
   await new Promise((resolve) => dashboard.stdout.once('data', (chunk) => resolve(String(chunk)))),
 );

@@ -1,36 +1,36 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Connection, type TaskEnvelope, taskQueueOptions, Worker } from '@taskwire/core';
+import { startPrivateRedis } from '@taskwire/test-brokers';
+import { MIGRATION_VERSIONS } from '@taskwire/transport-postgres';
 import createTcpTransport, { serve, type TcpServer } from '@taskwire/transport-tcp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type AdminBackend, BROKER_TRANSPORTS, openBackend } from './backends.js';
 import { ADMIN_CLI, NO_INSPECTION_TRANSPORT, runAdmin, runAdminOnTerminal } from './helpers.js';
 
-// The real `taskwire` binary, spawned, against a TCP manager this test process hosts (as a master does).
+// The real `taskwire` binary, spawned, against a TCP manager this test process hosts (as a master does), and
+// against each broker in a namespace of the run's own.
 const authkey = randomBytes(16).toString('hex');
 let server: TcpServer;
-let client: Connection;
-let flags: string[];
 let prefix = 0;
 const cleanups: (() => Promise<void>)[] = [];
 
-beforeAll(async () => {
-  server = await serve({ port: 0, authkey });
-  client = await createTcpTransport().connect({ url: server.url, authkey });
-  flags = ['--url', server.url, '--authkey', authkey];
-});
-afterAll(async () => {
-  await client.close();
-  await server.close();
-});
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-/** A fresh task queue with `ready` tasks, and `dead` tasks already in its dead-letter queue. */
-async function taskQueue(ready: number, dead: number) {
+/** Where the commands run: the flags that reach it and a connection of the test's own. */
+interface Target {
+  flags: string[];
+  client: Connection;
+  connect(): Promise<Connection>;
+}
+
+/** A fresh task queue on `target` with `ready` tasks, and `dead` tasks already in its dead-letter queue. */
+async function taskQueue(target: Target, ready: number, dead: number) {
   const name = `admin-${process.pid}-${++prefix}`;
-  const queue = await client.queue(name, taskQueueOptions(name));
-  const deadLetter = await client.queue(`${name}.dead`);
+  const queue = await target.client.queue(name, taskQueueOptions(name));
+  const deadLetter = await target.client.queue(`${name}.dead`);
   const task = (id: string): TaskEnvelope => ({
     id,
     kind: 'square',
@@ -46,9 +46,12 @@ async function taskQueue(ready: number, dead: number) {
 
 const json = (stdout: string) => JSON.parse(stdout) as unknown;
 
-describe('taskwire against a TCP manager', () => {
+/** The commands every transport with inspection answers alike: queues, stats, peek, dead, purge, workers. */
+function commandCases(current: () => Target) {
   it('queues and stats show the counts, as a table and as --json', async () => {
-    const { name } = await taskQueue(3, 2);
+    const target = current();
+    const { flags } = target;
+    const { name } = await taskQueue(target, 3, 2);
     const listed = await runAdmin(['queues', ...flags, '--json']);
     expect(listed.stderr).toBe('');
     expect(listed.code).toBe(0);
@@ -64,7 +67,9 @@ describe('taskwire against a TCP manager', () => {
   });
 
   it('stats --watch prints again every interval until SIGINT, then exits 0', async () => {
-    const { name } = await taskQueue(1, 0);
+    const target = current();
+    const { flags } = target;
+    const { name } = await taskQueue(target, 1, 0);
     const watched = await runAdmin(['stats', name, ...flags, '--watch', '--interval', '0.2', '--json'], {
       interruptWhen: (stdout) => stdout.split('\n').length > 3,
     });
@@ -75,7 +80,9 @@ describe('taskwire against a TCP manager', () => {
   });
 
   it('peek shows items without taking them', async () => {
-    const { name } = await taskQueue(3, 0);
+    const target = current();
+    const { flags } = target;
+    const { name } = await taskQueue(target, 3, 0);
     const peeked = await runAdmin(['peek', name, '-n', '2', ...flags, '--json']);
     expect(peeked.code).toBe(0);
     const items = json(peeked.stdout) as { kind: string; payload: unknown; state: string }[];
@@ -86,7 +93,9 @@ describe('taskwire against a TCP manager', () => {
   });
 
   it('dead lists the dead-letter queue; --requeue --ids moves those back; --requeue moves the rest', async () => {
-    const { name } = await taskQueue(0, 3);
+    const target = current();
+    const { flags } = target;
+    const { name } = await taskQueue(target, 0, 3);
     const shown = await runAdmin(['dead', name, ...flags, '--json']);
     const items = json(shown.stdout) as { id: string; kind: string; payload: unknown }[];
     expect(items).toHaveLength(3);
@@ -103,7 +112,9 @@ describe('taskwire against a TCP manager', () => {
   });
 
   it('purge refuses without --yes when stdin is not a terminal, and purges with it', async () => {
-    const { name } = await taskQueue(4, 1);
+    const target = current();
+    const { flags } = target;
+    const { name } = await taskQueue(target, 4, 1);
     const refused = await runAdmin(['purge', name, ...flags]);
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toBe(
@@ -116,21 +127,11 @@ describe('taskwire against a TCP manager', () => {
     expect(dead.stdout.trim()).toBe(`purged 1 item from ${name}.dead`);
   });
 
-  it('purge asks on a terminal: no keeps the items, yes purges them', async () => {
-    const { name } = await taskQueue(2, 0);
-    const declined = await runAdminOnTerminal(['purge', name, ...flags], 'n\n');
-    expect(declined.code).toBe(1);
-    expect(declined.output).toContain(`purge every waiting item of ${name}? [y/N]`);
-    expect(declined.output).toContain(`taskwire: ${name} not purged`);
-    expect(json((await runAdmin(['stats', name, ...flags, '--json'])).stdout)).toMatchObject({ ready: 2 });
-    const accepted = await runAdminOnTerminal(['purge', name, ...flags], 'y\n');
-    expect(accepted.code).toBe(0);
-    expect(accepted.output).toContain(`purged 2 items from ${name}`);
-  });
-
   it('workers lists the live workers', async () => {
-    const { name } = await taskQueue(0, 0);
-    const connection = await createTcpTransport().connect({ url: server.url, authkey });
+    const target = current();
+    const { flags } = target;
+    const { name } = await taskQueue(target, 0, 0);
+    const connection = await target.connect();
     const worker = await Worker.start({
       connection,
       queue: name,
@@ -151,9 +152,37 @@ describe('taskwire against a TCP manager', () => {
     const table = await runAdmin(['workers', ...flags]);
     expect(table.stdout).toMatch(new RegExp(`^cli-test-worker\\s+\\S+\\s+${process.pid}\\s+${name}\\s`, 'm'));
   });
+}
+
+describe('taskwire against a TCP manager', () => {
+  let tcp: Target;
+  let flags: string[];
+  beforeAll(async () => {
+    server = await serve({ port: 0, authkey });
+    const connect = () => createTcpTransport().connect({ url: server.url, authkey });
+    flags = ['--url', server.url, '--authkey', authkey];
+    tcp = { flags, client: await connect(), connect };
+  });
+  afterAll(async () => {
+    await tcp.client.close();
+    await server.close();
+  });
+  commandCases(() => tcp);
+
+  it('purge asks on a terminal: no keeps the items, yes purges them', async () => {
+    const { name } = await taskQueue(tcp, 2, 0);
+    const declined = await runAdminOnTerminal(['purge', name, ...flags], 'n\n');
+    expect(declined.code).toBe(1);
+    expect(declined.output).toContain(`purge every waiting item of ${name}? [y/N]`);
+    expect(declined.output).toContain(`taskwire: ${name} not purged`);
+    expect(json((await runAdmin(['stats', name, ...flags, '--json'])).stdout)).toMatchObject({ ready: 2 });
+    const accepted = await runAdminOnTerminal(['purge', name, ...flags], 'y\n');
+    expect(accepted.code).toBe(0);
+    expect(accepted.output).toContain(`purged 2 items from ${name}`);
+  });
 
   it('metrics serves the depth of every queue by state for Prometheus until SIGINT', async () => {
-    const { name } = await taskQueue(3, 2);
+    const { name } = await taskQueue(tcp, 3, 2);
     const child = spawn(process.execPath, [ADMIN_CLI, 'metrics', ...flags, '--port', '0', '--json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -198,12 +227,153 @@ describe('taskwire against a TCP manager', () => {
   });
 
   it('the settings come from the environment too', async () => {
-    const { name } = await taskQueue(2, 0);
+    const { name } = await taskQueue(tcp, 2, 0);
     const fromEnv = await runAdmin(['stats', '--json'], {
       env: { TASKWIRE_URL: server.url, TASKWIRE_AUTHKEY: authkey, TASKWIRE_QUEUE: name },
     });
     expect(json(fromEnv.stdout)).toMatchObject({ name, ready: 2 });
   });
+});
+
+describe.each(BROKER_TRANSPORTS.filter((transport) => transport !== 'rabbitmq'))(
+  'taskwire on %s',
+  (transport) => {
+    let backend: AdminBackend;
+    let target: Target;
+    beforeAll(async () => {
+      backend = await openBackend(transport);
+      target = { flags: backend.flags, client: await backend.connect(), connect: backend.connect };
+    });
+    afterAll(async () => {
+      await target?.client.close();
+      await backend?.drop();
+    });
+
+    commandCases(() => target);
+  },
+);
+
+describe('taskwire on rabbitmq (a private node with the management API)', () => {
+  let backend: AdminBackend;
+  let target: Target;
+  beforeAll(async () => {
+    backend = await openBackend('rabbitmq');
+    target = { flags: backend.flags, client: await backend.connect(), connect: backend.connect };
+  }, 120_000);
+  afterAll(async () => {
+    await target?.client.close();
+    await backend?.drop();
+  });
+
+  /** Run `taskwire ...args --json` until its output satisfies `ok` (the management API samples its figures). */
+  async function settled(args: string[], ok: (value: unknown) => boolean): Promise<unknown> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { stdout, stderr } = await runAdmin([...args, ...target.flags, '--json']);
+      const value = stdout ? json(stdout) : stderr;
+      if (ok(value) || Date.now() > deadline) return value;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  it('queues and stats show the counts; dead --requeue moves them all back; purge empties the queue', async () => {
+    const { name } = await taskQueue(target, 3, 2);
+    const counts = (value: unknown) => value as { ready: number; deadLetter: { size: number } };
+    const listed = (await settled(['queues'], (value) =>
+      (value as { name: string; ready: number }[]).some((q) => q.name === name && q.ready === 3),
+    )) as unknown[];
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name, ready: 3, deadLetter: { name: `${name}.dead`, size: 2 } }),
+      ]),
+    );
+    const requeued = await runAdmin(['dead', name, ...target.flags, '--requeue', '--json']);
+    expect(json(requeued.stdout)).toEqual({ from: `${name}.dead`, to: name, moved: 2 });
+    expect(
+      await settled(
+        ['stats', name],
+        (value) => counts(value).ready === 5 && counts(value).deadLetter.size === 0,
+      ),
+    ).toMatchObject({ ready: 5, deadLetter: { size: 0 } });
+    const purged = await runAdmin(['purge', name, ...target.flags, '--yes', '--json']);
+    expect(json(purged.stdout)).toEqual({ queue: name, removed: 5 });
+  });
+
+  it('peek and listing the dead letters are refused with one line (AMQP cannot look without taking)', async () => {
+    const { name } = await taskQueue(target, 1, 1);
+    for (const command of [
+      ['peek', name],
+      ['dead', name],
+    ]) {
+      const refused = await runAdmin([...command, ...target.flags]);
+      expect(refused).toMatchObject({
+        code: 1,
+        stderr: 'taskwire: error: the rabbitmq transport cannot peek (capability "peek")\n',
+      });
+    }
+  });
+
+  it('workers lists the live workers', async () => {
+    const { name } = await taskQueue(target, 0, 0);
+    const connection = await target.connect();
+    const worker = await Worker.start({
+      connection,
+      queue: name,
+      name: 'rabbit-worker',
+      handler: (n: number) => n,
+    });
+    cleanups.push(async () => {
+      await worker.stop();
+      await connection.close();
+    });
+    const listed = await runAdmin(['workers', ...target.flags, '--json']);
+    expect(json(listed.stdout)).toEqual([
+      expect.objectContaining({ name: 'rabbit-worker', queue: name, state: 'running' }),
+    ]);
+  });
+});
+
+describe('taskwire migrate on postgres', () => {
+  it('applies every migration to a fresh schema once, then says it is up to date', async () => {
+    const backend = await openBackend('postgres');
+    cleanups.push(() => backend.drop());
+    const first = await runAdmin(['migrate', ...backend.flags, '--json']);
+    expect(first.stderr).toBe('');
+    expect(json(first.stdout)).toEqual({ transport: 'postgres', applied: [...MIGRATION_VERSIONS] });
+    const again = await runAdmin(['migrate', ...backend.flags]);
+    expect(again).toMatchObject({ code: 0, stdout: 'postgres: already up to date\n' });
+  });
+});
+
+describe('taskwire dashboard with its backend gone', () => {
+  it('exits 0 on SIGINT without waiting for the backend to come back', async () => {
+    const redis = await startPrivateRedis({ persistent: false });
+    cleanups.push(() => redis.stop());
+    const child = spawn(
+      process.execPath,
+      [ADMIN_CLI, 'dashboard', '--transport', 'redis', '--url', redis.url, '--port', '0', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal, stderr })),
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    cleanups.push(async () => {
+      child.kill('SIGKILL');
+    });
+    const line = await new Promise<string>((resolve) =>
+      child.stdout.once('data', (chunk) => resolve(`${chunk}`)),
+    );
+    const { url } = JSON.parse(line) as { url: string };
+    expect((await fetch(`${url}api/state`)).status).toBe(200); // serving: its signal handlers are in place
+    await redis.kill();
+    child.kill('SIGINT');
+    // Before: the worker directory's unsubscribe waited for Redis to come back (up to the 5 min reconnect deadline).
+    expect(await exited).toEqual({ code: 0, signal: null, stderr: '' });
+  }, 30_000);
 });
 
 describe('taskwire on a transport without inspection', () => {

@@ -16,11 +16,13 @@ import {
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDashboard } from '../src/index.js';
-import { ADMIN_CLI, MASTER_CLI, waitFor } from './helpers.js';
+import { BROKER_TRANSPORTS, type BrokerTransport, openBackend } from './backends.js';
+import { ADMIN_CLI, MASTER_CLI, WORKER_CLI, waitFor } from './helpers.js';
 
 // The dashboard end to end in Debian's Chromium driven by playwright-core (`.ci/run` installs Chromium when
-// missing): on the memory transport in this process, and with the real CLIs, a master hosting the TCP manager with
-// two local workers and `taskwire dashboard` against it.
+// missing): on the memory transport in this process, and on every other transport with the real CLIs: a master
+// (hosting the TCP manager, or on a namespace of the run's own on a broker) with two local workers, and
+// `taskwire dashboard` against it.
 const CHROMIUM = '/usr/bin/chromium';
 const HANDLER = fileURLToPath(new URL('./fixtures/fails-negative.mjs', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
@@ -31,7 +33,15 @@ let browser: Browser | undefined;
 afterEach(async () => {
   await browser?.close();
   browser = undefined;
-  for (const child of processes.splice(0)) child.kill('SIGKILL');
+  // Every process gone before a backend's namespace is dropped (a live worker would recreate its queue).
+  await Promise.all(
+    processes.splice(0).map((child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      return exited;
+    }),
+  );
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
@@ -144,26 +154,56 @@ describe('taskwire dashboard end to end (memory, in process)', () => {
   }, 90_000);
 });
 
-describe('taskwire dashboard end to end (TCP manager)', () => {
+/** How the real CLIs reach a backend. */
+interface CliBackend {
+  /** `taskwire-master` flags besides the job's. */
+  masterFlags: string[];
+  /** `taskwire dashboard` and `taskwire-worker` flags. */
+  clientFlags: string[];
+  /** Resolves once the master can be reached (the TCP manager it hosts listens). */
+  ready(): Promise<void>;
+  /**
+   * Whether the master starts the two workers (`--workers 2`). On a broker they are `taskwire-worker` processes of
+   * their own: a master's local workers there take a run-local queue (`<queue>.local.<id>`), not the named one.
+   */
+  localWorkers: boolean;
+}
+
+async function cliBackend(transport: 'tcp' | BrokerTransport): Promise<CliBackend> {
+  if (transport === 'tcp') {
+    const authkey = randomBytes(16).toString('hex');
+    const port = await freePort();
+    return {
+      masterFlags: ['--authkey', authkey, '--port', String(port)],
+      clientFlags: ['--authkey', authkey, '--url', `tcp://127.0.0.1:${port}`],
+      ready: () => waitFor(() => listening(port), 20_000, `the master's TCP manager on ${port}`),
+      localWorkers: true,
+    };
+  }
+  const backend = await openBackend(transport);
+  cleanups.push(() => backend.drop());
+  return {
+    masterFlags: backend.flags,
+    clientFlags: backend.flags,
+    ready: async () => {},
+    localWorkers: false,
+  };
+}
+
+describe.each(['tcp', ...BROKER_TRANSPORTS] as const)('taskwire dashboard end to end (%s)', (transport) => {
   it('shows counts, charts and workers moving, and requeues a dead task by a click', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'taskwire-dashboard-'));
     const fixed = join(dir, 'fixed');
-    const authkey = randomBytes(16).toString('hex');
-    const port = await freePort();
+    const backend = await cliBackend(transport);
     const queue = `dash-${process.pid}`;
-    const common = ['--authkey', authkey, '--queue', queue];
+    const workerFlags = ['--concurrency', '2', '--handler', HANDLER];
     const master = spawnNode(
       MASTER_CLI,
       [
-        ...common,
-        '--port',
-        String(port),
-        '--workers',
-        '2',
-        '--concurrency',
-        '2',
-        '--handler',
-        HANDLER,
+        ...backend.masterFlags,
+        '--queue',
+        queue,
+        ...(backend.localWorkers ? ['--workers', '2', ...workerFlags] : []),
         '--max-attempts',
         '1',
         '--input',
@@ -174,30 +214,38 @@ describe('taskwire dashboard end to end (TCP manager)', () => {
       ],
       { ADMIN_E2E_FIXED: fixed },
     );
-    await waitFor(() => listening(port), 20_000, `the master's TCP manager on ${port}`);
+    await backend.ready();
+    if (!backend.localWorkers) {
+      for (const name of ['worker-1', 'worker-2']) {
+        spawnNode(WORKER_CLI, [...backend.clientFlags, '--queue', queue, '--name', name, ...workerFlags], {
+          ADMIN_E2E_FIXED: fixed,
+        });
+      }
+    }
     const dashboard = spawnNode(ADMIN_CLI, [
       'dashboard',
-      ...common,
-      '--url',
-      `tcp://127.0.0.1:${port}`,
+      ...backend.clientFlags,
+      '--queue',
+      queue,
       '--port',
       '0',
       '--interval',
       '0.25',
       '--json',
     ]);
-    await waitFor(() => dashboard.stdout().includes('\n'), 20_000, `the dashboard (${dashboard.stderr()})`);
+    await waitFor(() => dashboard.stdout().includes('\n'), 30_000, `the dashboard (${dashboard.stderr()})`);
     const { url } = JSON.parse(dashboard.stdout()) as { url: string };
 
     await exercise(
       url,
       queue,
-      'tcp',
+      transport,
       (lines) => master.child.stdin!.write(`${lines.join('\n')}\n`),
       () => writeFileSync(fixed, ''),
+      transport !== 'rabbitmq', // AMQP cannot look at an item without taking it
     );
     master.child.stdin!.end();
-  }, 90_000);
+  }, 120_000);
 });
 
 /**
@@ -212,6 +260,7 @@ async function exercise(
   label: string,
   submit: (lines: string[]) => void,
   fix: () => void,
+  peek = true,
 ): Promise<Page> {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -262,6 +311,13 @@ async function exercise(
     )
     .toEqual([200, 3]);
 
+  mkdirSync(ARTIFACTS, { recursive: true });
+  if (!peek) {
+    await requeueAllUnlisted(page, queue, label, fix);
+    expect(problems).toEqual([]);
+    return page;
+  }
+
   // The dead letters: the three failed tasks.
   const deadRows = page.locator('#dead tbody tr');
   await expect.poll(() => deadRows.count(), { timeout: 10_000 }).toBe(3);
@@ -271,7 +327,6 @@ async function exercise(
   expect(payloads).toEqual(['-1', '-2', '-3']);
   expect(await deadRows.first().locator('td').nth(1).textContent()).toBe('default');
 
-  mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `dashboard-${label}.png`), fullPage: true });
 
   // The fix is deployed; requeue one dead task by clicking, accepting the confirmation.
@@ -307,4 +362,37 @@ async function exercise(
   await page.screenshot({ path: join(ARTIFACTS, `dashboard-${label}-after-requeue.png`), fullPage: true });
   expect(problems).toEqual([]);
   return page;
+}
+
+/**
+ * The end of the scenario on a transport that cannot peek (RabbitMQ): the dead-letter panel says how many items there
+ * are and why they are not listed; after the `fix`, Requeue all (confirmed) sends the three back, and they succeed.
+ */
+async function requeueAllUnlisted(page: Page, queue: string, label: string, fix: () => void): Promise<void> {
+  const summary = page.locator('#dead-summary');
+  await expect
+    .poll(() => summary.textContent({ timeout: 1000 }), { timeout: 10_000 })
+    .toBe(`${queue}.dead: 3 items, not listed (the ${label} transport cannot peek (capability "peek"))`);
+  expect(await page.locator('#dead tbody tr').count()).toBe(0);
+  await page.screenshot({ path: join(ARTIFACTS, `dashboard-${label}.png`), fullPage: true });
+
+  fix();
+  const questions: string[] = [];
+  page.once('dialog', (dialog) => {
+    questions.push(dialog.message());
+    void dialog.accept();
+  });
+  await page.locator('#requeue-all').click();
+  await expect.poll(() => queueCell(page, queue, 5), { timeout: 10_000 }).toBe('0');
+  expect(questions).toEqual([`Requeue every dead item of ${queue} back to it?`]);
+  await expect
+    .poll(
+      () =>
+        page
+          .locator('#workers tbody tr')
+          .evaluateAll((rows) => rows.reduce((sum, row) => sum + Number(row.children[5]?.textContent), 0)),
+      { timeout: 20_000 },
+    )
+    .toBe(203);
+  await page.screenshot({ path: join(ARTIFACTS, `dashboard-${label}-after-requeue.png`), fullPage: true });
 }

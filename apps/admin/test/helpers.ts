@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ADMIN_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const MASTER_CLI = fileURLToPath(new URL('../../master/dist/cli.js', import.meta.url));
+export const WORKER_CLI = fileURLToPath(new URL('../../worker/dist/cli.js', import.meta.url));
 /** A transport (memory, in the CLI's own process) whose inspection capabilities are off. */
 export const NO_INSPECTION_TRANSPORT = fileURLToPath(
   new URL('./fixtures/no-inspection.mjs', import.meta.url),
