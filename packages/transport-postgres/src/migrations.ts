@@ -265,9 +265,10 @@ async function upToDate(client: ClientBase, schema: string): Promise<boolean> {
 /**
  * Bring `schema` to this version in one transaction under an advisory lock (concurrent connects wait for each
  * other instead of racing to create the same tables); resolve with the versions applied, none when up to date.
+ * `upTo` stops after that version (tests build an older schema with it).
  */
-export async function migrate(client: ClientBase, schema: string): Promise<string[]> {
-  if (await upToDate(client, schema)) return [];
+export async function migrate(client: ClientBase, schema: string, upTo?: string): Promise<string[]> {
+  if (upTo === undefined && (await upToDate(client, schema))) return [];
   const s = quoteIdent(schema);
   await client.query('BEGIN');
   try {
@@ -289,6 +290,7 @@ export async function migrate(client: ClientBase, schema: string): Promise<strin
       await client.query(migration.sql(s));
       await client.query(`INSERT INTO ${s}.migrations (version) VALUES ($1)`, [migration.version]);
       applied.push(migration.version);
+      if (migration.version === upTo) break;
     }
     await client.query('COMMIT');
     return applied;
