@@ -12,7 +12,9 @@ import { median, parseArgs, printTable, rate, startWorker, stopWorker, timeRound
  * The same job on the same PostgreSQL, each implementation in a schema of its own (dropped afterwards): the master
  * puts `tasks` tiny tasks, a worker process computes each and puts a result, the master reads every result back.
  * taskwire against pg-boss (batched `insert`, `work` with `batchSize` at its shortest polling interval) and against
- * a hand-written SKIP LOCKED loop with `pg` (batched takes and inserts, LISTEN/NOTIFY wake-ups, two sessions).
+ * a hand-written SKIP LOCKED loop with `pg` (batched takes and inserts, LISTEN/NOTIFY wake-ups, prepared statements).
+ * Each worker runs two takers with half the prefetch each (taskwire's consumers, pg-boss's `work()` calls, the loop's
+ * sessions), so all three take the same batches with the same concurrency.
  * Runs alternate; medians and the ratios are printed.
  */
 
@@ -54,12 +56,14 @@ async function pgBossRun(run: Run): Promise<number> {
   try {
     await boss.createQueue('tasks');
     await boss.createQueue('results');
+    // Two workers of half the prefetch each: the same batches and concurrency as taskwire's two consumers.
     const worker = await startWorker('pgboss-worker.js', [
       run.url,
       run.schema,
       'tasks',
       'results',
-      String(run.prefetch),
+      String(run.prefetch / 2),
+      '2',
     ]);
     let received = 0;
     let finish: () => void = () => undefined;
@@ -104,7 +108,8 @@ async function rawRun(run: Run): Promise<number> {
     await client.query(`LISTEN ${schema}_results`);
     let wake: () => void = () => undefined;
     client.on('notification', () => wake());
-    const worker = await startWorker('pg-raw-worker.js', [run.url, schema, String(run.prefetch), '2']);
+    // Two sessions taking half the prefetch each: the same batches and concurrency as taskwire's two consumers.
+    const worker = await startWorker('pg-raw-worker.js', [run.url, schema, String(run.prefetch / 2), '2']);
     const started = performance.now();
     for (let start = 0; start < run.tasks; start += 1000) {
       const payloads = [];
@@ -117,10 +122,11 @@ async function rawRun(run: Run): Promise<number> {
     }
     let received = 0;
     while (received < run.tasks) {
-      const { rowCount } = await client.query(
-        `DELETE FROM ${schema}.results WHERE id IN (
+      const { rowCount } = await client.query({
+        name: 'take',
+        text: `DELETE FROM ${schema}.results WHERE id IN (
            SELECT id FROM ${schema}.results ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED) RETURNING payload`,
-      );
+      });
       received += rowCount ?? 0;
       if (rowCount === 0) {
         await new Promise<void>((resolve) => {
@@ -191,12 +197,12 @@ export async function main(args: string[]): Promise<void> {
       rate: rate(tasks, taskwire!),
     },
     {
-      implementation: `pg-boss (batchSize ${prefetch}, polling 0.5 s)`,
+      implementation: `pg-boss (2 workers, batchSize ${prefetch / 2} each, polling 0.5 s)`,
       'median ms': Math.round(boss!),
       rate: rate(tasks, boss!),
     },
     {
-      implementation: `SKIP LOCKED loop with pg (batch ${prefetch}, 2 sessions)`,
+      implementation: `SKIP LOCKED loop with pg (2 sessions, batch ${prefetch / 2} each)`,
       'median ms': Math.round(raw!),
       rate: rate(tasks, raw!),
     },

@@ -291,9 +291,16 @@ export class PostgresConnection extends ConnectionEvents implements Connection {
   }
 
   /** Run one statement on the pool; a lost session also makes this connection let go of what it held. */
-  private readonly query: Query = async <R extends object>(text: string, values?: unknown[]) => {
+  private readonly query: Query = async <R extends object>(
+    text: string,
+    values?: unknown[],
+    name?: string,
+  ) => {
     try {
-      return (await this.pool.query<R>(text, values)).rows;
+      const result = name
+        ? await this.pool.query<R>({ name, text, values })
+        : await this.pool.query<R>(text, values);
+      return result.rows;
     } catch (error) {
       if (isSessionLoss(error)) this.lost();
       throw error;

@@ -11,10 +11,14 @@ export interface PostgresItem extends PolledItem {
   readonly token: string;
 }
 
-/** Runs one statement on the connection's pool. */
+/**
+ * Runs one statement on the connection's pool; with `name`, as a prepared statement (parsed and planned once per
+ * session). A name must always go with the same text.
+ */
 export type Query = <R extends object = Record<string, unknown>>(
   text: string,
   values?: unknown[],
+  name?: string,
 ) => Promise<R[]>;
 
 /** What a store knows of its queue and connection. */
@@ -48,6 +52,12 @@ interface PendingPut {
   readonly delayMs: number;
 }
 
+/** The acks that ride on a take about to be sent, and their callers waiting for its commit. */
+interface RidingAcks {
+  readonly items: PostgresItem[];
+  readonly waiting: { resolve(): void; reject(error: unknown): void }[];
+}
+
 interface TakenRow {
   id: string;
   attempt: number;
@@ -72,6 +82,11 @@ export class PostgresStore implements PollingStore<PostgresItem> {
    * one put per task, cost one statement per take. (A bounded put needs its own count of what fitted.)
    */
   private readonly puts: TickBatcher<PendingPut>;
+  /**
+   * Set while a take waits for the end of the turn: acks made meanwhile go with it, in its transaction. A consumer
+   * takes again as soon as its deliveries are acked, so its acks and its next take cost one commit, not two.
+   */
+  private riding: RidingAcks | undefined;
 
   constructor(
     private readonly query: Query,
@@ -91,20 +106,46 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   }
 
   async take(limit: number, lease: ItemLease): Promise<PostgresItem[]> {
-    const rows = await this.query<TakenRow>(
-      `SELECT id, attempt, payload, token FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        this.ctx.queue,
-        this.ctx.owner(),
-        limit,
-        lease.ms,
-        lease.renewable,
-        this.ctx.lifo,
-        this.ctx.maxsize > 0,
-        this.ctx.durableSettles,
-      ],
-    );
-    return rows;
+    // Another take already gathers this turn's acks: this one goes alone.
+    if (this.riding) return this.query<TakenRow>(this.takeSql, this.takeArgs(limit, lease), 'tw_take');
+    const riding: RidingAcks = { items: [], waiting: [] };
+    this.riding = riding;
+    // The acks of the deliveries that made room for this take are flushed later in this same turn.
+    await new Promise(setImmediate);
+    this.riding = undefined;
+    const args = this.takeArgs(limit, lease);
+    try {
+      const rows =
+        riding.items.length === 0
+          ? await this.query<TakenRow>(this.takeSql, args, 'tw_take')
+          : await this.query<TakenRow>(
+              `SELECT id, attempt, payload, token FROM ${this.s}.ack_and_take($9, $10, $1, $2, $3, $4, $5, $6, $7, $8)`,
+              [...args, riding.items.map((item) => item.id), riding.items.map((item) => item.token)],
+              'tw_ack_and_take',
+            );
+      for (const waiter of riding.waiting) waiter.resolve();
+      return rows;
+    } catch (error) {
+      for (const waiter of riding.waiting) waiter.reject(error);
+      throw error;
+    }
+  }
+
+  private takeArgs(limit: number, lease: ItemLease): unknown[] {
+    return [
+      this.ctx.queue,
+      this.ctx.owner(),
+      limit,
+      lease.ms,
+      lease.renewable,
+      this.ctx.lifo,
+      this.ctx.maxsize > 0,
+      this.ctx.durableSettles,
+    ];
+  }
+
+  private get takeSql(): string {
+    return `SELECT id, attempt, payload, token FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8)`;
   }
 
   async put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): Promise<number> {
@@ -139,22 +180,26 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   }
 
   private async insert(payloads: readonly Uint8Array[], priority: number, delayMs: number, maxsize: number) {
-    const rows = await this.query<{ n: number }>(`SELECT ${this.s}.put($1, $2, $3, $4, $5) AS n`, [
-      this.ctx.queue,
-      payloads.map(toBuffer),
-      priority,
-      delayMs,
-      maxsize,
-    ]);
+    const rows = await this.query<{ n: number }>(
+      `SELECT ${this.s}.put($1, $2, $3, $4, $5) AS n`,
+      [this.ctx.queue, payloads.map(toBuffer), priority, delayMs, maxsize],
+      'tw_put',
+    );
     return rows[0]!.n;
   }
 
   async ack(items: readonly PostgresItem[]): Promise<void> {
+    const riding = this.riding;
+    if (riding) {
+      for (const item of items) riding.items.push(item);
+      return new Promise((resolve, reject) => riding.waiting.push({ resolve, reject }));
+    }
     await this.query(
       `DELETE FROM ${this.s}.items AS it USING unnest($1::bigint[], $2::bigint[]) AS a(id, token)
        WHERE it.id = a.id AND it.token = a.token
          AND ($3 OR set_config('synchronous_commit', 'off', true) IS NOT NULL)`,
       [items.map((item) => item.id), items.map((item) => item.token), this.ctx.durableSettles],
+      'tw_ack',
     );
   }
 

@@ -2,6 +2,7 @@ import { BackendError } from '@taskwire/core';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresTransport, MIGRATION_VERSIONS } from '../src/index.js';
+import { migrate } from '../src/migrations.js';
 import { adminClient, dropSchema, POSTGRES_URL, uniqueSchema } from './postgres.js';
 
 const transport = createPostgresTransport();
@@ -45,6 +46,30 @@ describe('postgres migrations', () => {
     }
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${schema}".migrations`);
     expect(rows[0].n).toBe(MIGRATION_VERSIONS.length);
+  });
+
+  it('upgrading a schema that holds items keeps them, and new items get ids of their own', async () => {
+    const schema = fresh('upgrade');
+    await migrate(admin, schema, '0001-items');
+    // Items stored under version 0001: their ids drawn from the identity column, which later versions no longer
+    // use, and (as an operator inserting rows could) places in line not drawn from the sequence.
+    await admin.query(
+      `INSERT INTO "${schema}".items (queue, seq, ready_at, payload) VALUES ('jobs', 0, now(), '\\xa36f6c64'), ('jobs', 1, now(), '\\xa46f6c6432')`,
+    );
+    const connection = await transport.connect({ url: POSTGRES_URL, schema });
+    try {
+      const queue = await connection.queue<string>('jobs');
+      await queue.putMany(['new', 'new2']);
+      const bodies: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const delivery = await queue.get({ timeoutMs: 1000 });
+        bodies.push(delivery.body);
+        await delivery.ack();
+      }
+      expect(bodies).toEqual(['old', 'old2', 'new', 'new2']);
+    } finally {
+      await connection.close();
+    }
   });
 
   it('with migrate: false, a connect leaves the schema alone: until `migrate` runs, declaring fails', async () => {
