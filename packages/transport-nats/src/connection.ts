@@ -12,6 +12,7 @@ import {
   type MoveOptions,
   type PeekedItem,
   type PeekOptions,
+  QueueFullError,
   QueueNotFoundError,
   type QueueOptions,
   type QueueStats,
@@ -41,20 +42,23 @@ import {
   nanos,
   headers as newHeaders,
   type ObjectStore,
+  type PubAck,
   RetentionPolicy,
   StorageType,
 } from 'nats';
+import { type BoundedItem, publishWithRoom } from './bounded.js';
 import {
   blobBucket,
   CONSUMER,
   channelSubject,
+  DELAY_CONSUMER,
   HEADER,
   type QueueNames,
   queueNameOf,
   queueNames,
 } from './names.js';
 import { NatsQueue } from './queue.js';
-import type { QueueContext, QueueCounts } from './queue-context.js';
+import type { QueueContext, QueueCounts, QueueRoom, Stowed } from './queue-context.js';
 import { type NatsConnectOptions, type NatsSettings, parseNatsUrl } from './url.js';
 
 /** JetStream API error codes: stream not found, consumer not found, stream name in use with another config. */
@@ -165,11 +169,6 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     if (options.order === 'lifo' || options.order === 'priority') {
       throw new UnsupportedError(
         `the nats transport cannot serve order "${options.order}": a stream is FIFO`,
-      );
-    }
-    if (options.maxsize) {
-      throw new UnsupportedError(
-        'the nats transport cannot bound a queue (maxsize): JetStream stream limits count held deliveries too',
       );
     }
     const resolved = resolveQueueOptions(options);
@@ -285,9 +284,8 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
       const blob = message.header.get(HEADER.blob);
       if (blob) headers.set(HEADER.blob, blob);
       try {
-        await this.publishItem(target.names.subject, message.data, headers);
-        const stream = message.header.get(HEADER.due) ? source.names.delayStream : source.names.stream;
-        await this.guard(() => this.jsm.streams.deleteMessage(stream, message.seq, false));
+        if (!(await this.#moveInto(to, target, message.data, headers))) break;
+        await this.guard(() => this.jsm.streams.deleteMessage(source.names.stream, message.seq, false));
       } catch (error) {
         throw natsError(error, `nats: move from "${from}" to "${to}"`);
       }
@@ -347,15 +345,30 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     return `${this.#idBase}${(this.#idCount++).toString(36)}`;
   }
 
-  async publishItem(subject: string, payload: Uint8Array, headers?: MsgHdrs): Promise<unknown> {
-    if (payload.length > this.nc.info!.max_payload - HEADER_ROOM) {
-      const key = this.newId();
-      await (await this.#blobStore()).putBlob({ name: key }, payload);
-      headers ??= newHeaders();
-      headers.set(HEADER.blob, key);
-      payload = new Uint8Array(0);
-    }
-    return this.guard(() => this.js.publish(subject, payload, { headers, timeout: this.requestTimeoutMs }));
+  async publishItem(subject: string, payload: Uint8Array, headers?: MsgHdrs): Promise<PubAck> {
+    const stowed = await this.stow(payload, headers);
+    return this.publishStowed(subject, stowed.payload, stowed.headers);
+  }
+
+  async stow(payload: Uint8Array, headers?: MsgHdrs): Promise<Stowed> {
+    if (payload.length <= this.nc.info!.max_payload - HEADER_ROOM) return { payload, headers };
+    const key = this.newId();
+    await (await this.#blobStore()).putBlob({ name: key }, payload);
+    headers ??= newHeaders();
+    headers.set(HEADER.blob, key);
+    return { payload: new Uint8Array(0), headers };
+  }
+
+  publishStowed(
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs | undefined,
+    expectLastSequence?: number,
+  ): Promise<PubAck> {
+    const expect = expectLastSequence === undefined ? undefined : { lastSequence: expectLastSequence };
+    return this.guard(() =>
+      this.js.publish(subject, payload, { headers, expect, timeout: this.requestTimeoutMs }),
+    );
   }
 
   async readBlob(key: string): Promise<Uint8Array> {
@@ -374,17 +387,21 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
 
   async counts(names: QueueNames): Promise<QueueCounts> {
     try {
-      const [consumer, delays] = await this.guard(() =>
-        Promise.all([
-          this.jsm.consumers.info(names.stream, CONSUMER),
-          this.jsm.streams.info(names.delayStream),
-        ]),
+      const [consumer, delayed] = await this.guard(() =>
+        Promise.all([this.jsm.consumers.info(names.stream, CONSUMER), this.#delayed(names)]),
       );
-      return {
-        ready: consumer.num_pending,
-        delayed: delays.state.messages,
-        inFlight: consumer.num_ack_pending,
-      };
+      return { ready: consumer.num_pending, delayed: delayed.count, inFlight: consumer.num_ack_pending };
+    } catch (error) {
+      throw notFound(error, names) ?? natsError(error, `nats: count "${names.stream}"`);
+    }
+  }
+
+  async room(names: QueueNames): Promise<QueueRoom> {
+    try {
+      // In this order: a publish after the sequence read is refused, so nothing the count misses gets past.
+      const delayed = await this.guard(() => this.#delayed(names));
+      const consumer = await this.guard(() => this.jsm.consumers.info(names.stream, CONSUMER));
+      return { lastSeq: delayed.lastSeq, waiting: consumer.num_pending + delayed.count };
     } catch (error) {
       throw notFound(error, names) ?? natsError(error, `nats: count "${names.stream}"`);
     }
@@ -399,14 +416,14 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
       const consumer = await this.jsm.consumers.info(names.stream, CONSUMER);
       let removed = 0;
       if (consumer.num_ack_pending === 0) {
-        removed += (await this.jsm.streams.purge(names.stream)).purged;
+        removed += (await this.jsm.streams.purge(names.stream, { filter: names.subject })).purged;
       } else {
         // Held deliveries stay: only the never-delivered messages past the consumer's position go.
         const waiting = await this.#ready(names, Number.POSITIVE_INFINITY);
         await Promise.all(waiting.map((m) => this.jsm.streams.deleteMessage(names.stream, m.seq, false)));
         removed += waiting.length;
       }
-      removed += (await this.jsm.streams.purge(names.delayStream)).purged;
+      removed += (await this.jsm.streams.purge(names.stream, { filter: names.delaySubject })).purged;
       return removed;
     } catch (error) {
       throw notFound(error, names) ?? natsError(error, `nats: purge "${name}"`);
@@ -416,11 +433,9 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   async drop(name: string): Promise<void> {
     const names = queueNames(this.settings.prefix, name);
     this.#declared.delete(name);
-    for (const stream of [names.stream, names.delayStream]) {
-      await this.guard(() => this.jsm.streams.delete(stream)).catch((error: unknown) => {
-        if (apiCode(error) !== STREAM_NOT_FOUND) throw natsError(error, `nats: delete "${name}"`);
-      });
-    }
+    await this.guard(() => this.jsm.streams.delete(names.stream)).catch((error: unknown) => {
+      if (apiCode(error) !== STREAM_NOT_FOUND) throw natsError(error, `nats: delete "${name}"`);
+    });
   }
 
   check(closed: boolean, name: string): void {
@@ -454,23 +469,23 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
         throw error;
       });
       if (existing) options = checkRedeclaration(name, readDescription(existing.config.description), given);
-      else await this.jsm.streams.add(streamConfig(names.stream, names.subject, describe(name, resolved)));
-      await this.jsm.streams.add(streamConfig(names.delayStream, names.delaySubject, `delays of ${name}`));
+      else await this.jsm.streams.add(streamConfig(names, describe(name, resolved)));
       const ackWaitMs = options.visibilityTimeoutMs || this.settings.ackWaitMs;
-      const consumer = await this.#consumer(names.stream, ackWaitMs);
-      await this.#consumer(names.delayStream, this.settings.ackWaitMs);
+      const consumer = await this.#consumer(names.stream, CONSUMER, names.subject, ackWaitMs);
+      await this.#consumer(names.stream, DELAY_CONSUMER, names.delaySubject, this.settings.ackWaitMs);
       return { options, names, ackWaitMs: consumer };
     } catch (error) {
       throw natsError(error, `nats: declare "${name}"`);
     }
   }
 
-  /** The shared durable consumer of `stream` (created when missing); resolves with its ack wait in ms. */
-  async #consumer(stream: string, ackWaitMs: number): Promise<number> {
-    const info = await this.jsm.consumers.info(stream, CONSUMER).catch(async (error: unknown) => {
+  /** The shared durable consumer `name` of `stream`'s `subject` (created when missing); resolves with its ack wait in ms. */
+  async #consumer(stream: string, name: string, subject: string, ackWaitMs: number): Promise<number> {
+    const info = await this.jsm.consumers.info(stream, name).catch(async (error: unknown) => {
       if (apiCode(error) !== CONSUMER_NOT_FOUND) throw error;
       return this.jsm.consumers.add(stream, {
-        durable_name: CONSUMER,
+        durable_name: name,
+        filter_subject: subject,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(ackWaitMs),
@@ -496,7 +511,7 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   async #waiting(names: QueueNames, limit: number): Promise<StoredItem[]> {
     const ready = await this.#ready(names, limit);
     if (ready.length >= limit) return ready;
-    const delayed = await this.#scan(names.delayStream, names.delaySubject, 1, Number.POSITIVE_INFINITY);
+    const delayed = await this.#scan(names.stream, names.delaySubject, 1, Number.POSITIVE_INFINITY);
     delayed.sort((a, b) => Number(a.header.get(HEADER.due)) - Number(b.header.get(HEADER.due)));
     return [...ready, ...delayed.slice(0, limit - ready.length)];
   }
@@ -531,6 +546,31 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     if (status >= 400 || !reply.headers)
       throw new BackendError(`nats: direct get on "${stream}" failed: ${status}`);
     return { seq: Number(reply.headers.get('Nats-Sequence')), header: reply.headers, data: reply.data };
+  }
+
+  /** The stream's last sequence and its delayed items (the messages on the delay subject), from one stream info. */
+  async #delayed(names: QueueNames): Promise<{ lastSeq: number; count: number }> {
+    const info = await this.jsm.streams.info(names.stream, { subjects_filter: names.delaySubject });
+    return { lastSeq: info.state.last_seq, count: info.state.subjects?.[names.delaySubject] ?? 0 };
+  }
+
+  /** Publish a moved item to `target`; false when a bounded target has no room for it (nothing published). */
+  async #moveInto(name: string, target: Declared, data: Uint8Array, headers: MsgHdrs): Promise<boolean> {
+    if (!target.options.maxsize) {
+      await this.publishItem(target.names.subject, data, headers);
+      return true;
+    }
+    const item: BoundedItem = { subject: target.names.subject, payload: data, headers };
+    const queue = { name, names: target.names, maxsize: target.options.maxsize };
+    try {
+      await publishWithRoom(this, queue, { items: [item], stored: 0 }, Date.now(), () =>
+        this.check(false, name),
+      );
+      return true;
+    } catch (error) {
+      if (QueueFullError.isInstance(error)) return false;
+      throw error;
+    }
   }
 
   #blobStore(): Promise<ObjectStore> {
@@ -589,10 +629,10 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   }
 }
 
-function streamConfig(name: string, subject: string, description: string) {
+function streamConfig(names: QueueNames, description: string) {
   return {
-    name,
-    subjects: [subject],
+    name: names.stream,
+    subjects: [names.subject, names.delaySubject],
     description,
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
@@ -605,11 +645,12 @@ function describe(name: string, options: ResolvedQueueOptions): string {
     taskwire: name,
     visibilityTimeoutMs: options.visibilityTimeoutMs,
     deadLetter: options.deadLetter,
+    maxsize: options.maxsize,
   });
 }
 
 function readDescription(description: string | undefined): ResolvedQueueOptions {
-  let parsed: { visibilityTimeoutMs?: number; deadLetter?: string } = {};
+  let parsed: { visibilityTimeoutMs?: number; deadLetter?: string; maxsize?: number } = {};
   try {
     parsed = JSON.parse(description ?? '{}');
   } catch {
@@ -618,6 +659,7 @@ function readDescription(description: string | undefined): ResolvedQueueOptions 
   return resolveQueueOptions({
     visibilityTimeoutMs: parsed.visibilityTimeoutMs,
     deadLetter: parsed.deadLetter,
+    maxsize: parsed.maxsize,
   });
 }
 

@@ -31,26 +31,30 @@ export function decodeName(encoded: string): string {
   return Buffer.from(bytes).toString();
 }
 
-/** The streams, subjects and consumer of one queue. */
+/**
+ * The stream and subjects of one queue. One work-queue stream holds all of a queue's items, ready and held ones
+ * on `subject`, delayed ones on `delaySubject`: one stream is one sequence, so a bounded put's expected last
+ * sequence covers both kinds of waiting item.
+ */
 export interface QueueNames {
-  /** The work-queue stream holding ready and held items. */
   readonly stream: string;
+  /** Ready and held items, served by {@link CONSUMER}. */
   readonly subject: string;
-  /** The stream holding delayed items until they fall due. */
-  readonly delayStream: string;
+  /** Delayed items until they fall due, taken by the movers through {@link DELAY_CONSUMER}. */
   readonly delaySubject: string;
 }
 
-/** The durable pull consumer every handle of a queue shares (of both of its streams). */
+/** The durable pull consumer every handle of a queue shares, filtered to the queue's subject. */
 export const CONSUMER = 'taskwire';
+/** The durable pull consumer of a queue's delayed items, filtered to its delay subject. */
+export const DELAY_CONSUMER = 'taskwire-delays';
 
-/** The streams and subjects of queue `name` under `prefix`. */
+/** The stream and subjects of queue `name` under `prefix`. */
 export function queueNames(prefix: string, name: string): QueueNames {
   const encoded = encodeName(name);
   return {
     stream: `${prefix}_Q_${encoded}`,
     subject: `${prefix}.q.${encoded}`,
-    delayStream: `${prefix}_D_${encoded}`,
     delaySubject: `${prefix}.d.${encoded}`,
   };
 }

@@ -9,6 +9,7 @@ import {
   type NackOptions,
   type PutOptions,
   QueueEmptyError,
+  QueueFullError,
 } from '@taskwire/core';
 import {
   checkPutOptions,
@@ -21,8 +22,9 @@ import {
   wrapBackendError,
 } from '@taskwire/core/transport';
 import { type Msg, type MsgHdrs, headers as newHeaders } from 'nats';
+import { type BoundedItem, publishWithRoom } from './bounded.js';
 import { type DeliveryOwner, NatsDelivery } from './delivery.js';
-import { HEADER, type QueueNames } from './names.js';
+import { DELAY_CONSUMER, HEADER, type QueueNames } from './names.js';
 import { deliveryInfo, type OpenPull, Puller } from './puller.js';
 import type { QueueContext } from './queue-context.js';
 
@@ -74,13 +76,12 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
     const { codec } = this.context;
     const payloads = Array.from(items, (item) => codec.encode(item));
     const due = options.delayMs ? Date.now() + options.delayMs : 0;
-    // A ready item carries no header: its id is its first stream sequence, kept in `Tw-Id` when it is published again.
-    const sent = inWindows(payloads, PUT_WINDOW, (payload) => {
-      if (!due) return this.context.publishItem(this.names.subject, payload);
-      const headers = newHeaders();
-      headers.set(HEADER.due, String(due));
-      return this.context.publishItem(this.names.delaySubject, payload, headers);
-    });
+    const sent = this.options.maxsize
+      ? this.#putBounded(payloads, due, options.timeoutMs)
+      : inWindows(payloads, PUT_WINDOW, (payload) => {
+          const { subject, headers } = this.#putMessage(due);
+          return this.context.publishItem(subject, payload, headers);
+        });
     this.#pendingPuts.add(sent);
     try {
       await sent;
@@ -88,6 +89,41 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
       throw wrapBackendError(error, `nats: put to "${this.name}"`);
     } finally {
       this.#pendingPuts.delete(sent);
+    }
+  }
+
+  /** A ready item carries no header: its id is its first stream sequence, kept in `Tw-Id` when it is published again. */
+  #putMessage(due: number): { subject: string; headers: MsgHdrs | undefined } {
+    if (!due) return { subject: this.names.subject, headers: undefined };
+    const headers = newHeaders();
+    headers.set(HEADER.due, String(due));
+    return { subject: this.names.delaySubject, headers };
+  }
+
+  /**
+   * Puts to a bounded queue go one by one, each once there is room (see {@link publishWithRoom}); a put still
+   * without room after `timeoutMs` rejects with `QueueFullError`, the items stored before it stay.
+   */
+  async #putBounded(payloads: Uint8Array[], due: number, timeoutMs: number | undefined): Promise<void> {
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    const items: BoundedItem[] = [];
+    for (const payload of payloads) {
+      const { subject, headers } = this.#putMessage(due);
+      items.push({ subject, ...(await this.context.stow(payload, headers)) });
+    }
+    const put = { items, stored: 0 };
+    try {
+      const queue = { name: this.name, names: this.names, maxsize: this.options.maxsize };
+      await publishWithRoom(this.context, queue, put, deadline, () => this.#check());
+    } catch (error) {
+      // Payloads stored apart for items that never got in go with them. After a failed publish (a lost link) its
+      // item may be stored all the same: its payload stays.
+      const unsent = QueueFullError.isInstance(error) ? put.stored : put.stored + 1;
+      for (const item of items.slice(unsent)) {
+        const blob = item.headers?.get(HEADER.blob);
+        if (blob) this.context.deleteBlob(blob);
+      }
+      throw error;
     }
   }
 
@@ -377,7 +413,7 @@ class DelayMover {
     private readonly context: QueueContext,
     private readonly names: QueueNames,
   ) {
-    this.#puller = new Puller(context.nc, names.delayStream, context.consumer, (msg) => this.#nak(msg, 0));
+    this.#puller = new Puller(context.nc, names.stream, DELAY_CONSUMER, (msg) => this.#nak(msg, 0));
     void this.#loop();
   }
 

@@ -3,14 +3,13 @@ import { NatsConnection } from './connection.js';
 import type { NatsConnectOptions } from './url.js';
 
 /**
- * What JetStream gives taskwire: durable FIFO work queues with delays, dead-lettering, broadcast and inspection.
- * No LIFO or priority (a stream serves in order), no `maxsize` (stream limits count held deliveries, which the
- * contract's bound does not). See the README's capability mapping.
+ * What JetStream gives taskwire: durable FIFO work queues with delays, `maxsize`, dead-lettering, broadcast and
+ * inspection. No LIFO or priority (a stream serves in order). See the README's capability mapping.
  */
 export const NATS_CAPABILITIES: Capabilities = Object.freeze({
   lifo: false,
   priority: false,
-  maxsize: false,
+  maxsize: true,
   delayed: true,
   persistent: true,
   deadLetter: true,

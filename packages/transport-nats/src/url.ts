@@ -6,7 +6,7 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** Options of the NATS transport's `connect()`; each also has a URL parameter of the same name. */
 export interface NatsConnectOptions {
   /**
-   * Prefix of every stream (`<prefix>_Q_<queue>`, `<prefix>_D_<queue>`) and subject (`<prefix>.q.<queue>`): queues
+   * Prefix of every stream (`<prefix>_Q_<queue>`) and subject (`<prefix>.q.<queue>`, `<prefix>.d.<queue>`): queues
    * under another prefix are another namespace. Letters, digits, `-` and `_`. @default 'taskwire'
    */
   prefix?: string;
