@@ -2,7 +2,7 @@ import type { Codec } from '@taskwire/core';
 import type { MsgHdrs, NatsConnection, PubAck } from 'nats';
 import type { QueueNames } from './names.js';
 
-/** Counts of one queue, from its consumer and its delay stream. */
+/** Counts of one queue, from its consumer and its delay subject. */
 export interface QueueCounts {
   readonly ready: number;
   readonly delayed: number;

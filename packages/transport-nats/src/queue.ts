@@ -400,7 +400,7 @@ class PullConsumer {
 }
 
 /**
- * Moves a queue's delayed items back once due. A delayed item waits in the delay stream; a mover that receives it
+ * Moves a queue's delayed items back once due. A delayed item waits on the delay subject; a mover that receives it
  * early naks it with the time left (JetStream 2.9 has no scheduled messages, but it redelivers a nak with delay
  * on time), and publishes it to the queue once due, then acks it.
  */
