@@ -34,6 +34,8 @@ const PULL_MS = 5000;
 const PUT_WINDOW = 1024;
 /** Delayed items a mover takes per pull. */
 const MOVER_BATCH = 256;
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One handle of a queue: its work-queue stream and the durable pull consumer all handles share, plus the delay
@@ -47,6 +49,11 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
   readonly #puller: Puller;
   readonly #consumers = new Set<PullConsumer>();
   readonly #pendingPuts = new Set<Promise<unknown>>();
+  /**
+   * Settles once this handle's last bounded put is over: they go one at a time, since concurrent ones would refuse
+   * each other's expected sequence (each conflict costing every loser a count again).
+   */
+  #boundedLine: Promise<void> = Promise.resolve();
   #mover: DelayMover | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
 
@@ -112,7 +119,14 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
       items.push({ subject, ...(await this.context.stow(payload, headers)) });
     }
     const put = { items, stored: 0 };
+    const before = this.#boundedLine;
+    let done!: () => void;
+    this.#boundedLine = new Promise((resolve) => {
+      done = resolve;
+    });
     try {
+      // Past its deadline a put waits no more for the ones before it: it looks for room once, beside them.
+      await untilDeadline(before, deadline);
       const queue = { name: this.name, names: this.names, maxsize: this.options.maxsize };
       await publishWithRoom(this.context, queue, put, deadline, () => this.#check());
     } catch (error) {
@@ -124,6 +138,8 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
         if (blob) this.context.deleteBlob(blob);
       }
       throw error;
+    } finally {
+      void before.then(done);
     }
   }
 
@@ -479,6 +495,18 @@ async function inWindows<T>(items: T[], size: number, send: (item: T) => Promise
   for (let start = 0; start < items.length; start += size) {
     await Promise.all(items.slice(start, start + size).map(send));
   }
+}
+
+/** Wait for `line` to settle, or for `deadline` (epoch ms) to pass if sooner. */
+async function untilDeadline(line: Promise<void>, deadline: number): Promise<void> {
+  const remaining = deadline - Date.now();
+  if (remaining > MAX_TIMER_MS) return line; // a timer this long would overflow: as good as no deadline
+  let timer: NodeJS.Timeout | undefined;
+  const passed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(remaining, 0));
+  });
+  await Promise.race([line, passed]);
+  clearTimeout(timer);
 }
 
 function pause(ms: number): Promise<void> {

@@ -51,6 +51,17 @@ describe('nats bounded queues', () => {
     expect(stats.ready + stats.delayed).toBe(maxsize);
   });
 
+  it('concurrent puts of one handle, some in a putMany, store exactly what fits', async () => {
+    const queue = await producers[0]!.queue<number>('one-handle', { maxsize: 7 });
+    const puts = [
+      ...Array.from({ length: 20 }, (_, i) => queue.put(i, { timeoutMs: 0 })),
+      queue.putMany([100, 101, 102], { timeoutMs: 0 }),
+    ];
+    const { stored } = await outcomes(puts);
+    expect(stored).toBeLessThanOrEqual(7);
+    expect(await queue.size()).toBe(7);
+  });
+
   it('waiting producers fill a queue as a consumer empties it, never past maxsize, nothing lost', async () => {
     const name = 'drain';
     const maxsize = 3;
