@@ -1,5 +1,5 @@
 import { QueueFullError } from '@taskwire/core';
-import type { MsgHdrs, PubAck } from 'nats';
+import type { MsgHdrs } from 'nats';
 import type { QueueNames } from './names.js';
 import type { QueueContext } from './queue-context.js';
 
@@ -23,13 +23,25 @@ export interface BoundedPut {
 }
 
 /**
- * Publish `put.items` into a queue of at most `queue.maxsize` waiting items (ready + delayed), in order, each once there
- * is room. Exact across producers without a lock: the waiting items are counted after reading the stream's last
- * sequence, and each publish expects that sequence (`Nats-Expected-Last-Sequence`), so the server refuses it when
- * anything reached the stream since the count; the count is then taken again. Room only grows meanwhile (items
- * are taken, or fall due within the count), so a publish the server accepts never overshoots.
+ * What a handle learned from its last bounded publish: the sequence the server gave it and the room left as it
+ * counted. Still true later if nothing else reached the stream (room only grows), which a publish expecting that
+ * sequence proves: the next put of the handle needs no count of its own.
+ */
+export interface KnownRoom {
+  expected: number;
+  room: number;
+}
+
+/**
+ * Publish `put.items` into a queue of at most `queue.maxsize` waiting items (ready + delayed), in order, each once
+ * there is room. Exact across producers without a lock: the waiting items are counted after reading the stream's
+ * last sequence, and each publish expects that sequence (`Nats-Expected-Last-Sequence`) or the one the publish
+ * before it got, so the server refuses it when anything else reached the stream since the count; the count is then
+ * taken again. Room only grows meanwhile (items are taken, or fall due within the count), so a publish the server
+ * accepts never overshoots.
  * @param deadline epoch ms after which a put still without room rejects with `QueueFullError`
  * @param check throws when the handle or its connection closed (a waiting put ends with it)
+ * @param memo where the handle keeps its {@link KnownRoom} between puts (taken while in use)
  */
 export async function publishWithRoom(
   context: QueueContext,
@@ -37,13 +49,18 @@ export async function publishWithRoom(
   put: BoundedPut,
   deadline: number,
   check: () => void,
+  memo: { known?: KnownRoom | undefined } = {},
 ): Promise<void> {
   let pause = FIRST_PAUSE_MS;
   while (put.stored < put.items.length) {
     check();
-    const { lastSeq, waiting } = await context.room(queue.names);
-    let room = queue.maxsize - waiting;
-    if (room <= 0) {
+    let known = memo.known;
+    memo.known = undefined;
+    if (!known || known.room <= 0) {
+      const { lastSeq, waiting } = await context.room(queue.names);
+      known = { expected: lastSeq, room: queue.maxsize - waiting };
+    }
+    if (known.room <= 0) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
         throw new QueueFullError(`queue "${queue.name}" is full (maxsize ${queue.maxsize})`);
@@ -53,18 +70,18 @@ export async function publishWithRoom(
       continue;
     }
     pause = FIRST_PAUSE_MS;
-    // Each publish expects the sequence the one before it got: a run of them needs one count.
-    let expected = lastSeq;
     try {
-      for (; room > 0 && put.stored < put.items.length; room--) {
+      while (known.room > 0 && put.stored < put.items.length) {
         const item = put.items[put.stored]!;
-        const ack: PubAck = await context.publishStowed(item.subject, item.payload, item.headers, expected);
-        expected = ack.seq;
+        const ack = await context.publishStowed(item.subject, item.payload, item.headers, known.expected);
+        known.expected = ack.seq;
+        known.room--;
         put.stored++;
       }
+      memo.known = known;
     } catch (error) {
       if (apiCode(error) !== WRONG_LAST_SEQUENCE) throw error;
-      // another publish came first: count again at once
+      // something else reached the stream first: count again at once
     }
   }
 }

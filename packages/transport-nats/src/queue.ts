@@ -22,7 +22,7 @@ import {
   wrapBackendError,
 } from '@taskwire/core/transport';
 import { type Msg, type MsgHdrs, headers as newHeaders } from 'nats';
-import { type BoundedItem, publishWithRoom } from './bounded.js';
+import { type BoundedItem, type KnownRoom, publishWithRoom } from './bounded.js';
 import { type DeliveryOwner, NatsDelivery } from './delivery.js';
 import { DELAY_CONSUMER, HEADER, type QueueNames } from './names.js';
 import { deliveryInfo, type OpenPull, Puller } from './puller.js';
@@ -54,6 +54,8 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
    * each other's expected sequence (each conflict costing every loser a count again).
    */
   #boundedLine: Promise<void> = Promise.resolve();
+  /** What the last bounded put learned: the next one publishes at once if nothing else reached the stream since. */
+  readonly #room: { known?: KnownRoom } = {};
   #mover: DelayMover | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
 
@@ -128,7 +130,7 @@ export class NatsQueue<T> implements DistributedQueue<T>, DeliveryOwner {
       // Past its deadline a put waits no more for the ones before it: it looks for room once, beside them.
       await untilDeadline(before, deadline);
       const queue = { name: this.name, names: this.names, maxsize: this.options.maxsize };
-      await publishWithRoom(this.context, queue, put, deadline, () => this.#check());
+      await publishWithRoom(this.context, queue, put, deadline, () => this.#check(), this.#room);
     } catch (error) {
       // Payloads stored apart for items that never got in go with them. After a failed publish (a lost link) its
       // item may be stored all the same: its payload stays.
