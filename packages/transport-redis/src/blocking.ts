@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { inOneWrite } from './one-write.js';
 
 /** How long past its own timeout a BLPOP may stay unanswered before its socket is presumed dead. */
 const WATCHDOG_GRACE_MS = 5000;
@@ -12,20 +13,6 @@ const RELEASED = Symbol('released');
 /** BLPOP's timeout argument: seconds, never 0 (which would block for ever). */
 function seconds(ms: number): string {
   return Math.max(0.001, ms / 1000).toFixed(3);
-}
-
-/**
- * Run `send`, whose commands ioredis writes to `client`'s socket at once, with the socket corked:
- * they leave together when it is uncorked. A client still connecting queues them instead.
- */
-function inOneWrite<R>(client: Redis, send: () => R): R {
-  const stream = client.status === 'ready' ? client.stream : undefined;
-  stream?.cork();
-  try {
-    return send();
-  } finally {
-    stream?.uncork();
-  }
 }
 
 /**
@@ -128,7 +115,6 @@ export class BlockingPool {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      // Both commands leave in one write (one syscall, one read on the server) instead of one each.
       const { popped, after } = inOneWrite(client, () => ({
         popped: client.blpop(key, unblockKey, seconds(ms)),
         after: then(client),

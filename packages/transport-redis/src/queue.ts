@@ -31,11 +31,14 @@ import { decodeItem, deliveryField, encodeItem } from './item.js';
 import { holdsKey, type QueueKeyName, type QueueKeys, queueKeys, unblockKey } from './keys.js';
 import type { StoredQueueOptions } from './queue-options.js';
 import { type LuaScript, type RedisClient, type ScriptArg, scripts } from './scripts.js';
+import type { WriteTick } from './write-tick.js';
 
 /** What a queue handle borrows from its connection. */
 export interface QueueContext {
   readonly client: RedisClient;
   readonly pool: BlockingPool;
+  /** The connection's end-of-turn flushes: every handle's puts and acks leave in one write. */
+  readonly writes: WriteTick;
   readonly codec: Codec;
   readonly prefix: string;
   readonly leaseTtlMs: number;
@@ -99,8 +102,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       maxItems: BATCH_ITEMS,
       maxBytes: BATCH_BYTES,
       bytes: (entry) => entry.item.length,
+      schedule: (flush) => ctx.writes.schedule(flush, 'put'),
     });
-    this.ackBatcher = new TickBatcher((items) => this.ackNow(items), { maxItems: BATCH_ITEMS });
+    this.ackBatcher = new TickBatcher((items) => this.ackNow(items), {
+      maxItems: BATCH_ITEMS,
+      schedule: (flush) => ctx.writes.schedule(flush, 'settle'),
+    });
   }
 
   /** Keep this handle's lease alive from its first take until it closes. */
