@@ -169,7 +169,9 @@ export class RedisConnection extends ConnectionEvents implements Connection {
       const redis = new Redis({
         ...parseRedisUrl(url),
         lazyConnect: true,
-        enableAutoPipelining: true,
+        // Off: the per-task commands already leave in one write each turn (WriteTick, the blocking pool's
+        // waitThen), and auto-pipelining would add a Pipeline and a process.nextTick hop per turn on top.
+        enableAutoPipelining: false,
         // Commands wait through a reconnect instead of failing after 20 retries.
         maxRetriesPerRequest: null,
         connectTimeout: options.connectTimeoutMs ?? 5000,
