@@ -373,6 +373,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     max: number,
     signal: AbortSignal,
   ): Promise<TakeResult<LeasedItem> | undefined> {
+    // Sent after this turn's puts and acks: a master that just got a result submits the next task first.
+    await new Promise<void>((resolve) => this.ctx.writes.schedule(resolve, 'settle'));
     const unblock = unblockKey(this.ctx.prefix, this.name, this.ctx.nextId());
     const { client } = this.ctx;
     const ended = this.endOf(signal);
