@@ -3,20 +3,27 @@
 
   KEYS[1] inflight   HASH: delivery -> held value
   KEYS[2] deadlines  ZSET of deliveries by visibility deadline
-  KEYS[3] holds      ZSET (all scores 0) of 'lease|delivery': each lease's deliveries, by lex range
+  KEYS[3] holds      prefix of the SETs '<holds>:<lease>' of each lease's deliveries
 
-  ARGV[1+2i] delivery  id|attempt of a delivery to settle
-  ARGV[2+2i] lease     the lease it was taken under
+  ARGV, one group per lease (a handle's acks are nearly always all under its current lease):
+  ARGV[i]          lease      the lease the group's deliveries were taken under
+  ARGV[i+1]        count      the group's number of deliveries c
+  ARGV[i+2..i+1+c] delivery   id|attempt of each delivery to settle
+
+  The deliveries go to each command straight from ARGV (unpack of a range): no Lua string is
+  built per item. deadlines is only touched when it exists (a queue with a visibility timeout).
 
   Returns the number of deliveries that were still held (a delivery settled twice, or reclaimed
   and handed out again under a new attempt, is left alone).
 ]]
-local deliveries, entries = {}, {}
-for i = 1, #ARGV, 2 do
-  deliveries[#deliveries + 1] = ARGV[i]
-  entries[#entries + 1] = ARGV[i + 1] .. '|' .. ARGV[i]
+local inflight, deadlines, holds = KEYS[1], KEYS[2], KEYS[3]
+local timed = redis.call('EXISTS', deadlines) == 1
+local n, i = 0, 1
+while i <= #ARGV do
+  local first, last = i + 2, i + 1 + tonumber(ARGV[i + 1])
+  n = n + redis.call('HDEL', inflight, unpack(ARGV, first, last))
+  if timed then redis.call('ZREM', deadlines, unpack(ARGV, first, last)) end
+  redis.call('SREM', holds .. ':' .. ARGV[i], unpack(ARGV, first, last))
+  i = last + 1
 end
-local n = redis.call('HDEL', KEYS[1], unpack(deliveries))
-redis.call('ZREM', KEYS[2], unpack(deliveries))
-redis.call('ZREM', KEYS[3], unpack(entries))
 return n

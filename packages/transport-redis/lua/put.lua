@@ -11,7 +11,7 @@
   KEYS[7] seq        STRING: sequence of a priority queue
   KEYS[8] wake       LIST of wake-up tokens for blocked takers
   KEYS[9] room       LIST of room tokens for puts blocked on a full queue
-  KEYS[10] holds     ZSET (all scores 0) of 'lease|delivery': each lease's deliveries, by lex range
+  KEYS[10] holds     prefix of the SETs '<holds>:<lease>' of each lease's deliveries
   KEYS[11] putters   ZSET of the tickets of puts refused for room, by arrival (their line)
   KEYS[12] expiries  ZSET of those tickets by expiry (a putter that stopped retrying leaves the line)
 

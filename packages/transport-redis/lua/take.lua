@@ -12,7 +12,7 @@
   KEYS[7] seq        STRING: sequence of a priority queue
   KEYS[8] wake       LIST of wake-up tokens for blocked takers
   KEYS[9] room       LIST of room tokens for puts blocked on a full queue
-  KEYS[10] holds     ZSET (all scores 0) of 'lease|delivery': each lease's deliveries, by lex range
+  KEYS[10] holds     prefix of the SETs '<holds>:<lease>' of each lease's deliveries
   KEYS[11] putters   ZSET of the tickets of puts refused for room, by arrival (their line)
   KEYS[12] expiries  ZSET of those tickets by expiry (a putter that stopped retrying leaves the line)
 
@@ -56,8 +56,7 @@ for _, item in ipairs(taken) do
   local delivery, attempt = next_delivery(item)
   held[#held + 1] = delivery
   held[#held + 1] = held_value(lease, item)
-  index[#index + 1] = 0
-  index[#index + 1] = lease .. '|' .. delivery
+  index[#index + 1] = delivery
   if deadline then
     timed[#timed + 1] = deadline
     timed[#timed + 1] = delivery
@@ -66,7 +65,7 @@ for _, item in ipairs(taken) do
   out[#out + 1] = attempt
 end
 redis.call('HSET', inflight, unpack(held))
-redis.call('ZADD', holds, unpack(index))
+redis.call('SADD', holds_of(lease), unpack(index))
 if deadline then redis.call('ZADD', deadlines, unpack(timed)) end
 if maxsize > 0 then signal_room(#taken) end
 if #taken < n then

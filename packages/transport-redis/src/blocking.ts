@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { inOneWrite } from './one-write.js';
 
 /** How long past its own timeout a BLPOP may stay unanswered before its socket is presumed dead. */
 const WATCHDOG_GRACE_MS = 5000;
@@ -114,9 +115,11 @@ export class BlockingPool {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const popped = client.blpop(key, unblockKey, seconds(ms));
+      const { popped, after } = inOneWrite(client, () => ({
+        popped: client.blpop(key, unblockKey, seconds(ms)),
+        after: then(client),
+      }));
       popped.catch(() => undefined);
-      const after = then(client);
       after.catch(() => undefined);
       const outcome = await Promise.race([after, released]);
       if (outcome === RELEASED) {

@@ -26,6 +26,7 @@ import { RedisQueue } from './queue.js';
 import { declareQueue } from './queue-options.js';
 import type { RedisClient } from './scripts.js';
 import { DEFAULT_REDIS_URL, parseRedisUrl, redisUrlSettings } from './url.js';
+import { WriteTick } from './write-tick.js';
 
 /** Options of the Redis transport's `connect()` (and defaults of `createRedisTransport()`). */
 export interface RedisConnectOptions {
@@ -105,6 +106,7 @@ const DEFAULT_RECONNECT_DEADLINE_MS = 300_000;
 export class RedisConnection extends ConnectionEvents implements Connection {
   private readonly queues = new Set<RedisQueue<any>>();
   private readonly pool: BlockingPool;
+  private readonly writes: WriteTick;
   private readonly idBase = randomBytes(6).toString('base64url');
   private ids = 0;
   private leaseCount = 0;
@@ -138,6 +140,7 @@ export class RedisConnection extends ConnectionEvents implements Connection {
     });
     this.watchReconnects(reconnectDeadlineMs, display);
     this.pool = new BlockingPool(() => this.duplicate('block', false));
+    this.writes = new WriteTick(client);
     let ready = client.status === 'ready';
     client.on('ready', () => {
       // After a reconnect, replies to takes in flight may have been lost: new takes use a fresh
@@ -166,7 +169,9 @@ export class RedisConnection extends ConnectionEvents implements Connection {
       const redis = new Redis({
         ...parseRedisUrl(url),
         lazyConnect: true,
-        enableAutoPipelining: true,
+        // Off: the per-task commands already leave in one write each turn (WriteTick, the blocking pool's
+        // waitThen), and auto-pipelining would add a Pipeline and a process.nextTick hop per turn on top.
+        enableAutoPipelining: false,
         // Commands wait through a reconnect instead of failing after 20 retries.
         maxRetriesPerRequest: null,
         connectTimeout: options.connectTimeoutMs ?? 5000,
@@ -228,6 +233,7 @@ export class RedisConnection extends ConnectionEvents implements Connection {
       {
         client: this.client,
         pool: this.pool,
+        writes: this.writes,
         codec: this.codec,
         prefix: this.prefix,
         leaseTtlMs: this.leaseTtlMs,

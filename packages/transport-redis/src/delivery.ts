@@ -6,7 +6,7 @@ export interface LeasedItem {
   readonly id: string;
   /** `id|attempt`: the server's name of this delivery. */
   readonly field: string;
-  /** The lease it was taken under (its entry in the queue's `held` index is `lease|field`). */
+  /** The lease it was taken under (its index of deliveries is `holdsKey(keys, lease)`). */
   readonly lease: string;
   /** Deliveries so far, this one included. */
   readonly attempt: number;

@@ -18,8 +18,9 @@ export interface QueueKeys {
    */
   readonly inflight: string;
   /**
-   * ZSET, every score 0, of `lease|id|attempt`: which deliveries each lease holds, read by a lex
-   * range, so releasing or reaping a lease reads only its own entries of `inflight`.
+   * The prefix of each lease's SET of the deliveries (`id|attempt`) it holds, `<holds>:<lease>`
+   * (see {@link holdsKey}), so releasing or reaping a lease reads only its own entries of `inflight`.
+   * No key of its own: the scripts derive a lease's key from it.
    */
   readonly holds: string;
   /** ZSET of in-flight fields scored by visibility deadline (only when `visibilityTimeoutMs` > 0). */
@@ -80,6 +81,11 @@ export function queueKeys(prefix: string, name: string): QueueKeys {
     expiries: `${base}:expiries`,
   };
   return { ...keys, all: QUEUE_KEY_NAMES.map((name) => keys[name]) };
+}
+
+/** The SET of the deliveries `lease` holds (the Lua side builds the same name: `holds_of`). */
+export function holdsKey(keys: Pick<QueueKeys, 'holds'>, lease: string): string {
+  return `${keys.holds}:${lease}`;
 }
 
 /**

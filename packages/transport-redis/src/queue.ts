@@ -28,14 +28,17 @@ import {
 import type { BlockingPool } from './blocking.js';
 import { type LeasedItem, RedisDelivery, type Settler } from './delivery.js';
 import { decodeItem, deliveryField, encodeItem } from './item.js';
-import { type QueueKeyName, type QueueKeys, queueKeys, unblockKey } from './keys.js';
+import { holdsKey, type QueueKeyName, type QueueKeys, queueKeys, unblockKey } from './keys.js';
 import type { StoredQueueOptions } from './queue-options.js';
 import { type LuaScript, type RedisClient, type ScriptArg, scripts } from './scripts.js';
+import type { WriteTick } from './write-tick.js';
 
 /** What a queue handle borrows from its connection. */
 export interface QueueContext {
   readonly client: RedisClient;
   readonly pool: BlockingPool;
+  /** The connection's end-of-turn flushes: every handle's puts and acks leave in one write. */
+  readonly writes: WriteTick;
   readonly codec: Codec;
   readonly prefix: string;
   readonly leaseTtlMs: number;
@@ -80,6 +83,8 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   private closing: Promise<void> | undefined;
   private readonly stop = new AbortController();
   private readonly consumers = new Set<PollingConsumer<T, LeasedItem>>();
+  /** Per consumer signal, the signal that also aborts when this handle closes (see endOf). */
+  private readonly ends = new WeakMap<AbortSignal, AbortSignal>();
   private readonly pendingPuts = new Set<Promise<void>>();
   private readonly putBatcher: TickBatcher<PutEntry>;
   private readonly ackBatcher: TickBatcher<LeasedItem>;
@@ -97,8 +102,12 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
       maxItems: BATCH_ITEMS,
       maxBytes: BATCH_BYTES,
       bytes: (entry) => entry.item.length,
+      schedule: (flush) => ctx.writes.schedule(flush, 'put'),
     });
-    this.ackBatcher = new TickBatcher((items) => this.ackNow(items), { maxItems: BATCH_ITEMS });
+    this.ackBatcher = new TickBatcher((items) => this.ackNow(items), {
+      maxItems: BATCH_ITEMS,
+      schedule: (flush) => ctx.writes.schedule(flush, 'settle'),
+    });
   }
 
   /** Keep this handle's lease alive from its first take until it closes. */
@@ -229,7 +238,9 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
   /** Close this handle and remove the queue (every key, its declaration included). */
   async delete(): Promise<void> {
     await this.close();
-    await this.ctx.client.unlink(...this.keys.all);
+    // Each lease's index of deliveries is a key of its own; a lease holding none has no key.
+    const leases = await this.ctx.client.zrange(this.keys.leases, 0, -1);
+    await this.ctx.client.unlink(...this.keys.all, ...leases.map((lease) => holdsKey(this.keys, lease)));
   }
 
   /** @internal The connection came back: take under a new lease; the old one lapses. */
@@ -332,11 +343,20 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   /** Block for a wake-up (a put leaves one), the next due delay, or a bounded maximum. */
   private async waitForWork(wait: number, signal: AbortSignal): Promise<void> {
-    await this.ctx.pool.wait(
-      this.keys.wake,
-      this.blockFor(wait),
-      AbortSignal.any([signal, this.stop.signal]),
-    );
+    await this.ctx.pool.wait(this.keys.wake, this.blockFor(wait), this.endOf(signal));
+  }
+
+  /**
+   * A signal that aborts with a consumer's `signal` or this handle's close: made once per consumer,
+   * not per wait (AbortSignal.any and its listeners cost more than the rest of a wait).
+   */
+  private endOf(signal: AbortSignal): AbortSignal {
+    let ended = this.ends.get(signal);
+    if (!ended) {
+      ended = AbortSignal.any([signal, this.stop.signal]);
+      this.ends.set(signal, ended);
+    }
+    return ended;
   }
 
   /**
@@ -353,9 +373,11 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
     max: number,
     signal: AbortSignal,
   ): Promise<TakeResult<LeasedItem> | undefined> {
+    // Sent after this turn's puts and acks: a master that just got a result submits the next task first.
+    await new Promise<void>((resolve) => this.ctx.writes.schedule(resolve, 'settle'));
     const unblock = unblockKey(this.ctx.prefix, this.name, this.ctx.nextId());
     const { client } = this.ctx;
-    const ended = AbortSignal.any([signal, this.stop.signal]);
+    const ended = this.endOf(signal);
     const { result, lost } = await this.ctx.pool.waitThen(
       this.keys.wake,
       unblock,
@@ -421,8 +443,14 @@ export class RedisQueue<T> implements DistributedQueue<T>, Settler {
 
   /** Settle a batch of acks in one script call: the delivery, its lease index entry, its deadline. */
   private async ackNow(items: LeasedItem[]): Promise<void> {
+    const byLease = new Map<string, string[]>();
+    for (const taken of items) {
+      const fields = byLease.get(taken.lease);
+      if (fields) fields.push(taken.field);
+      else byLease.set(taken.lease, [taken.field]);
+    }
     const each: ScriptArg[] = [];
-    for (const taken of items) each.push(taken.field, taken.lease);
+    for (const [lease, fields] of byLease) each.push(lease, fields.length, ...fields);
     try {
       await scripts.ack.run(this.ctx.client, this.keys, {}, each);
     } catch (error) {

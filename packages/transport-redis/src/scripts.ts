@@ -87,12 +87,8 @@ export const scripts = {
     each: ['delayMs', 'priority', 'item'],
   }),
   take: new LuaScript({ file: 'take.lua', keys: QUEUE_KEY_NAMES, argv: ['lease', 'max', 'leaseTtlMs'] }),
-  ack: new LuaScript({
-    file: 'ack.lua',
-    keys: ['inflight', 'deadlines', 'holds'],
-    argv: [],
-    each: ['delivery', 'lease'],
-  }),
+  // ARGV: one group per lease, of variable length (see the script's header).
+  ack: new LuaScript({ file: 'ack.lua', keys: ['inflight', 'deadlines', 'holds'], argv: [] }),
   nack: new LuaScript({ file: 'nack.lua', keys: QUEUE_KEY_NAMES, argv: ['delivery', 'delayMs', 'uncount'] }),
   heartbeat: new LuaScript({ file: 'heartbeat.lua', keys: QUEUE_KEY_NAMES, argv: ['lease', 'leaseTtlMs'] }),
   release: new LuaScript({ file: 'release.lua', keys: QUEUE_KEY_NAMES, argv: ['lease'] }),

@@ -65,6 +65,11 @@ local function signal(list, n)
   redis.call('PEXPIRE', list, SIGNAL_TTL)
 end
 
+-- The SET of the deliveries `lease` holds (same hash tag as the queue's keys, so same slot).
+local function holds_of(lease)
+  return holds .. ':' .. lease
+end
+
 -- Take `delivery` out of flight and put its item back, after the waiting items or (with due_at)
 -- delayed; the item keeps this delivery's attempt count. `uncount` takes back the attempt of a
 -- delivery given back as never started. Returns 1 if held.
@@ -73,7 +78,7 @@ local function unhold(order, delivery, due_at, uncount)
   redis.call('ZREM', deadlines, delivery)
   if not held then return 0 end
   redis.call('HDEL', inflight, delivery)
-  redis.call('ZREM', holds, held_lease(held) .. '|' .. delivery)
+  redis.call('SREM', holds_of(held_lease(held)), delivery)
   if uncount then delivery = previous_delivery(delivery) end
   local item = held_item(held, delivery)
   if due_at then
@@ -90,13 +95,12 @@ local function unhold_all(order, deliveries)
   return n
 end
 
--- The deliveries `lease` holds, read from the lex index (lease never contains '|', and '}' is
--- the byte after it): only that lease's entries, never the whole in-flight hash.
+-- The deliveries `lease` holds, read from its own SET: only that lease's entries, never the whole
+-- in-flight hash. Sorted, so items go back in the same order whatever the SET's layout.
 local function deliveries_of(lease)
-  local entries = redis.call('ZRANGEBYLEX', holds, '[' .. lease .. '|', '(' .. lease .. '}')
-  local skip = #lease + 2
-  for i = 1, #entries do entries[i] = string.sub(entries[i], skip) end
-  return entries
+  local deliveries = redis.call('SMEMBERS', holds_of(lease))
+  table.sort(deliveries)
+  return deliveries
 end
 
 -- Return in-flight items whose visibility deadline passed or whose consumer's lease expired.
@@ -107,6 +111,7 @@ local function reclaim(order, now)
     redis.call('ZREM', leases, unpack(dead))
     for _, lease in ipairs(dead) do
       for _, delivery in ipairs(deliveries_of(lease)) do back[#back + 1] = delivery end
+      redis.call('DEL', holds_of(lease))
     end
   end
   return unhold_all(order, back)
