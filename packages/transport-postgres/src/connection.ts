@@ -1,6 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import {
   AuthError,
+  BackendError,
   type BroadcastHandler,
   type Codec,
   type Connection,
@@ -41,6 +42,8 @@ import { type PostgresItem, PostgresStore, type Query } from './store.js';
 
 /** NOTIFY payloads are at most 8000 bytes; a broadcast is sent as base64 text. */
 const MAX_NOTIFY_BYTES = 7999;
+/** Tries of a declare that lost a race to create its queue (see declare). */
+const DECLARE_ATTEMPTS = 3;
 
 /** SQLSTATE classes of a lost session: connection exceptions (08) and operator intervention (57: shut down, killed). */
 function isSessionLoss(error: unknown): boolean {
@@ -310,19 +313,24 @@ export class PostgresConnection extends ConnectionEvents implements Connection {
   /** Declare queue `name`, or check `options` against the stored ones (options left out are taken). */
   private async declare(name: string, options: QueueOptions | undefined): Promise<ResolvedQueueOptions> {
     const wanted = resolveQueueOptions(options);
-    let rows: { options: ResolvedQueueOptions; created: boolean }[];
+    let row: { options: ResolvedQueueOptions; created: boolean } | undefined;
     try {
-      rows = await this.query(
-        `WITH created AS (
-           INSERT INTO "${this.settings.schema}".queues (name, options) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING options)
-         SELECT options, true AS created FROM created
-         UNION ALL SELECT options, false FROM "${this.settings.schema}".queues WHERE name = $1`,
-        [name, JSON.stringify(wanted)],
-      );
+      // A declare racing another one's uncommitted insert waits for it, then inserts nothing, and its snapshot,
+      // taken before that commit, does not see the row either: it reads no row, and the next try sees it.
+      for (let attempt = 0; !row && attempt < DECLARE_ATTEMPTS; attempt++) {
+        [row] = await this.query<{ options: ResolvedQueueOptions; created: boolean }>(
+          `WITH created AS (
+             INSERT INTO "${this.settings.schema}".queues (name, options) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING options)
+           SELECT options, true AS created FROM created
+           UNION ALL SELECT options, false FROM "${this.settings.schema}".queues WHERE name = $1`,
+          [name, JSON.stringify(wanted)],
+        );
+      }
     } catch (error) {
       throw wrapBackendError(error, `postgres: declaring "${name}"`);
     }
-    const row = rows[0]!;
+    // Still none: the queue was deleted as often as it was created meanwhile.
+    if (!row) throw new BackendError(`postgres: declaring "${name}": it was deleted while being declared`);
     if (row.created) return wanted;
     return checkRedeclaration(name, { ...row.options, deadLetter: row.options.deadLetter }, options);
   }

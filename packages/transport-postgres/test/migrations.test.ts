@@ -48,6 +48,25 @@ describe('postgres migrations', () => {
     expect(rows[0].n).toBe(MIGRATION_VERSIONS.length);
   });
 
+  it('concurrent declares of one new queue all open it (none reads an empty row set and crashes)', async () => {
+    const schema = fresh('declares');
+    const connections = await Promise.all(
+      Array.from({ length: 6 }, () => transport.connect({ url: POSTGRES_URL, schema })),
+    );
+    try {
+      // Each round a new queue, declared by every connection at once: the way a master and its workers start.
+      for (let round = 0; round < 15; round++) {
+        const queues = await Promise.all(
+          connections.map((connection) => connection.queue<number>(`jobs-${round}`)),
+        );
+        await queues[0]!.put(round);
+        expect(await queues[5]!.size()).toBe(1);
+      }
+    } finally {
+      await Promise.all(connections.map((connection) => connection.close()));
+    }
+  });
+
   it('upgrading a schema that holds items keeps them, and new items get ids of their own', async () => {
     const schema = fresh('upgrade');
     await migrate(admin, schema, '0001-items');
