@@ -64,6 +64,8 @@ import { type NatsConnectOptions, type NatsSettings, parseNatsUrl } from './url.
 /** JetStream API error codes: stream not found, consumer not found, stream name in use with another config. */
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
+/** Another client created the stream first, with another description (other queue options). */
+const STREAM_NAME_IN_USE = 10058;
 /** Room left in a message for headers: a payload larger than the server's max_payload less this is stored apart. */
 const HEADER_ROOM = 4096;
 
@@ -463,13 +465,7 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
   async #create(name: string, resolved: ResolvedQueueOptions, given: QueueOptions): Promise<Declared> {
     const names = queueNames(this.settings.prefix, name);
     try {
-      let options = resolved;
-      const existing = await this.jsm.streams.info(names.stream).catch((error: unknown) => {
-        if (apiCode(error) === STREAM_NOT_FOUND) return undefined;
-        throw error;
-      });
-      if (existing) options = checkRedeclaration(name, readDescription(existing.config.description), given);
-      else await this.jsm.streams.add(streamConfig(names, describe(name, resolved)));
+      const options = await this.#stream(name, names, resolved, given);
       const ackWaitMs = options.visibilityTimeoutMs || this.settings.ackWaitMs;
       const consumer = await this.#consumer(names.stream, CONSUMER, names.subject, ackWaitMs);
       await this.#consumer(names.stream, DELAY_CONSUMER, names.delaySubject, this.settings.ackWaitMs);
@@ -477,6 +473,38 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
     } catch (error) {
       throw natsError(error, `nats: declare "${name}"`);
     }
+  }
+
+  /**
+   * Create the queue's stream, or read the options of the one that exists. A create that loses the race to another
+   * client's (a worker starting with its master) reads the winner's stream, as if it had existed before.
+   */
+  async #stream(
+    name: string,
+    names: QueueNames,
+    resolved: ResolvedQueueOptions,
+    given: QueueOptions,
+  ): Promise<ResolvedQueueOptions> {
+    const existing = await this.#streamInfo(names);
+    if (existing) return checkRedeclaration(name, existing, given);
+    try {
+      await this.jsm.streams.add(streamConfig(names, describe(name, resolved)));
+      return resolved;
+    } catch (error) {
+      if (apiCode(error) !== STREAM_NAME_IN_USE) throw error;
+      const winner = await this.#streamInfo(names);
+      if (!winner) throw error;
+      return checkRedeclaration(name, winner, given);
+    }
+  }
+
+  /** The options stored with the queue's stream, or undefined when there is no stream. */
+  async #streamInfo(names: QueueNames): Promise<ResolvedQueueOptions | undefined> {
+    const info = await this.jsm.streams.info(names.stream).catch((error: unknown) => {
+      if (apiCode(error) === STREAM_NOT_FOUND) return undefined;
+      throw error;
+    });
+    return info && readDescription(info.config.description);
   }
 
   /** The shared durable consumer `name` of `stream`'s `subject` (created when missing); resolves with its ack wait in ms. */
