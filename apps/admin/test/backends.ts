@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type Connection, resolveTransport } from '@taskwire/core';
-import { startPrivateBroker } from '@taskwire/test-brokers';
+import { dropPostgresSchema, startPrivateBroker } from '@taskwire/test-brokers';
 import { Redis } from 'ioredis';
 import { connect as connectNats } from 'nats';
-import pg from 'pg';
 
 /** The shared brokers' transports the admin tests run on (TCP is hosted by the tests themselves). */
 export const BROKER_TRANSPORTS = ['redis', 'rabbitmq', 'nats', 'postgres'] as const;
@@ -55,7 +54,10 @@ async function namespaced(
     case 'nats':
       return { url: `${NATS_URL}?prefix=${namespace}`, drop: () => dropNatsStreams(namespace) };
     case 'postgres':
-      return { url: `${POSTGRES_URL}?schema=${namespace}`, drop: () => dropPostgresSchema(namespace) };
+      return {
+        url: `${POSTGRES_URL}?schema=${namespace}`,
+        drop: () => dropPostgresSchema(POSTGRES_URL, namespace),
+      };
     case 'rabbitmq': {
       const node = await startPrivateBroker({ management: true });
       return { url: `${node.url}?management=${node.managementUrl}`, drop: () => node.stop() };
@@ -86,15 +88,5 @@ async function dropNatsStreams(prefix: string): Promise<void> {
     for (const stream of doomed) await jsm.streams.delete(stream);
   } finally {
     await nc.close();
-  }
-}
-
-async function dropPostgresSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { dropPostgresSchema } from '@taskwire/test-brokers';
 import { type Backend, brokerBackend } from './backends.js';
 
 export const POSTGRES_URL = process.env.TASKWIRE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -10,13 +10,7 @@ export const POSTGRES_URL = process.env.TASKWIRE_POSTGRES_URL ?? 'postgres://pos
  */
 export async function postgresBackend(): Promise<Backend> {
   const schema = `tw_e2e_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  return brokerBackend('postgres', `${POSTGRES_URL}?schema=${schema}&leaseMs=2000`, async () => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    } finally {
-      await client.end();
-    }
-  });
+  return brokerBackend('postgres', `${POSTGRES_URL}?schema=${schema}&leaseMs=2000`, () =>
+    dropPostgresSchema(POSTGRES_URL, schema),
+  );
 }
