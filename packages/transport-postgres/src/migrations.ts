@@ -1,8 +1,9 @@
 import type { ClientBase } from 'pg';
-import { quoteIdent } from './sql.js';
+import { LEASE_PER_TAKE } from './lease-per-take.js';
+import { quoteIdent, schemaLiteral as literal } from './sql.js';
 
 /** One step of the schema: applied once, in order, recorded in `<schema>.migrations`. */
-interface Migration {
+export interface Migration {
   readonly version: string;
   /** The statements, for the schema named by the quoted identifier `s`. */
   readonly sql: (s: string) => string;
@@ -243,12 +244,8 @@ BEGIN
 END $$;
 `,
   },
+  LEASE_PER_TAKE,
 ];
-
-/** `s` (a checked, quoted schema name) as an SQL string literal, for the functions that hash it. */
-function literal(quoted: string): string {
-  return `'${quoted.slice(1, -1)}'`;
-}
 
 /** The versions this package knows, oldest first. */
 export const MIGRATION_VERSIONS: readonly string[] = MIGRATIONS.map((migration) => migration.version);
