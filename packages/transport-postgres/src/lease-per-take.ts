@@ -73,6 +73,7 @@ CREATE FUNCTION ${s}.put(qid integer, channel text, payloads bytea[], prio small
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
   room integer := cardinality(payloads);
+  ready timestamptz := now() + delay_ms * interval '1 millisecond';
 BEGIN
   IF maxsize > 0 THEN
     PERFORM ${s}.lock_queue(qid);
@@ -81,10 +82,8 @@ BEGIN
     IF room = 0 THEN RETURN 0; END IF;
   END IF;
   INSERT INTO ${s}.items (queue_id, priority, seq, id, ready_at, attempt, payload)
-    SELECT qid, prio, CASE WHEN lifo THEN -numbered.n ELSE numbered.n END, numbered.n,
-      now() + delay_ms * interval '1 millisecond', 0, numbered.p
-    FROM (SELECT nextval('${s}.serial') AS n, u.p FROM unnest(payloads) WITH ORDINALITY AS u(p, i)
-          ORDER BY u.i LIMIT room) AS numbered;
+    SELECT qid, prio, CASE WHEN lifo THEN -numbered.n ELSE numbered.n END, numbered.n, ready, 0, numbered.p
+    FROM (SELECT nextval('${s}.serial') AS n, u.p FROM unnest(payloads) AS u(p) LIMIT room) AS numbered;
   PERFORM pg_notify(channel, '');
   RETURN room;
 END $$;
@@ -116,49 +115,54 @@ BEGIN
   IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
   PERFORM ${s}.reap(qid);
   tok := nextval('${s}.serial');
+  -- The deleted rows come back in physical order: sorted once into serving order, for the lease and the reply.
   RETURN QUERY WITH held AS (
     DELETE FROM ${s}.items AS it WHERE it.ctid = ANY (ARRAY(
       SELECT w.ctid FROM ${s}.items AS w WHERE w.queue_id = qid AND w.ready_at <= now()
       ORDER BY w.priority DESC, w.seq LIMIT n FOR UPDATE SKIP LOCKED))
     RETURNING it.id, it.attempt + 1 AS attempt, it.payload, it.priority, it.seq),
+  ordered AS MATERIALIZED (SELECT * FROM held AS h ORDER BY h.priority DESC, h.seq),
   lease AS (
     INSERT INTO ${s}.leases (token, queue_id, owner, lease_until, renewable, ids, priorities, attempts, payloads)
       SELECT tok, qid, taker, now() + lease_ms * interval '1 millisecond', renew,
-        array_agg(h.id ORDER BY h.priority DESC, h.seq), array_agg(h.priority ORDER BY h.priority DESC, h.seq),
-        array_agg(h.attempt ORDER BY h.priority DESC, h.seq), array_agg(h.payload ORDER BY h.priority DESC, h.seq)
-      FROM held AS h HAVING count(*) > 0)
-  SELECT h.id, h.attempt, h.payload, tok FROM held AS h ORDER BY h.priority DESC, h.seq;
+        array_agg(o.id), array_agg(o.priority), array_agg(o.attempt), array_agg(o.payload)
+      FROM ordered AS o HAVING count(*) > 0)
+  SELECT o.id, o.attempt, o.payload, tok FROM ordered AS o;
   -- A take makes room on a bounded queue: wake the puts waiting for it.
   GET DIAGNOSTICS taken = ROW_COUNT;
   IF bounded AND taken > 0 THEN PERFORM pg_notify(channel, ''); END IF;
 END $$;
 
-CREATE FUNCTION ${s}.ack(toks bigint[], item_ids bigint[], durable boolean) RETURNS void LANGUAGE plpgsql AS $$
+-- Acks of items: leases (distinct toks) with how many of each, and every item with its lease.
+CREATE FUNCTION ${s}.ack(toks bigint[], counts integer[], item_toks bigint[], item_ids bigint[], durable boolean)
+RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
+  gone integer;
   complete bigint[];
 BEGIN
   IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
-  -- A take's items are usually acked together: its lease goes in one write.
-  DELETE FROM ${s}.leases AS l
-    USING (SELECT a.t, count(*) AS n FROM unnest(toks) AS a(t) GROUP BY a.t) AS a
+  -- A take's items are usually acked together: its lease goes in one write, and nothing else is needed.
+  DELETE FROM ${s}.leases AS l USING unnest(toks, counts) AS a(t, n)
     WHERE l.token = a.t AND cardinality(l.settled) + a.n >= cardinality(l.ids);
+  GET DIAGNOSTICS gone = ROW_COUNT;
+  IF gone = cardinality(toks) THEN RETURN; END IF;
   -- The others record what was settled. A concurrent settle of the same lease waits for the row, then adds to it;
   -- whichever completes it deletes it.
   WITH grown AS (
     UPDATE ${s}.leases AS l SET settled = l.settled || a.ids
-      FROM (SELECT a.t, array_agg(a.i) AS ids FROM unnest(toks, item_ids) AS a(t, i) GROUP BY a.t) AS a
+      FROM (SELECT a.t, array_agg(a.i) AS ids FROM unnest(item_toks, item_ids) AS a(t, i) GROUP BY a.t) AS a
       WHERE l.token = a.t
       RETURNING l.token, cardinality(l.settled) >= cardinality(l.ids) AS done)
   SELECT array_agg(g.token) INTO complete FROM grown AS g WHERE g.done;
   IF complete IS NOT NULL THEN DELETE FROM ${s}.leases AS l WHERE l.token = ANY (complete); END IF;
 END $$;
 
-CREATE FUNCTION ${s}.ack_and_take(ack_tokens bigint[], ack_ids bigint[], qid integer, channel text, taker text,
-    n integer, lease_ms float8, renew boolean, bounded boolean, durable boolean)
+CREATE FUNCTION ${s}.ack_and_take(toks bigint[], counts integer[], item_toks bigint[], item_ids bigint[],
+    qid integer, channel text, taker text, n integer, lease_ms float8, renew boolean, bounded boolean, durable boolean)
 RETURNS TABLE (id bigint, attempt integer, payload bytea, token bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM ${s}.ack(ack_tokens, ack_ids, durable);
+  PERFORM ${s}.ack(toks, counts, item_toks, item_ids, durable);
   RETURN QUERY SELECT * FROM ${s}.take(qid, channel, taker, n, lease_ms, renew, bounded, durable);
 END $$;
 

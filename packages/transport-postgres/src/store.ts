@@ -124,8 +124,9 @@ export class PostgresStore implements PollingStore<PostgresItem> {
         riding.items.length === 0
           ? await this.query<TakenRow>(this.takeSql, args, 'tw_take')
           : await this.query<TakenRow>(
-              `SELECT id, attempt, payload, token FROM ${this.s}.ack_and_take($9, $10, $1, $2, $3, $4, $5, $6, $7, $8)`,
-              [...args, riding.items.map((item) => item.token), riding.items.map((item) => item.id)],
+              `SELECT id, attempt, payload, token
+               FROM ${this.s}.ack_and_take($9, $10, $11, $12, $1, $2, $3, $4, $5, $6, $7, $8)`,
+              [...args, ...ackArgs(riding.items)],
               'tw_ack_and_take',
             );
       for (const waiter of riding.waiting) waiter.resolve();
@@ -200,8 +201,8 @@ export class PostgresStore implements PollingStore<PostgresItem> {
       return new Promise((resolve, reject) => riding.waiting.push({ resolve, reject }));
     }
     await this.query(
-      `SELECT ${this.s}.ack($1, $2, $3)`,
-      [items.map((item) => item.token), items.map((item) => item.id), this.ctx.durableSettles],
+      `SELECT ${this.s}.ack($1, $2, $3, $4, $5)`,
+      [...ackArgs(items), this.ctx.durableSettles],
       'tw_ack',
     );
   }
@@ -272,6 +273,18 @@ export async function purgeItems(query: Query, schema: string, queue: string): P
     [queue],
   );
   return Number(rows[0]!.n);
+}
+
+/** The arguments of the schema's `ack`: the leases (distinct tokens), how many items of each, then every item. */
+function ackArgs(items: readonly PostgresItem[]): [string[], number[], string[], string[]] {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item.token, (counts.get(item.token) ?? 0) + 1);
+  return [
+    [...counts.keys()],
+    [...counts.values()],
+    items.map((item) => item.token),
+    items.map((item) => item.id),
+  ];
 }
 
 function toBuffer(payload: Uint8Array): Buffer {
