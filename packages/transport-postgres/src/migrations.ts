@@ -1,6 +1,6 @@
 import type { ClientBase } from 'pg';
 import { LEASE_PER_TAKE } from './lease-per-take.js';
-import { quoteIdent, schemaLiteral as literal } from './sql.js';
+import { schemaLiteral as literal, quoteIdent } from './sql.js';
 
 /** One step of the schema: applied once, in order, recorded in `<schema>.migrations`. */
 export interface Migration {
@@ -19,6 +19,7 @@ export interface Migration {
 // advisory lock (so two bounded puts never both see room), a take first returns lapsed leases behind the waiting
 // items, then holds up to n items with FOR UPDATE SKIP LOCKED (concurrent takers never wait for each other).
 // Every change that can let a taker or a waiting put proceed NOTIFYs the queue's wake channel.
+// (The layout of versions 0001 and 0002; 0003 moves held items into one lease row per take: lease-per-take.ts.)
 const MIGRATIONS: readonly Migration[] = [
   {
     version: '0001-items',
