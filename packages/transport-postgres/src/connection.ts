@@ -45,6 +45,13 @@ const MAX_NOTIFY_BYTES = 7999;
 /** Tries of a declare that lost a race to create its queue (see declare). */
 const DECLARE_ATTEMPTS = 3;
 
+/** A declared queue's row. */
+interface DeclaredRow {
+  id: number;
+  options: ResolvedQueueOptions;
+  created: boolean;
+}
+
 /** SQLSTATE classes of a lost session: connection exceptions (08) and operator intervention (57: shut down, killed). */
 function isSessionLoss(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -179,7 +186,7 @@ export class PostgresConnection extends ConnectionEvents implements Connection {
   async queue<T = unknown>(name: string, options?: QueueOptions): Promise<DistributedQueue<T>> {
     this.assertOpen();
     checkQueueName(name);
-    const resolved = await this.declare(name, options);
+    const { options: resolved, id } = await this.declare(name, options);
     const channel = wakeChannel(this.settings.schema, name);
     const wake = sharedWakeSignal(`postgres:${this.settings.connectionString}/${channel}`);
     this.wakes.set(channel, wake);
@@ -187,6 +194,8 @@ export class PostgresConnection extends ConnectionEvents implements Connection {
     const store = new PostgresStore(this.query, {
       schema: this.settings.schema,
       queue: name,
+      queueId: id,
+      channel,
       lifo: resolved.order === 'lifo',
       maxsize: resolved.maxsize,
       owner: () => this.owner,
@@ -310,19 +319,25 @@ export class PostgresConnection extends ConnectionEvents implements Connection {
     }
   };
 
-  /** Declare queue `name`, or check `options` against the stored ones (options left out are taken). */
-  private async declare(name: string, options: QueueOptions | undefined): Promise<ResolvedQueueOptions> {
+  /**
+   * Declare queue `name`, or check `options` against the stored ones (options left out are taken); resolve with its
+   * options and its number.
+   */
+  private async declare(
+    name: string,
+    options: QueueOptions | undefined,
+  ): Promise<{ options: ResolvedQueueOptions; id: number }> {
     const wanted = resolveQueueOptions(options);
-    let row: { options: ResolvedQueueOptions; created: boolean } | undefined;
+    let row: DeclaredRow | undefined;
     try {
       // A declare racing another one's uncommitted insert waits for it, then inserts nothing, and its snapshot,
       // taken before that commit, does not see the row either: it reads no row, and the next try sees it.
       for (let attempt = 0; !row && attempt < DECLARE_ATTEMPTS; attempt++) {
-        [row] = await this.query<{ options: ResolvedQueueOptions; created: boolean }>(
+        [row] = await this.query<DeclaredRow>(
           `WITH created AS (
-             INSERT INTO "${this.settings.schema}".queues (name, options) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING options)
-           SELECT options, true AS created FROM created
-           UNION ALL SELECT options, false FROM "${this.settings.schema}".queues WHERE name = $1`,
+             INSERT INTO "${this.settings.schema}".queues (name, options) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id, options)
+           SELECT id, options, true AS created FROM created
+           UNION ALL SELECT id, options, false FROM "${this.settings.schema}".queues WHERE name = $1`,
           [name, JSON.stringify(wanted)],
         );
       }
@@ -331,8 +346,11 @@ export class PostgresConnection extends ConnectionEvents implements Connection {
     }
     // Still none: the queue was deleted as often as it was created meanwhile.
     if (!row) throw new BackendError(`postgres: declaring "${name}": it was deleted while being declared`);
-    if (row.created) return wanted;
-    return checkRedeclaration(name, { ...row.options, deadLetter: row.options.deadLetter }, options);
+    if (row.created) return { options: wanted, id: row.id };
+    return {
+      options: checkRedeclaration(name, { ...row.options, deadLetter: row.options.deadLetter }, options),
+      id: row.id,
+    };
   }
 
   private async inspect<R>(what: string, work: () => Promise<R>): Promise<R> {

@@ -19,8 +19,8 @@ interface ItemRow {
 }
 
 /** Serving order of the waiting items of a queue (`i`): ready ones first, then delayed ones, soonest first. */
-const SERVING_ORDER = (lifo: boolean) =>
-  `i.ready_at > now(), CASE WHEN i.ready_at > now() THEN i.ready_at END, i.priority DESC, i.seq ${lifo ? 'DESC' : 'ASC'}`;
+const SERVING_ORDER =
+  'i.ready_at > now(), CASE WHEN i.ready_at > now() THEN i.ready_at END, i.priority DESC, i.seq';
 
 /**
  * The inspection calls of a connection, each one statement on `<schema>` (stats reads every count in one
@@ -52,14 +52,17 @@ export class Inspector {
       consumers: string;
       dead: string;
     }>(
-      `SELECT count(*) FILTER (WHERE owner IS NULL AND ready_at <= now()) AS ready,
-              count(*) FILTER (WHERE owner IS NULL AND ready_at > now()) AS delayed,
-              count(*) FILTER (WHERE owner IS NOT NULL) AS in_flight,
+      `WITH q AS (SELECT id FROM ${this.s}.queues WHERE name = $1)
+       SELECT count(*) FILTER (WHERE ready_at <= now()) AS ready,
+              count(*) FILTER (WHERE ready_at > now()) AS delayed,
+              (SELECT coalesce(sum(cardinality(ids) - cardinality(settled)), 0) FROM ${this.s}.leases
+                 WHERE queue_id = (SELECT id FROM q)) AS in_flight,
               (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                  AND classid = $3::bigint::oid) AS consumers,
-              (SELECT count(*) FROM ${this.s}.items WHERE queue = $2 AND owner IS NULL) AS dead
-       FROM ${this.s}.items WHERE queue = $1`,
+              (SELECT count(*) FROM ${this.s}.items
+                 WHERE queue_id = (SELECT id FROM ${this.s}.queues WHERE name = $2)) AS dead
+       FROM ${this.s}.items WHERE queue_id = (SELECT id FROM q)`,
       [name, deadLetter, consumerLockClass(this.schema, name)],
     );
     return {
@@ -78,8 +81,8 @@ export class Inspector {
     const rows = await this.query<ItemRow>(
       `SELECT i.id, i.payload, i.attempt, i.priority, extract(epoch FROM i.ready_at) * 1000 AS ready_at_ms,
               i.ready_at <= now() AS ready
-       FROM ${this.s}.items AS i WHERE i.queue = $1 AND i.owner IS NULL
-       ORDER BY ${SERVING_ORDER(options.order === 'lifo')} LIMIT $2`,
+       FROM ${this.s}.items AS i WHERE i.queue_id = (SELECT id FROM ${this.s}.queues WHERE name = $1)
+       ORDER BY ${SERVING_ORDER} LIMIT $2`,
       [name, count],
     );
     return rows.map((row) => {
@@ -101,7 +104,7 @@ export class Inspector {
   }
 
   async moveItems(from: string, to: string, options: MoveOptions = {}): Promise<number> {
-    const source = await this.options(from);
+    await this.options(from);
     const target = await this.options(to);
     const limit = options.limit ?? null;
     if (limit !== null && (!Number.isInteger(limit) || limit < 0)) {
@@ -111,17 +114,8 @@ export class Inspector {
     const ids = options.ids ? options.ids.filter((id) => /^\d{1,18}$/.test(id)) : null;
     if (ids?.length === 0) return 0;
     const [row] = await this.query<{ n: number }>(
-      `SELECT ${this.s}.move_items($1, $2, $3, $4, $5, $6, $7, $8) AS n`,
-      [
-        from,
-        to,
-        limit,
-        ids,
-        source.order === 'lifo',
-        target.order === 'priority',
-        target.order === 'lifo',
-        target.maxsize,
-      ],
+      `SELECT ${this.s}.move_items($1, $2, $3, $4, $5, $6) AS n`,
+      [from, to, limit, ids, target.order === 'priority', target.maxsize],
     );
     return row!.n;
   }

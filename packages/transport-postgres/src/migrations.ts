@@ -1,8 +1,9 @@
 import type { ClientBase } from 'pg';
-import { quoteIdent } from './sql.js';
+import { LEASE_PER_TAKE } from './lease-per-take.js';
+import { schemaLiteral as literal, quoteIdent } from './sql.js';
 
 /** One step of the schema: applied once, in order, recorded in `<schema>.migrations`. */
-interface Migration {
+export interface Migration {
   readonly version: string;
   /** The statements, for the schema named by the quoted identifier `s`. */
   readonly sql: (s: string) => string;
@@ -18,6 +19,7 @@ interface Migration {
 // advisory lock (so two bounded puts never both see room), a take first returns lapsed leases behind the waiting
 // items, then holds up to n items with FOR UPDATE SKIP LOCKED (concurrent takers never wait for each other).
 // Every change that can let a taker or a waiting put proceed NOTIFYs the queue's wake channel.
+// (The layout of versions 0001 and 0002; 0003 moves held items into one lease row per take: lease-per-take.ts.)
 const MIGRATIONS: readonly Migration[] = [
   {
     version: '0001-items',
@@ -243,12 +245,8 @@ BEGIN
 END $$;
 `,
   },
+  LEASE_PER_TAKE,
 ];
-
-/** `s` (a checked, quoted schema name) as an SQL string literal, for the functions that hash it. */
-function literal(quoted: string): string {
-  return `'${quoted.slice(1, -1)}'`;
-}
 
 /** The versions this package knows, oldest first. */
 export const MIGRATION_VERSIONS: readonly string[] = MIGRATIONS.map((migration) => migration.version);

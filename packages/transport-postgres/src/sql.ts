@@ -18,6 +18,11 @@ export function quoteIdent(schema: string): string {
   return `"${checkSchemaName(schema)}"`;
 }
 
+/** `s` (a checked, quoted schema name) as an SQL string literal, for the functions that hash it. */
+export function schemaLiteral(quoted: string): string {
+  return `'${quoted.slice(1, -1)}'`;
+}
+
 /**
  * The NOTIFY channel of queue `queue`: a hash, because a channel name is at most 63 bytes and a queue name is not.
  * The SQL function `<schema>.wake_channel` computes the same.

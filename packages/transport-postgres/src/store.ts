@@ -25,6 +25,10 @@ export type Query = <R extends object = Record<string, unknown>>(
 export interface StoreContext {
   readonly schema: string;
   readonly queue: string;
+  /** The queue's number (`queues.id`): the rows of items and leases name their queue by it. */
+  readonly queueId: number;
+  /** The queue's NOTIFY channel. */
+  readonly channel: string;
   readonly lifo: boolean;
   readonly maxsize: number;
   /** The connection's current owner id: it changes when the connection lost its link, so old leases lapse. */
@@ -66,9 +70,10 @@ interface TakenRow {
 }
 
 /**
- * One queue's rows in `<schema>.items`. Every operation is one statement (most call a function of the schema, so
- * a bounded put counts and inserts under the queue's lock in the same round trip), and every change that lets a
- * taker or a waiting put go on NOTIFYs the queue's channel, which wakes the other processes.
+ * One queue's rows in `<schema>.items` (waiting items) and `<schema>.leases` (one row per take, keeping its items
+ * until they are settled). Every operation is one statement (most call a function of the schema, so a bounded put
+ * counts and inserts under the queue's lock in the same round trip), and every change that lets a taker or a
+ * waiting put go on NOTIFYs the queue's channel, which wakes the other processes.
  */
 export class PostgresStore implements PollingStore<PostgresItem> {
   private readonly s: string;
@@ -95,11 +100,11 @@ export class PostgresStore implements PollingStore<PostgresItem> {
     this.s = `"${ctx.schema}"`;
     this.releases = new TickBatcher<Release>((batch) =>
       this.query(`SELECT ${this.s}.release($1, $2, $3, $4, $5)`, [
-        batch.map((release) => release.item.id),
+        this.ctx.channel,
         batch.map((release) => release.item.token),
+        batch.map((release) => release.item.id),
         batch.map((release) => release.delayMs),
         batch.map((release) => (release.countAttempt ? 0 : 1)),
-        this.ctx.lifo,
       ]),
     );
     this.puts = new TickBatcher<PendingPut>((batch) => this.insertBatch(batch));
@@ -119,8 +124,9 @@ export class PostgresStore implements PollingStore<PostgresItem> {
         riding.items.length === 0
           ? await this.query<TakenRow>(this.takeSql, args, 'tw_take')
           : await this.query<TakenRow>(
-              `SELECT id, attempt, payload, token FROM ${this.s}.ack_and_take($9, $10, $1, $2, $3, $4, $5, $6, $7, $8)`,
-              [...args, riding.items.map((item) => item.id), riding.items.map((item) => item.token)],
+              `SELECT id, attempt, payload, token
+               FROM ${this.s}.ack_and_take($9, $10, $11, $12, $1, $2, $3, $4, $5, $6, $7, $8)`,
+              [...args, ...ackArgs(riding.items)],
               'tw_ack_and_take',
             );
       for (const waiter of riding.waiting) waiter.resolve();
@@ -133,12 +139,12 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   private takeArgs(limit: number, lease: ItemLease): unknown[] {
     return [
-      this.ctx.queue,
+      this.ctx.queueId,
+      this.ctx.channel,
       this.ctx.owner(),
       limit,
       lease.ms,
       lease.renewable,
-      this.ctx.lifo,
       this.ctx.maxsize > 0,
       this.ctx.durableSettles,
     ];
@@ -181,8 +187,8 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   private async insert(payloads: readonly Uint8Array[], priority: number, delayMs: number, maxsize: number) {
     const rows = await this.query<{ n: number }>(
-      `SELECT ${this.s}.put($1, $2, $3, $4, $5) AS n`,
-      [this.ctx.queue, payloads.map(toBuffer), priority, delayMs, maxsize],
+      `SELECT ${this.s}.put($1, $2, $3, $4, $5, $6, $7) AS n`,
+      [this.ctx.queueId, this.ctx.channel, payloads.map(toBuffer), priority, delayMs, maxsize, this.ctx.lifo],
       'tw_put',
     );
     return rows[0]!.n;
@@ -195,10 +201,8 @@ export class PostgresStore implements PollingStore<PostgresItem> {
       return new Promise((resolve, reject) => riding.waiting.push({ resolve, reject }));
     }
     await this.query(
-      `DELETE FROM ${this.s}.items AS it USING unnest($1::bigint[], $2::bigint[]) AS a(id, token)
-       WHERE it.id = a.id AND it.token = a.token
-         AND ($3 OR set_config('synchronous_commit', 'off', true) IS NOT NULL)`,
-      [items.map((item) => item.id), items.map((item) => item.token), this.ctx.durableSettles],
+      `SELECT ${this.s}.ack($1, $2, $3, $4, $5)`,
+      [...ackArgs(items), this.ctx.durableSettles],
       'tw_ack',
     );
   }
@@ -211,8 +215,8 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   async deadLetter(item: PostgresItem, target: string): Promise<void> {
     await this.query(`SELECT ${this.s}.dead_letter($1, $2, $3, $4)`, [
-      item.id,
       item.token,
+      item.id,
       target,
       this.ctx.deadLetterOptions,
     ]);
@@ -220,9 +224,9 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   async renew(lease: ItemLease): Promise<void> {
     await this.query(
-      `UPDATE ${this.s}.items SET lease_until = now() + $3 * interval '1 millisecond'
-       WHERE queue = $1 AND owner = $2 AND renewable`,
-      [this.ctx.queue, this.ctx.owner(), lease.ms],
+      `UPDATE ${this.s}.leases SET lease_until = now() + $3 * interval '1 millisecond'
+       WHERE queue_id = $1 AND owner = $2 AND renewable`,
+      [this.ctx.queueId, this.ctx.owner(), lease.ms],
     );
   }
 
@@ -230,9 +234,9 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   async nextReadyAt(): Promise<number | undefined> {
     const rows = await this.query<{ ms: number | null }>(
       `SELECT extract(epoch FROM least(
-         (SELECT min(ready_at) FROM ${this.s}.items WHERE queue = $1 AND owner IS NULL),
-         (SELECT min(lease_until) FROM ${this.s}.items WHERE queue = $1 AND owner IS NOT NULL)) - now()) * 1000 AS ms`,
-      [this.ctx.queue],
+         (SELECT min(ready_at) FROM ${this.s}.items WHERE queue_id = $1),
+         (SELECT min(lease_until) FROM ${this.s}.leases WHERE queue_id = $1)) - now()) * 1000 AS ms`,
+      [this.ctx.queueId],
     );
     const ms = rows[0]?.ms;
     return ms === null || ms === undefined ? undefined : Date.now() + Number(ms);
@@ -240,8 +244,8 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   async size(): Promise<number> {
     const rows = await this.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${this.s}.items WHERE queue = $1 AND owner IS NULL`,
-      [this.ctx.queue],
+      `SELECT count(*) AS n FROM ${this.s}.items WHERE queue_id = $1`,
+      [this.ctx.queueId],
     );
     return Number(rows[0]!.n);
   }
@@ -252,9 +256,10 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   async drop(): Promise<void> {
     await this.query(
-      `WITH gone AS (DELETE FROM ${this.s}.items WHERE queue = $1)
-       DELETE FROM ${this.s}.queues WHERE name = $1`,
-      [this.ctx.queue],
+      `WITH items AS (DELETE FROM ${this.s}.items WHERE queue_id = $1),
+            leases AS (DELETE FROM ${this.s}.leases WHERE queue_id = $1)
+       DELETE FROM ${this.s}.queues WHERE id = $1`,
+      [this.ctx.queueId],
     );
   }
 }
@@ -262,11 +267,24 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 /** Delete the ready and delayed items of `queue` and wake the puts waiting for room; resolve with how many. */
 export async function purgeItems(query: Query, schema: string, queue: string): Promise<number> {
   const rows = await query<{ n: string }>(
-    `WITH gone AS (DELETE FROM "${schema}".items WHERE queue = $1 AND owner IS NULL RETURNING 1)
+    `WITH gone AS (
+       DELETE FROM "${schema}".items WHERE queue_id = (SELECT id FROM "${schema}".queues WHERE name = $1) RETURNING 1)
      SELECT count(*) AS n, pg_notify("${schema}".wake_channel($1), '') FROM gone`,
     [queue],
   );
   return Number(rows[0]!.n);
+}
+
+/** The arguments of the schema's `ack`: the leases (distinct tokens), how many items of each, then every item. */
+function ackArgs(items: readonly PostgresItem[]): [string[], number[], string[], string[]] {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(item.token, (counts.get(item.token) ?? 0) + 1);
+  return [
+    [...counts.keys()],
+    [...counts.values()],
+    items.map((item) => item.token),
+    items.map((item) => item.id),
+  ];
 }
 
 function toBuffer(payload: Uint8Array): Buffer {

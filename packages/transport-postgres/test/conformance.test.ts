@@ -39,13 +39,15 @@ runConformanceSuite({
   // that takes over 150 ms, which the default 600 ms visibility timeout's cases leave no room for.
   timing: { visibilityTimeoutMs: 1500 },
   cleanup: async (names) => {
-    await admin.query(`DELETE FROM "${schema}".items WHERE queue = ANY($1)`, [names]);
+    const ids = `(SELECT id FROM "${schema}".queues WHERE name = ANY($1))`;
+    await admin.query(`DELETE FROM "${schema}".items WHERE queue_id IN ${ids}`, [names]);
+    await admin.query(`DELETE FROM "${schema}".leases WHERE queue_id IN ${ids}`, [names]);
     await admin.query(`DELETE FROM "${schema}".queues WHERE name = ANY($1)`, [names]);
   },
   // A ready item whose payload is the given bytes, inserted behind the transport's back.
   rawPut: async (queue, bytes) => {
     await admin.query(
-      `INSERT INTO "${schema}".items (queue, seq, ready_at, payload) VALUES ($1, nextval('"${schema}".serial'), now(), $2)`,
+      `INSERT INTO "${schema}".items (queue_id, payload) SELECT id, $2 FROM "${schema}".queues WHERE name = $1`,
       [queue, Buffer.from(bytes)],
     );
   },

@@ -1,4 +1,5 @@
 import { BackendError } from '@taskwire/core';
+import { resolveQueueOptions } from '@taskwire/core/transport';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresTransport, MIGRATION_VERSIONS } from '../src/index.js';
@@ -8,6 +9,9 @@ import { adminClient, dropSchema, POSTGRES_URL, uniqueSchema } from './postgres.
 const transport = createPostgresTransport();
 const schemas: string[] = [];
 let admin: pg.Client;
+
+/** `text` (at most 31 ASCII characters) as msgpack: what the default codec stores for a string body. */
+const msgpackString = (text: string) => Buffer.concat([Buffer.from([0xa0 | text.length]), Buffer.from(text)]);
 
 const fresh = (label: string) => {
   const schema = uniqueSchema(label);
@@ -86,6 +90,77 @@ describe('postgres migrations', () => {
         await delivery.ack();
       }
       expect(bodies).toEqual(['old', 'old2', 'new', 'new2']);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('upgrading a 0002 schema to leases per take keeps waiting order (LIFO too), ids, attempts and held items', async () => {
+    const schema = fresh('leases');
+    await migrate(admin, schema, '0002-fewer-round-trips');
+    const s = `"${schema}"`;
+    for (const [name, order] of [
+      ['fifo', 'fifo'],
+      ['lifo', 'lifo'],
+      ['held', 'fifo'],
+    ] as const) {
+      await admin.query(`INSERT INTO ${s}.queues (name, options) VALUES ($1, $2)`, [
+        name,
+        JSON.stringify(resolveQueueOptions({ order })),
+      ]);
+    }
+    const put = (queue: string, body: string) =>
+      admin.query(`SELECT ${s}.put($1, ARRAY[$2::bytea], 0::smallint, 0, 0)`, [queue, msgpackString(body)]);
+    const take = async (queue: string, leaseMs: number, lifo: boolean) => {
+      const { rows } = await admin.query<{ id: string; token: string }>(
+        `SELECT id, token FROM ${s}.take($1, 'gone', 1, $2, false, $3, false, true)`,
+        [queue, leaseMs, lifo],
+      );
+      return rows[0]!;
+    };
+    // fifo: a taken by a holder that is gone (its lease lapsed), b and c waiting.
+    for (const body of ['a', 'b', 'c']) await put('fifo', body);
+    const a = await take('fifo', 1, false);
+    // lifo: y taken and given back (to the bottom), then z put on top: served z, x, y.
+    await put('lifo', 'x');
+    await put('lifo', 'y');
+    const y = await take('lifo', 60_000, true);
+    await admin.query(`SELECT ${s}.release(ARRAY[$1::bigint], ARRAY[$2::bigint], '{0}', '{1}', true)`, [
+      y.id,
+      y.token,
+    ]);
+    await put('lifo', 'z');
+    // held: d held by a live lease, which the upgrade keeps.
+    await put('held', 'd');
+    await take('held', 60_000, false);
+
+    const connection = await transport.connect({ url: POSTGRES_URL, schema });
+    try {
+      const fifo = await connection.queue<string>('fifo');
+      const served: [string, number][] = [];
+      for (let i = 0; i < 3; i++) {
+        const delivery = await fifo.get({ timeoutMs: 1000 });
+        served.push([delivery.body, delivery.attempt]);
+        if (delivery.body === 'a') expect(delivery.id).toBe(a.id);
+        await delivery.ack();
+      }
+      expect(served).toEqual([
+        ['b', 1],
+        ['c', 1],
+        ['a', 2],
+      ]);
+      const lifo = await connection.queue<string>('lifo', { order: 'lifo' });
+      const bodies: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const delivery = await lifo.get({ timeoutMs: 1000 });
+        bodies.push(delivery.body);
+        if (delivery.body === 'y') expect([delivery.id, delivery.attempt]).toEqual([y.id, 1]);
+        await delivery.ack();
+      }
+      expect(bodies).toEqual(['z', 'x', 'y']);
+      expect(await connection.stats('held')).toMatchObject({ ready: 0, inFlight: 1 });
+      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM ${s}.leases`);
+      expect(rows[0].n).toBe(1);
     } finally {
       await connection.close();
     }
