@@ -1,6 +1,7 @@
 import type { ClientBase } from 'pg';
 import { LEASE_PER_TAKE } from './lease-per-take.js';
 import { schemaLiteral as literal, quoteIdent } from './sql.js';
+import { TAKE_AS_ONE_ROW } from './take-as-one-row.js';
 
 /** One step of the schema: applied once, in order, recorded in `<schema>.migrations`. */
 export interface Migration {
@@ -19,7 +20,8 @@ export interface Migration {
 // advisory lock (so two bounded puts never both see room), a take first returns lapsed leases behind the waiting
 // items, then holds up to n items with FOR UPDATE SKIP LOCKED (concurrent takers never wait for each other).
 // Every change that can let a taker or a waiting put proceed NOTIFYs the queue's wake channel.
-// (The layout of versions 0001 and 0002; 0003 moves held items into one lease row per take: lease-per-take.ts.)
+// (The layout of versions 0001 and 0002; 0003 moves held items into one lease row per take: lease-per-take.ts;
+// 0004 answers a take with one row: take-as-one-row.ts.)
 const MIGRATIONS: readonly Migration[] = [
   {
     version: '0001-items',
@@ -246,6 +248,7 @@ END $$;
 `,
   },
   LEASE_PER_TAKE,
+  TAKE_AS_ONE_ROW,
 ];
 
 /** The versions this package knows, oldest first. */

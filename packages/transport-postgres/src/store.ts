@@ -5,6 +5,7 @@ import {
   type StorePut,
   TickBatcher,
 } from '@taskwire/core/transport';
+import { byteaArray, integerArray, splitTake, type TakeRow } from './wire.js';
 
 /** One taken row: the token tells this take from a later one of the same item, so a late settle is a no-op. */
 export interface PostgresItem extends PolledItem {
@@ -62,13 +63,6 @@ interface RidingAcks {
   readonly waiting: { resolve(): void; reject(error: unknown): void }[];
 }
 
-interface TakenRow {
-  id: string;
-  attempt: number;
-  payload: Buffer;
-  token: string;
-}
-
 /**
  * One queue's rows in `<schema>.items` (waiting items) and `<schema>.leases` (one row per take, keeping its items
  * until they are settled). Every operation is one statement (most call a function of the schema, so a bounded put
@@ -112,7 +106,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   async take(limit: number, lease: ItemLease): Promise<PostgresItem[]> {
     // Another take already gathers this turn's acks: this one goes alone.
-    if (this.riding) return this.query<TakenRow>(this.takeSql, this.takeArgs(limit, lease), 'tw_take');
+    if (this.riding) return this.taken(this.query<TakeRow>(this.takeSql, this.takeArgs(limit, lease), 'tw_take'));
     const riding: RidingAcks = { items: [], waiting: [] };
     this.riding = riding;
     // The acks of the deliveries that made room for this take are flushed later in this same turn.
@@ -120,21 +114,28 @@ export class PostgresStore implements PollingStore<PostgresItem> {
     this.riding = undefined;
     const args = this.takeArgs(limit, lease);
     try {
-      const rows =
+      const items = await this.taken(
         riding.items.length === 0
-          ? await this.query<TakenRow>(this.takeSql, args, 'tw_take')
-          : await this.query<TakenRow>(
-              `SELECT id, attempt, payload, token
+          ? this.query<TakeRow>(this.takeSql, args, 'tw_take')
+          : this.query<TakeRow>(
+              `SELECT token::text, ids::text, attempts::text, lengths::text, payloads
                FROM ${this.s}.ack_and_take($9, $10, $11, $12, $1, $2, $3, $4, $5, $6, $7, $8)`,
               [...args, ...ackArgs(riding.items)],
               'tw_ack_and_take',
-            );
+            ),
+      );
       for (const waiter of riding.waiting) waiter.resolve();
-      return rows;
+      return items;
     } catch (error) {
       for (const waiter of riding.waiting) waiter.reject(error);
       throw error;
     }
+  }
+
+  /** The items of a take's reply: one row, or none when nothing was takeable. */
+  private async taken(reply: Promise<TakeRow[]>): Promise<PostgresItem[]> {
+    const [row] = await reply;
+    return row ? splitTake(row) : [];
   }
 
   private takeArgs(limit: number, lease: ItemLease): unknown[] {
@@ -151,7 +152,8 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   }
 
   private get takeSql(): string {
-    return `SELECT id, attempt, payload, token FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8)`;
+    return `SELECT token::text, ids::text, attempts::text, lengths::text, payloads
+      FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8)`;
   }
 
   async put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): Promise<number> {
@@ -166,6 +168,12 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   /** One INSERT per (priority, delay) among the turn's puts, in the order they were made. */
   private async insertBatch(batch: PendingPut[]): Promise<void> {
+    const { priority, delayMs } = batch[0]!;
+    // Usually every put of the turn goes to the same place (a worker's results): one group, no keys to build.
+    if (batch.every((put) => put.priority === priority && put.delayMs === delayMs)) {
+      await this.insert(flatten(batch), priority, delayMs, 0);
+      return;
+    }
     const groups = new Map<string, PendingPut[]>();
     for (const put of batch) {
       const key = `${put.priority}/${put.delayMs}`;
@@ -175,12 +183,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
     }
     await Promise.all(
       [...groups.values()].map((group) =>
-        this.insert(
-          group.flatMap((put) => put.payloads),
-          group[0]!.priority,
-          group[0]!.delayMs,
-          0,
-        ),
+        this.insert(flatten(group), group[0]!.priority, group[0]!.delayMs, 0),
       ),
     );
   }
@@ -188,7 +191,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   private async insert(payloads: readonly Uint8Array[], priority: number, delayMs: number, maxsize: number) {
     const rows = await this.query<{ n: number }>(
       `SELECT ${this.s}.put($1, $2, $3, $4, $5, $6, $7) AS n`,
-      [this.ctx.queueId, this.ctx.channel, payloads.map(toBuffer), priority, delayMs, maxsize, this.ctx.lifo],
+      [this.ctx.queueId, this.ctx.channel, byteaArray(payloads), priority, delayMs, maxsize, this.ctx.lifo],
       'tw_put',
     );
     return rows[0]!.n;
@@ -275,20 +278,32 @@ export async function purgeItems(query: Query, schema: string, queue: string): P
   return Number(rows[0]!.n);
 }
 
-/** The arguments of the schema's `ack`: the leases (distinct tokens), how many items of each, then every item. */
-function ackArgs(items: readonly PostgresItem[]): [string[], number[], string[], string[]] {
+/**
+ * The arguments of the schema's `ack`, as array literals: the leases (distinct tokens), how many items of each, then
+ * every item's token and id.
+ */
+function ackArgs(items: readonly PostgresItem[]): [string, string, string, string] {
   const counts = new Map<string, number>();
-  for (const item of items) counts.set(item.token, (counts.get(item.token) ?? 0) + 1);
+  const tokens = new Array<string>(items.length);
+  const ids = new Array<string>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const { token, id } = items[i]!;
+    counts.set(token, (counts.get(token) ?? 0) + 1);
+    tokens[i] = token;
+    ids[i] = id;
+  }
   return [
-    [...counts.keys()],
-    [...counts.values()],
-    items.map((item) => item.token),
-    items.map((item) => item.id),
+    integerArray([...counts.keys()]),
+    `{${[...counts.values()].join(',')}}`,
+    integerArray(tokens),
+    integerArray(ids),
   ];
 }
 
-function toBuffer(payload: Uint8Array): Buffer {
-  return Buffer.isBuffer(payload)
-    ? payload
-    : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+/** The payloads of `puts`, in order. */
+function flatten(puts: readonly PendingPut[]): readonly Uint8Array[] {
+  if (puts.length === 1) return puts[0]!.payloads;
+  const payloads: Uint8Array[] = [];
+  for (const put of puts) for (const payload of put.payloads) payloads.push(payload);
+  return payloads;
 }
