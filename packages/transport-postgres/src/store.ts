@@ -43,6 +43,12 @@ export interface StoreContext {
   readonly deadLetterOptions: string;
 }
 
+/**
+ * The most payload bytes a take answers with in one row: as hex text that row is twice as long, and must fit in one
+ * JavaScript string (at most 2^29 characters) and one PostgreSQL value. A larger take answers with a row per item.
+ */
+const REPLY_BYTES = 64 * 1024 * 1024;
+
 /** A held item going back, with how. */
 interface Release {
   readonly item: PostgresItem;
@@ -106,7 +112,8 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   async take(limit: number, lease: ItemLease): Promise<PostgresItem[]> {
     // Another take already gathers this turn's acks: this one goes alone.
-    if (this.riding) return this.taken(this.query<TakeRow>(this.takeSql, this.takeArgs(limit, lease), 'tw_take'));
+    if (this.riding)
+      return this.taken(this.query<TakeRow>(this.takeSql, this.takeArgs(limit, lease), 'tw_take'));
     const riding: RidingAcks = { items: [], waiting: [] };
     this.riding = riding;
     // The acks of the deliveries that made room for this take are flushed later in this same turn.
@@ -119,7 +126,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
           ? this.query<TakeRow>(this.takeSql, args, 'tw_take')
           : this.query<TakeRow>(
               `SELECT token::text, ids::text, attempts::text, lengths::text, payloads
-               FROM ${this.s}.ack_and_take($9, $10, $11, $12, $1, $2, $3, $4, $5, $6, $7, $8)`,
+               FROM ${this.s}.ack_and_take($10, $11, $12, $13, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
               [...args, ...ackArgs(riding.items)],
               'tw_ack_and_take',
             ),
@@ -132,10 +139,11 @@ export class PostgresStore implements PollingStore<PostgresItem> {
     }
   }
 
-  /** The items of a take's reply: one row, or none when nothing was takeable. */
+  /** The items of a take's reply: one row (a row per item when their payloads pass REPLY_BYTES), none if empty. */
   private async taken(reply: Promise<TakeRow[]>): Promise<PostgresItem[]> {
-    const [row] = await reply;
-    return row ? splitTake(row) : [];
+    const rows = await reply;
+    if (rows.length === 1) return splitTake(rows[0]!);
+    return rows.flatMap(splitTake);
   }
 
   private takeArgs(limit: number, lease: ItemLease): unknown[] {
@@ -148,12 +156,13 @@ export class PostgresStore implements PollingStore<PostgresItem> {
       lease.renewable,
       this.ctx.maxsize > 0,
       this.ctx.durableSettles,
+      REPLY_BYTES,
     ];
   }
 
   private get takeSql(): string {
     return `SELECT token::text, ids::text, attempts::text, lengths::text, payloads
-      FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8)`;
+      FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
   }
 
   async put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): Promise<number> {

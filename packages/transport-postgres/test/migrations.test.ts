@@ -166,6 +166,70 @@ describe('postgres migrations', () => {
     }
   });
 
+  it('upgrading a 0003 schema to one-row takes keeps waiting and held items; a large take answers a row per item', async () => {
+    const schema = fresh('onerow');
+    await migrate(admin, schema, '0003-lease-per-take');
+    const s = `"${schema}"`;
+    const declare = async (name: string) => {
+      const { rows } = await admin.query<{ id: number }>(
+        `INSERT INTO ${s}.queues (name, options) VALUES ($1, $2) RETURNING id`,
+        [name, JSON.stringify(resolveQueueOptions())],
+      );
+      return rows[0]!.id;
+    };
+    const put = (queueId: number, body: string) =>
+      admin.query(`SELECT ${s}.put($1, 'unheard', ARRAY[$2::bytea], 0::smallint, 0, 0, false)`, [
+        queueId,
+        msgpackString(body),
+      ]);
+    // Under 0003: a taken by a holder that is gone (its lease lapsed), b and c waiting.
+    const jobs = await declare('jobs');
+    for (const body of ['a', 'b', 'c']) await put(jobs, body);
+    const { rows: held } = await admin.query<{ id: string }>(
+      `SELECT id FROM ${s}.take($1, 'unheard', 'gone', 1, 1, false, false, true)`,
+      [jobs],
+    );
+
+    expect(await transport.migrate({ url: POSTGRES_URL, schema })).toEqual(['0004-take-as-one-row']);
+
+    // One row per take while the payloads fit reply_bytes; past it, a row per item, in serving order.
+    const take = async (queueId: number, n: number, replyBytes: number) => {
+      const { rows } = await admin.query<{ ids: string[]; lengths: number[]; payloads: Buffer }>(
+        `SELECT ids, lengths, payloads FROM ${s}.take($1, 'unheard', 'me', $2, 60000, false, false, true, $3)`,
+        [queueId, n, replyBytes],
+      );
+      return rows.map((row) => ({ n: row.ids.length, lengths: row.lengths, payloads: row.payloads }));
+    };
+    const big = await declare('big');
+    for (const body of ['x', 'yy', 'z']) await put(big, body);
+    expect(await take(big, 2, 1)).toEqual([
+      { n: 1, lengths: [2], payloads: msgpackString('x') },
+      { n: 1, lengths: [3], payloads: msgpackString('yy') },
+    ]);
+    expect(await take(big, 2, 1024)).toEqual([{ n: 1, lengths: [2], payloads: msgpackString('z') }]);
+    expect(await take(big, 2, 1024)).toEqual([]);
+
+    const connection = await transport.connect({ url: POSTGRES_URL, schema });
+    try {
+      const queue = await connection.queue<string>('jobs');
+      const served: [string, number][] = [];
+      for (let i = 0; i < 3; i++) {
+        const delivery = await queue.get({ timeoutMs: 1000 });
+        served.push([delivery.body, delivery.attempt]);
+        if (delivery.body === 'a') expect(delivery.id).toBe(held[0]!.id);
+        await delivery.ack();
+      }
+      expect(served).toEqual([
+        ['b', 1],
+        ['c', 1],
+        ['a', 2],
+      ]);
+      expect(await connection.stats('big')).toMatchObject({ ready: 0, inFlight: 3 });
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('with migrate: false, a connect leaves the schema alone: until `migrate` runs, declaring fails', async () => {
     const schema = fresh('manual');
     const connection = await transport.connect({ url: `${POSTGRES_URL}?schema=${schema}&migrate=false` });
