@@ -92,6 +92,8 @@ export class PostgresStore implements PollingStore<PostgresItem> {
    * takes again as soon as its deliveries are acked, so its acks and its next take cost one commit, not two.
    */
   private riding: RidingAcks | undefined;
+  /** The turn's batch of puts, and what each put of one item in it returns: one promise for all, not one each. */
+  private onePut: { readonly sent: Promise<void>; readonly stored: Promise<number> } | undefined;
 
   constructor(
     private readonly query: Query,
@@ -165,14 +167,13 @@ export class PostgresStore implements PollingStore<PostgresItem> {
       FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
   }
 
-  async put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): Promise<number> {
-    if (maxsize === 0) {
-      const sent = this.puts.nextFlush();
-      this.puts.add({ payloads, priority, delayMs });
-      await sent;
-      return payloads.length;
-    }
-    return this.insert(payloads, priority, delayMs, maxsize);
+  put(payloads: readonly Uint8Array[], { priority, delayMs, maxsize }: StorePut): Promise<number> {
+    if (maxsize > 0) return this.insert(payloads, priority, delayMs, maxsize);
+    const sent = this.puts.nextFlush();
+    this.puts.add({ payloads, priority, delayMs });
+    if (payloads.length !== 1) return sent.then(() => payloads.length);
+    if (this.onePut?.sent !== sent) this.onePut = { sent, stored: sent.then(() => 1) };
+    return this.onePut.stored;
   }
 
   /** One INSERT per (priority, delay) among the turn's puts, in the order they were made. */
