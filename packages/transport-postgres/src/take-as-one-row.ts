@@ -2,9 +2,9 @@ import type { Migration } from './migrations.js';
 
 // Version 0004: a take answers with one row, not one per item: the lease's token, its ids, counted attempts and the
 // length of each payload as arrays, and the payloads laid end to end in one bytea (up to `reply_bytes` of them; a
-// larger take answers with a row per item). The client parses one row per
-// take instead of building an object and decoding a hex string per item, and the server sends one row. The tables
-// do not change; only `take` and `ack_and_take` are replaced (their result, and the `reply_bytes` argument).
+// larger take answers with a row per item). The client parses one row per take instead of building an object and
+// decoding a hex string per item, and the server sends one row. The tables do not change; only `take` and
+// `ack_and_take` are replaced (their result, and the `reply_bytes` argument).
 export const TAKE_AS_ONE_ROW: Migration = {
   version: '0004-take-as-one-row',
   sql: (s) => `
