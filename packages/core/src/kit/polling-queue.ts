@@ -109,6 +109,8 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
   /** Aborted on close: ends every wait at once. */
   private readonly stop = new AbortController();
   private readonly acks: TickBatcher<I>;
+  /** Where a put without options goes: made once, as every task's result is such a put. */
+  private readonly plainPut: StorePut;
   private heartbeat: NodeJS.Timeout | undefined;
   private state: 'open' | 'closed' | 'abandoned' = 'open';
 
@@ -121,6 +123,7 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
     this.wake = settings.wake ?? new WakeSignal();
     const visibility = options.visibilityTimeoutMs;
     this.lease = { ms: visibility || settings.leaseMs, renewable: visibility === 0 };
+    this.plainPut = { priority: 0, delayMs: 0, maxsize: options.maxsize };
     // Acks of one turn in one store call: a write per ack makes a single-writer backend the bottleneck.
     this.acks = new TickBatcher<I>(async (items) => {
       if (this.state === 'abandoned') return;
@@ -130,7 +133,30 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
   }
 
   put(item: T, options?: PutOptions): Promise<void> {
-    return this.putMany([item], options);
+    if (options !== undefined || this.putLine.length > 0) return this.putMany([item], options);
+    // The common put (one item, no options, nobody waiting for room) in one promise: it runs once per task.
+    let payloads: Uint8Array[];
+    try {
+      this.assertOpen();
+      payloads = [this.settings.codec.encode(item)];
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let storing: Awaitable<number>;
+    try {
+      storing = this.store.put(payloads, this.plainPut);
+    } catch (error) {
+      return Promise.reject(this.putFailure(error));
+    }
+    return Promise.resolve(storing).then(
+      (stored) => {
+        if (stored > 0) this.wake.notify();
+        if (stored < 1) return this.waitForRoom(payloads, stored, this.plainPut, undefined);
+      },
+      (error: unknown) => {
+        throw this.putFailure(error);
+      },
+    );
   }
 
   async putMany(items: Iterable<T>, options: PutOptions = {}): Promise<void> {
@@ -292,6 +318,11 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
       await this.call('give back to', () => this.store.requeue(item, { delayMs: 0, countAttempt: false }));
     }
     this.wake.notify();
+  }
+
+  /** A store's put error, as {@link call} reports it. */
+  private putFailure(error: unknown): Error {
+    return wrapBackendError(error, `${this.settings.backend}: put to "${this.name}"`);
   }
 
   /** Store `payloads` from `from` as room allows; resolve with how many are stored in all. */
