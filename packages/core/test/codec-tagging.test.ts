@@ -10,7 +10,8 @@ describe('codec tagging', () => {
 
   const primitive = fc.oneof(
     fc.integer(),
-    fc.double({ noNaN: true }),
+    // msgpackr writes -0 as the integer 0 (as it always has): not what this test is about.
+    fc.double({ noNaN: true }).filter((n) => !Object.is(n, -0)),
     fc.string(),
     fc.boolean(),
     fc.constant(null),
