@@ -299,13 +299,12 @@ export class EngineClient {
       for (let i = start; i < pending.length && tags.length < BATCH_MAX_ITEMS; i++) {
         const { tag, item } = pending[i]!;
         const payload = loadPayload(item.value);
-        const id = item.id; // built on each read: read once
         // An id's UTF-8 length is at most three bytes per UTF-16 unit; ids are short, so the bound costs nothing.
-        const cost = deliveryCost(id.length * 3, payload.length);
+        const cost = deliveryCost(item.id.length * 3, payload.length);
         // Always one item: a payload within the limit fits in a frame on its own.
         if (tags.length > 0 && bytes + cost > budget) break;
         tags.push(tag);
-        ids.push(id);
+        ids.push(item.id);
         attempts.push(item.attempt);
         payloads.push(payload);
         bytes += cost;

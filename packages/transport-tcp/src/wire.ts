@@ -237,6 +237,12 @@ function read(buf: Buffer, state: { pos: number; values: number }, depth: number
   if (byte < 0x90) return readMap(buf, state, byte & 0x0f, depth);
   if (byte < 0xa0) return readArray(buf, state, byte & 0x0f, depth);
   if (byte < 0xc0) return readString(buf, state, byte & 0x1f);
+  const need = (n: number) => {
+    if (state.pos + n > end) malformed('truncated');
+    const at = state.pos;
+    state.pos += n;
+    return at;
+  };
   switch (byte) {
     case 0xc0:
       return null;
@@ -245,58 +251,50 @@ function read(buf: Buffer, state: { pos: number; values: number }, depth: number
     case 0xc3:
       return true;
     case 0xc4:
-      return readBin(buf, state, buf[advance(buf, state, 1)]!);
+      return readBin(buf, state, buf[need(1)]!);
     case 0xc5:
-      return readBin(buf, state, buf.readUInt16BE(advance(buf, state, 2)));
+      return readBin(buf, state, buf.readUInt16BE(need(2)));
     case 0xc6:
-      return readBin(buf, state, buf.readUInt32BE(advance(buf, state, 4)));
+      return readBin(buf, state, buf.readUInt32BE(need(4)));
     case 0xca:
-      return buf.readFloatBE(advance(buf, state, 4));
+      return buf.readFloatBE(need(4));
     case 0xcb:
-      return buf.readDoubleBE(advance(buf, state, 8));
+      return buf.readDoubleBE(need(8));
     case 0xcc:
-      return buf[advance(buf, state, 1)]!;
+      return buf[need(1)]!;
     case 0xcd:
-      return buf.readUInt16BE(advance(buf, state, 2));
+      return buf.readUInt16BE(need(2));
     case 0xce:
-      return buf.readUInt32BE(advance(buf, state, 4));
+      return buf.readUInt32BE(need(4));
     case 0xcf:
-      return Number(buf.readBigUInt64BE(advance(buf, state, 8)));
+      return Number(buf.readBigUInt64BE(need(8)));
     case 0xd0:
-      return buf.readInt8(advance(buf, state, 1));
+      return buf.readInt8(need(1));
     case 0xd1:
-      return buf.readInt16BE(advance(buf, state, 2));
+      return buf.readInt16BE(need(2));
     case 0xd2:
-      return buf.readInt32BE(advance(buf, state, 4));
+      return buf.readInt32BE(need(4));
     case 0xd3:
-      return Number(buf.readBigInt64BE(advance(buf, state, 8)));
+      return Number(buf.readBigInt64BE(need(8)));
     case 0xd9:
-      return readString(buf, state, buf[advance(buf, state, 1)]!);
+      return readString(buf, state, buf[need(1)]!);
     case 0xda:
-      return readString(buf, state, buf.readUInt16BE(advance(buf, state, 2)));
+      return readString(buf, state, buf.readUInt16BE(need(2)));
     case 0xdb:
-      return readString(buf, state, buf.readUInt32BE(advance(buf, state, 4)));
+      return readString(buf, state, buf.readUInt32BE(need(4)));
     case 0xdc:
-      return readArray(buf, state, buf.readUInt16BE(advance(buf, state, 2)), depth);
+      return readArray(buf, state, buf.readUInt16BE(need(2)), depth);
     case 0xdd:
-      return readArray(buf, state, buf.readUInt32BE(advance(buf, state, 4)), depth);
+      return readArray(buf, state, buf.readUInt32BE(need(4)), depth);
     case 0xde:
-      return readMap(buf, state, buf.readUInt16BE(advance(buf, state, 2)), depth);
+      return readMap(buf, state, buf.readUInt16BE(need(2)), depth);
     case 0xdf:
-      return readMap(buf, state, buf.readUInt32BE(advance(buf, state, 4)), depth);
+      return readMap(buf, state, buf.readUInt32BE(need(4)), depth);
     case 0xc1:
       return malformed('reserved byte 0xc1');
     default:
       return malformed(`extension type 0x${byte.toString(16)} is not allowed in a frame`);
   }
-}
-
-/** Skip `n` bytes of the value being read; returns where they start. A function, not a closure per value read. */
-function advance(buf: Buffer, state: { pos: number }, n: number): number {
-  if (state.pos + n > buf.length) malformed('truncated');
-  const at = state.pos;
-  state.pos += n;
-  return at;
 }
 
 function readBin(buf: Buffer, state: { pos: number }, length: number): Buffer {
@@ -312,15 +310,14 @@ function readString(buf: Buffer, state: { pos: number }, length: number): string
   if (end > buf.length) malformed('string past the end of the frame');
   state.pos = end;
   if (length < 24) {
-    // Short ASCII (ids): build it directly instead of crossing into the UTF-8 decoder, from the char codes at once
-    // (appending char by char makes a string per char).
-    const codes: number[] = new Array(length);
-    for (let i = 0; i < length; i++) {
-      const code = buf[start + i]!;
+    // Short ASCII (ids): build it directly instead of crossing into the UTF-8 decoder.
+    let out = '';
+    for (let i = start; i < end; i++) {
+      const code = buf[i]!;
       if (code >= 0x80) return buf.toString('utf8', start, end);
-      codes[i] = code;
+      out += String.fromCharCode(code);
     }
-    return String.fromCharCode.apply(String, codes);
+    return out;
   }
   return buf.toString('utf8', start, end);
 }
