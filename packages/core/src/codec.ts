@@ -79,8 +79,11 @@ function tagMaps(value: unknown, depth: number): unknown {
     checkDepth(depth + 1);
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
-      const tagged = tagMaps(value[i], depth + 1);
-      if (tagged !== value[i]) {
+      const item = value[i];
+      // Primitives need no tagging: no call for them (a task tuple is mostly strings and numbers).
+      if (typeof item !== 'object' || item === null) continue;
+      const tagged = tagMaps(item, depth + 1);
+      if (tagged !== item) {
         copy ??= value.slice();
         copy[i] = tagged;
       }
@@ -104,6 +107,7 @@ function tagMaps(value: unknown, depth: number): unknown {
   // for…in without allocating a key array: plain objects have no enumerable inherited keys.
   for (const key in value) {
     const child = (value as Record<string, unknown>)[key];
+    if (typeof child !== 'object' || child === null) continue;
     const tagged = tagMaps(child, depth + 1);
     if (tagged !== child) {
       copy ??= { ...(value as Record<string, unknown>) };

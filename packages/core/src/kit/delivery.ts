@@ -65,15 +65,28 @@ export abstract class BaseDelivery<T> implements Delivery<T> {
 
 /**
  * Run a consume handler on one delivery; a handler that throws (or rejects) before settling it nacks it with
- * requeue, as the contract says. Never rejects.
+ * requeue, as the contract says. Never rejects. A handler that returns no promise (it settled the delivery or
+ * handed it on) costs no promise here: this runs once per delivery on every transport.
  */
-export async function runHandler<T>(
+export function runHandler<T>(
   handler: DeliveryHandler<T>,
   delivery: Delivery<T> & { readonly settled: boolean },
-): Promise<void> {
+): Promise<void> | undefined {
+  let returned: unknown;
   try {
-    await handler(delivery);
+    returned = handler(delivery);
   } catch {
-    if (!delivery.settled) await delivery.nack({ requeue: true }).catch(() => undefined);
+    return requeueUnsettled(delivery);
   }
+  if (typeof (returned as PromiseLike<unknown> | null | undefined)?.then !== 'function') return undefined;
+  return Promise.resolve(returned).then(ignore, () => requeueUnsettled(delivery));
 }
+
+function requeueUnsettled(
+  delivery: Delivery<unknown> & { readonly settled: boolean },
+): Promise<void> | undefined {
+  if (delivery.settled) return undefined;
+  return delivery.nack({ requeue: true }).catch(ignore);
+}
+
+function ignore(): void {}

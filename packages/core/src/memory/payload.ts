@@ -11,7 +11,9 @@ const SMALL_PAYLOAD_BYTES = 1024;
 /** Convert encoded bytes to their stored form (never keeps a large foreign buffer alive). */
 export function storePayload(bytes: Uint8Array): StoredPayload {
   if (bytes.length <= SMALL_PAYLOAD_BYTES) {
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+    // A Buffer (what the codec returns) is read as it is: a second view per put is measurable garbage.
+    const view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    return view.toString('latin1');
   }
   // A view into a much bigger buffer (a network frame holding many payloads) would pin all of it.
   return bytes.length * 2 < bytes.buffer.byteLength ? bytes.slice() : bytes;

@@ -4,7 +4,7 @@ import type { Connection, ConsumerHandle, DistributedQueue, QueueOptions } from 
 import { checkTaskTimeout } from './attempt.js';
 import { announceDeparture } from './departure.js';
 import type { TaskEnvelope, TaskResult } from './envelope.js';
-import { InputBatches } from './input-batches.js';
+import { MapStream } from './map-stream.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 import { readResult, readTask, type TaskTuple, taskToWire } from './task-wire.js';
 import { TaskTracing } from './tracing.js';
@@ -167,69 +167,15 @@ export class Master extends EventEmitter<MasterEvents> {
    * completion order, keeping at most `window` tasks outstanding so any input size streams in
    * constant memory.
    */
-  async *map<R = unknown, P = unknown>(
+  map<R = unknown, P = unknown>(
     input: Iterable<P> | AsyncIterable<P>,
     options: MapOptions = {},
   ): AsyncGenerator<TaskResult<R, P>> {
-    const window = options.window ?? 1000;
-    if (!Number.isInteger(window) || window < 1) throw new TypeError('window must be an integer ≥ 1');
-    // Refill only once a quarter of the window is free: a few large batches instead of a trickle
-    // of tiny ones (each batch is a round trip and a burst of frames on every transport).
-    const refillAt = window - Math.max(1, Math.floor(window / 4));
-    const reader = new InputBatches(input);
-    const { signal } = options;
-    const aborted = signal
-      ? new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-      : undefined;
-    const completed: TaskResult<R, P>[] = [];
-    let wake: (() => void) | undefined;
-    let inFlight = 0;
-    let exhausted = false;
-
-    // A task counts against the window until its result is yielded, so results the caller has
-    // not consumed yet hold back the input too (memory stays bounded by `window`).
-    const onResult = (result: TaskResult) => {
-      completed.push(result as TaskResult<R, P>);
-      wake?.();
-    };
-    const resultArrived = () =>
-      new Promise<void>((resolve) => {
-        wake = resolve;
-        if (completed.length > 0) resolve();
-      });
-
-    try {
-      for (;;) {
-        if (signal?.aborted) exhausted = true;
-        // Refill the window in one batch: one round trip for many tasks.
-        if (!exhausted && inFlight <= refillAt) {
-          // What has arrived goes out now; with tasks out, a result (or an abort) also ends the wait for input.
-          const result = inFlight > 0 ? resultArrived() : undefined;
-          const interrupt = aborted && result ? Promise.race([aborted, result]) : (aborted ?? result);
-          const batch = await reader.take(window - inFlight, interrupt);
-          exhausted = reader.exhausted || !!signal?.aborted;
-          if (batch.length > 0) {
-            inFlight += batch.length;
-            await this.submitBatch(batch, options, onResult);
-          }
-        }
-        while (completed.length > 0) {
-          inFlight--;
-          yield completed.shift()!;
-        }
-        if (exhausted && inFlight === 0) return;
-        if (!exhausted && inFlight <= refillAt) continue; // room again: refill before waiting
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (completed.length > 0) resolve();
-        });
-        wake = undefined;
-      }
-    } finally {
-      // With a read outstanding (stdin waiting for a line), return() would wait for it.
-      if (reader.waiting) void reader.close();
-      else await reader.close();
-    }
+    return new MapStream<R, P>(
+      input,
+      { window: options.window ?? 1000, signal: options.signal },
+      (payloads, onResult) => this.submitBatch(payloads, options, onResult),
+    );
   }
 
   /** Send `payload` to every worker currently listening (transports with `broadcast`). */

@@ -17,16 +17,18 @@ export interface ResultSenderOptions {
 /** Results sent in one batch at most before it leaves without waiting for the end of the turn. */
 const EARLY_FLUSH_ITEMS = 256;
 
-/**
- * Called once per result: with the result its master will receive (itself, or the failed result that replaced it
- * when it could not be encoded), or with `undefined` and the backend's error when it was refused.
- */
-export type SentCallback = (sent: TaskResult | undefined, error?: unknown) => void;
-
-interface Pending {
-  result: TaskResult;
-  done: SentCallback;
+/** A result handed to {@link ResultSender.post}, told once how its sending ended. */
+export interface SentReceiver {
+  /** The result to send. */
+  readonly result: TaskResult;
+  /**
+   * Called once: with the result its master will receive (`result` itself, or the failed result that replaced it
+   * when it could not be encoded), or with `undefined` and the backend's error when it was refused.
+   */
+  sent(sent: TaskResult | undefined, error?: unknown): void;
 }
+
+type Pending = SentReceiver;
 
 interface OpenQueue {
   queue: Promise<DistributedQueue<ResultTuple>>;
@@ -67,12 +69,15 @@ export class ResultSender {
    */
   send(replyTo: string, result: TaskResult): Promise<TaskResult> {
     return new Promise<TaskResult>((resolve, reject) => {
-      this.post(replyTo, result, (sent, error) => (sent ? resolve(sent) : reject(error)));
+      this.post(replyTo, { result, sent: (sent, error) => (sent ? resolve(sent) : reject(error)) });
     });
   }
 
-  /** {@link send} without a promise per result (the worker's hot path): `done` is called once. */
-  post(replyTo: string, result: TaskResult, done: SentCallback): void {
+  /**
+   * {@link send} without a promise nor a closure per result (the worker's hot path): `receiver.sent` is called
+   * once.
+   */
+  post(replyTo: string, receiver: SentReceiver): void {
     let batch = this.batches.get(replyTo);
     if (!batch) {
       // A full batch leaves at once: its results travel while the rest of this turn's tasks still run, so the
@@ -80,7 +85,7 @@ export class ResultSender {
       batch = new TickBatcher((items) => this.flushBatch(replyTo, items), { maxItems: EARLY_FLUSH_ITEMS });
       this.batches.set(replyTo, batch);
     }
-    batch.add({ result, done });
+    batch.add(receiver);
   }
 
   private flushBatch(replyTo: string, items: Pending[]): void {
@@ -124,7 +129,7 @@ export class ResultSender {
       if (items.length > 1) {
         try {
           await queue.putMany(items.map((item) => resultToWire(item.result)));
-          for (const item of items) item.done(item.result);
+          for (const item of items) item.sent(item.result);
           return;
         } catch {
           // Retried one by one below: the batch fails as a whole, its items need not.
@@ -132,7 +137,7 @@ export class ResultSender {
       }
       for (const item of items) await this.deliverOne(queue, item);
     } catch (error) {
-      for (const item of items) item.done(undefined, error);
+      for (const item of items) item.sent(undefined, error);
     } finally {
       entry.sending--;
       entry.lastUsed = Date.now();
@@ -142,20 +147,20 @@ export class ResultSender {
   private async deliverOne(queue: DistributedQueue<ResultTuple>, item: Pending): Promise<void> {
     try {
       await queue.put(resultToWire(item.result));
-      item.done(item.result);
+      item.sent(item.result);
       return;
     } catch (refusal) {
       const problem = encodingProblem(item.result, refusal);
-      if (!problem) return item.done(undefined, refusal);
+      if (!problem) return item.sent(undefined, refusal);
       // Name, message and code only: the replacement must fit where the original did not.
       const { taskId, worker, attempt, startedAt, finishedAt } = item.result;
       const error = { name: problem.name, message: problem.message, code: problem.code };
       const replacement: TaskResult = { taskId, ok: false, error, worker, attempt, startedAt, finishedAt };
       try {
         await queue.put(resultToWire(replacement));
-        item.done(replacement);
+        item.sent(replacement);
       } catch (secondError) {
-        item.done(undefined, secondError);
+        item.sent(undefined, secondError);
       }
     }
   }

@@ -23,7 +23,7 @@ import {
   type RunningTask,
   type WorkerInfo,
 } from './presence.js';
-import { ResultSender } from './result-sender.js';
+import { ResultSender, type SentReceiver } from './result-sender.js';
 import { readTask, taskToWire } from './task-wire.js';
 import { TaskTracing } from './tracing.js';
 
@@ -381,7 +381,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.stopConsuming();
       await this.releaseWaiting();
       await this.runningSettled(this.isolationWaitMs);
-      await (await this.execute(suspect))();
+      await this.settleNow(await this.execute(suspect));
       await this.allResultsSettled();
     } catch (error) {
       this.report(error as Error);
@@ -405,7 +405,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // the handler runs; sending the result and acking (a round trip) happen outside it, or each slot would idle
       // for one round trip per task.
       if (!(plan instanceof Promise)) {
-        this.track(plan());
+        this.track(this.settleNow(plan));
         continue;
       }
       const run: Promise<void> = plan.then(
@@ -418,7 +418,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private ran(run: Promise<void>, settle: Settle | undefined, error?: Error): void {
-    if (settle) this.track(settle());
+    if (settle) this.track(this.settleNow(settle));
     else this.report(error!);
     this.running.delete(run);
     this.lastActivity = Date.now();
@@ -559,24 +559,37 @@ export class Worker extends EventEmitter<WorkerEvents> {
     attempt: number,
     startedAt: number,
   ): Settle {
-    const result = this.resultOf(task.id, outcome, attempt, startedAt);
-    return () => {
-      // A master that left meanwhile deleted its result queue: a result would recreate it.
-      if (this.departed.has(task.replyTo)) return delivery.ack();
-      // A callback, not a promise per task: this is the path every task takes.
-      this.resultsPending++;
-      this.sender.post(task.replyTo, result, (sent, error) => {
-        if (!sent) {
-          // The backend refused the result: run the task again later rather than leave it unsettled.
-          this.report(error instanceof Error ? error : new Error(String(error)));
-          this.settleResult(delivery.nack({ requeue: true, delayMs: backoffDelay(attempt, this.backoff) }));
-          return;
-        }
-        // A final failure goes to the dead-letter queue once its master has the failed result.
-        this.settleResult(sent.ok ? delivery.ack() : this.bury(delivery, task, sent.error!), sent);
-      });
-    };
+    // One object per task carries it to the end (no closures): this is the path every task takes.
+    return new FinalResult(
+      delivery,
+      task,
+      attempt,
+      this.resultOf(task.id, outcome, attempt, startedAt),
+      this.resultSent,
+    );
   }
+
+  /** Do what remains once a handler has run. */
+  private settleNow(settle: Settle): Promise<void> | undefined {
+    if (typeof settle === 'function') return settle();
+    // A master that left meanwhile deleted its result queue: a result would recreate it.
+    if (this.departed.has(settle.task.replyTo)) return settle.delivery.ack();
+    this.resultsPending++;
+    this.sender.post(settle.task.replyTo, settle);
+    return undefined;
+  }
+
+  private readonly resultSent = (final: FinalResult, sent: TaskResult | undefined, error: unknown): void => {
+    const { delivery, task, attempt } = final;
+    if (!sent) {
+      // The backend refused the result: run the task again later rather than leave it unsettled.
+      this.report(error instanceof Error ? error : new Error(String(error)));
+      this.settleResult(delivery.nack({ requeue: true, delayMs: backoffDelay(attempt, this.backoff) }));
+      return;
+    }
+    // A final failure goes to the dead-letter queue once its master has the failed result.
+    this.settleResult(sent.ok ? delivery.ack() : this.bury(delivery, task, sent.error!), sent);
+  };
 
   /**
    * Dead-letter a task that failed for good as a copy that says why (`failure`), then ack it. A crash between the
@@ -683,8 +696,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 }
 
-/** What remains to do once a handler has run: send the result and settle the delivery (tracked when a promise). */
-type Settle = () => Promise<void> | undefined;
+/**
+ * What remains to do once a handler has run (tracked when it returns a promise): a task's final result to send, or
+ * any other settlement.
+ */
+type Settle = (() => Promise<void> | undefined) | FinalResult;
+
+/** A task's final result on its way to its master; told by the sender how that ended. */
+class FinalResult implements SentReceiver {
+  constructor(
+    readonly delivery: Delivery<unknown>,
+    readonly task: TaskEnvelope,
+    readonly attempt: number,
+    readonly result: TaskResult,
+    private readonly onSent: (final: FinalResult, sent: TaskResult | undefined, error: unknown) => void,
+  ) {}
+
+  sent(sent: TaskResult | undefined, error?: unknown): void {
+    this.onSent(this, sent, error);
+  }
+}
 
 /** Give a delivery back as never started: its next delivery keeps this attempt number. */
 function release(delivery: Delivery<unknown>): Promise<void> {
