@@ -104,7 +104,7 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     workers?.kill();
     process.exit(exitCodeOf(signal));
   });
-  // prom-client loads while the master connects and its workers start, not before the first submit.
+  // Loaded while the master connects and its workers start; prom-client itself only at the first scrape.
   const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
   metricsModule?.catch(() => undefined);
   const settings = await settingsFrom(options);

@@ -39,7 +39,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   // closes and this worker must not live on as an orphan.
   if (process.send && process.env.TASKWIRE_EXIT_WITH_PARENT === '1') exitWithParent(log);
 
-  // Loaded only when asked for (prom-client costs start-up time), while the worker connects.
+  // Loaded only when asked for, while the worker connects; prom-client itself only at the first scrape.
   const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
   metricsModule?.catch(() => undefined);
   const settings = await settingsFrom(options);
