@@ -53,12 +53,32 @@ async function cleanup(transport: string, url: string | undefined, queue: string
   }
 }
 
-/** One `taskwire-master --workers 2 --tasks N` run, sampling the processes' peak RSS. */
+/**
+ * Get every metrics endpoint the job's processes printed (`metrics on <url>`, in `stderr()`) every `everyMs`, as
+ * Prometheus would; returns the function that stops.
+ */
+function scrapeEvery(everyMs: number, stderr: () => string): () => void {
+  const timer = setInterval(() => {
+    for (const [, url] of stderr().matchAll(/metrics on (http:\/\/\S+)/g)) {
+      fetch(url!).then(
+        (response) => response.arrayBuffer(),
+        () => undefined, // a process that has just exited
+      );
+    }
+  }, everyMs);
+  return () => clearInterval(timer);
+}
+
+/**
+ * One `taskwire-master --workers 2 --tasks N` run, sampling the processes' peak RSS; with `scrapeMs`, their metrics
+ * endpoints are scraped that often.
+ */
 async function runDemo(
   master: string,
   tasks: number,
   transportArgs: string[],
   queue: string,
+  scrapeMs?: number,
 ): Promise<DemoRun> {
   const child = spawn(
     process.execPath,
@@ -69,6 +89,7 @@ async function runDemo(
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  const stopScraping = scrapeMs ? scrapeEvery(scrapeMs, () => stderr) : undefined;
   const peaks = new Map<number, number>();
   const sample = setInterval(() => {
     for (const pid of [child.pid!, ...childrenOf(child.pid!)]) {
@@ -77,6 +98,7 @@ async function runDemo(
   }, 100);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   clearInterval(sample);
+  stopScraping?.();
   const summary = /done (\d+), failed (\d+), elapsed ([\d.]+)s, (\d+) tasks\/s/.exec(stderr);
   if (code !== 0 || !summary)
     throw new Error(`demo failed (exit ${code}): ${stderr.trim().split('\n').at(-1)}`);
@@ -89,10 +111,12 @@ async function runDemo(
 }
 
 /**
- * `pnpm bench demo [--tasks 100000] [--runs 3] [--transports tcp,redis,rabbitmq,nats,postgres] [--metrics]`: the demo job
+ * `pnpm bench demo [--tasks 100000] [--runs 3] [--transports tcp,redis,rabbitmq,nats,postgres] [--metrics [--scrape <ms>]]`: the demo job
  * (`taskwire-master --workers 2`) on each transport, side by side: tasks/s and peak RSS of the
  * master and of the larger worker. With `--metrics`, each run is made twice in a row, without and with
- * `--metrics-port 0` (the master and its local workers each serving /metrics), and the table adds the ratio.
+ * `--metrics-port 0` (the master and its local workers each serving /metrics; which goes first alternates, so a
+ * drift in the machine's load weighs on both alike), and the table adds the ratio. `--scrape <ms>` also gets every
+ * endpoint that often during the runs with metrics (nothing scrapes them otherwise).
  */
 export async function main(args: string[]): Promise<void> {
   const options = parseArgs(args);
@@ -110,18 +134,22 @@ export async function main(args: string[]): Promise<void> {
     nats: 'nats://127.0.0.1:4222',
   };
   const modes = options.metrics ? ['', ' +metrics'] : [''];
+  const scrapeMs = options.scrape === undefined ? undefined : Number(options.scrape);
+  if (scrapeMs !== undefined && !(scrapeMs > 0)) throw new Error('--scrape takes milliseconds, more than 0');
   const results = new Map<string, DemoRun[]>(
     transports.flatMap((t) => modes.map((mode): [string, DemoRun[]] => [`${t}${mode}`, []])),
   );
   for (let run = 0; run < runs; run++) {
     for (const transport of transports) {
-      for (const mode of modes) {
+      for (const mode of run % 2 === 0 ? modes : [...modes].reverse()) {
         const queue = `bench-demo-${Date.now().toString(36)}`;
         const url = urls[transport];
         const args = url ? ['--transport', url] : ['--port', '0'];
         if (mode) args.push('--metrics-port', '0');
         try {
-          results.get(`${transport}${mode}`)!.push(await runDemo(master, tasks, args, queue));
+          results
+            .get(`${transport}${mode}`)!
+            .push(await runDemo(master, tasks, args, queue, mode ? scrapeMs : undefined));
         } finally {
           await cleanup(transport, url, queue);
         }
@@ -130,7 +158,7 @@ export async function main(args: string[]): Promise<void> {
   }
   const medianRate = (runsOf: DemoRun[]) => median(runsOf.map((r) => r.tasksPerSecond));
   printTable(
-    `taskwire-master --workers 2 --tasks ${tasks.toLocaleString('en-US')} — ${runs} runs per transport, alternating (medians)`,
+    `taskwire-master --workers 2 --tasks ${tasks.toLocaleString('en-US')} — ${runs} runs per transport, alternating (medians)${scrapeMs ? `; metrics scraped every ${scrapeMs} ms` : ''}`,
     [...results].map(([label, runsOf]) => ({
       transport: label,
       'tasks/s': Math.round(medianRate(runsOf)).toLocaleString('en-US'),

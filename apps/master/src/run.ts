@@ -104,9 +104,6 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
     workers?.kill();
     process.exit(exitCodeOf(signal));
   });
-  // prom-client loads while the master connects and its workers start, not before the first submit.
-  const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
-  metricsModule?.catch(() => undefined);
   const settings = await settingsFrom(options);
   const transport = await loadTransport(settings, (specifier) => import(specifier));
   const workersWanted = options.workers ?? 0;
@@ -209,6 +206,10 @@ export async function runMaster(options: RunMasterOptions): Promise<number> {
   }
   // Started ahead by cli.ts but not needed (memory://, or fewer workers).
   discardPreforkedWorkers();
+  // Loaded while the task layer starts, not before: the local workers wait for the manager to listen, and anything
+  // loaded earlier delays them. prom-client itself is loaded at the first scrape.
+  const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
+  metricsModule?.catch(() => undefined);
 
   const master = await Master.start({
     connection,

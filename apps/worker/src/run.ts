@@ -39,9 +39,6 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   // closes and this worker must not live on as an orphan.
   if (process.send && process.env.TASKWIRE_EXIT_WITH_PARENT === '1') exitWithParent(log);
 
-  // Loaded only when asked for (prom-client costs start-up time), while the worker connects.
-  const metricsModule = options.metricsPort === undefined ? undefined : import('@taskwire/metrics');
-  metricsModule?.catch(() => undefined);
   const settings = await settingsFrom(options);
   const runnable = await loadRunnableHandler(options.handler ?? 'square', options, (error) =>
     log.error(`a handler thread failed outside any task: ${error.message}`, { error: error.name }),
@@ -63,8 +60,12 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     worker: worker.name,
     handler: options.handler ?? 'square',
   });
+  // Loaded only when asked for, and once tasks flow: a local worker starts on its master's clock, and whatever it
+  // loads before its first task delays the job (prom-client itself is loaded at the first scrape).
   const metrics =
-    metricsModule && (await serveWorkerMetrics(await metricsModule, worker, connection, options, log));
+    options.metricsPort === undefined
+      ? undefined
+      : await serveWorkerMetrics(await import('@taskwire/metrics'), worker, connection, options, log);
   const report = printOnce((line, repeats) => log.error(line, repeats ? { repeats } : undefined));
   worker.on('error', (error) => report(error.message));
 

@@ -21,12 +21,14 @@ export interface MetricsServer {
 
 /**
  * Serve `registry` in the Prometheus text format on `GET /metrics` (anything else is a 404). Loopback by default:
- * counts of tasks and queue names are not for every network.
+ * counts of tasks and queue names are not for every network. `registry` may be a function that returns it, called at
+ * each scrape: what is only needed to answer one (prom-client, for `serveMetrics`) is then loaded at the first.
  */
 export async function startMetricsServer(
-  registry: Registry,
+  registry: Registry | (() => Registry),
   options: MetricsServerOptions,
 ): Promise<MetricsServer> {
+  const registryNow = typeof registry === 'function' ? registry : () => registry;
   const host = options.host ?? '127.0.0.1';
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
@@ -34,10 +36,18 @@ export async function startMetricsServer(
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
       return;
     }
-    registry.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
-    );
+    const failed = (error: Error) =>
+      response.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`);
+    let scraped: Registry;
+    try {
+      scraped = registryNow();
+    } catch (error) {
+      failed(error as Error);
+      return;
+    }
+    scraped
+      .metrics()
+      .then((text) => response.writeHead(200, { 'content-type': scraped.contentType }).end(text), failed);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,21 +1,21 @@
-import { Registry } from 'prom-client';
+import { type Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { LeanHistogram } from '../src/lean-histogram.js';
+import { HistogramCounts } from '../src/histogram-counts.js';
+import { leanHistogram } from '../src/lean-histogram.js';
 
-function histogram(registry: Registry): LeanHistogram<'queue'> {
-  return new LeanHistogram({
-    name: 'test_seconds',
-    help: 'a test histogram',
-    labelNames: ['queue'],
-    buckets: [0.1, 1, 0.01], // unsorted on purpose
-    registers: [registry],
-  });
+function histogram(registry: Registry, counts: HistogramCounts<'queue'>): Histogram<'queue'> {
+  return leanHistogram(
+    { name: 'test_seconds', help: 'a test histogram', labelNames: ['queue'], registers: [registry] },
+    counts,
+  );
 }
 
-describe('LeanHistogram', () => {
+describe('leanHistogram', () => {
   it('reports cumulative buckets, +Inf, sum and count in the Prometheus text format', async () => {
     const registry = new Registry();
-    const observe = histogram(registry).bind({ queue: 'a' });
+    const counts = new HistogramCounts<'queue'>([0.1, 1, 0.01]); // unsorted on purpose
+    histogram(registry, counts);
+    const observe = counts.bind({ queue: 'a' });
     for (const value of [0.005, 0.01, 0.05, 0.5, 2, Number.NaN, Number.POSITIVE_INFINITY]) observe(value);
     const text = await registry.metrics();
     expect(text).toContain('# TYPE test_seconds histogram');
@@ -27,12 +27,24 @@ describe('LeanHistogram', () => {
     expect(text).toContain('test_seconds_count{queue="a"} 5');
   });
 
+  it('keeps what was recorded before it was created', async () => {
+    const counts = new HistogramCounts<'queue'>([0.1, 1]);
+    counts.bind({ queue: 'a' })(0.5);
+    const registry = new Registry();
+    histogram(registry, counts);
+    counts.bind({ queue: 'a' })(0.05);
+    const text = await registry.metrics();
+    expect(text).toContain('test_seconds_bucket{le="0.1",queue="a"} 1');
+    expect(text).toContain('test_seconds_count{queue="a"} 2');
+  });
+
   it('keeps label sets apart, binds the same set to the same counts, and resets to zero', async () => {
     const registry = new Registry();
-    const metric = histogram(registry);
-    metric.bind({ queue: 'a' })(0.2);
-    metric.bind({ queue: 'a' })(0.3);
-    metric.bind({ queue: 'b' })(5);
+    const counts = new HistogramCounts<'queue'>([0.1, 1, 0.01]);
+    const metric = histogram(registry, counts);
+    counts.bind({ queue: 'a' })(0.2);
+    counts.bind({ queue: 'a' })(0.3);
+    counts.bind({ queue: 'b' })(5);
     let text = await registry.metrics();
     expect(text).toContain('test_seconds_count{queue="a"} 2');
     expect(text).toContain('test_seconds_count{queue="b"} 1');
