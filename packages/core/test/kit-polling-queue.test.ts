@@ -130,6 +130,44 @@ describe('PollingQueue: get and put', () => {
   });
 });
 
+describe('PollingQueue: a large putMany', () => {
+  it('is stored in slices of 1000, in order, and its first slice can be taken before the rest is sent', async () => {
+    const store = new MemoryPollingStore();
+    const sizes: number[] = [];
+    let releaseSecond!: () => void;
+    const secondHeld = new Promise<void>((resolve) => {
+      releaseSecond = resolve;
+    });
+    const storePut = store.put.bind(store);
+    // The backend is slow to answer the second slice: the first must already be takeable meanwhile.
+    (store as unknown as { put: (...args: Parameters<typeof storePut>) => Promise<number> }).put = async (
+      payloads,
+      where,
+    ) => {
+      sizes.push(payloads.length);
+      if (sizes.length === 2) await secondHeld;
+      return storePut(payloads, where);
+    };
+    const { queue } = pollingQueue({}, {}, store);
+    const { queue: reader } = pollingQueue({}, {}, store);
+    const putting = queue.putMany(Array.from({ length: 2500 }, (_, i) => i));
+    const first = await within(reader.get({ timeoutMs: 5000 }));
+    expect(first.body).toBe(0);
+    await first.ack();
+    expect(sizes).toEqual([1000, 1000]);
+    releaseSecond();
+    await within(putting);
+    expect(sizes).toEqual([1000, 1000, 500]);
+    const rest: number[] = [];
+    for (let i = 1; i < 2500; i++) {
+      const delivery = await reader.get({ timeoutMs: 1000 });
+      rest.push(delivery.body);
+      await delivery.ack();
+    }
+    expect(rest).toEqual(Array.from({ length: 2499 }, (_, i) => i + 1));
+  });
+});
+
 describe('PollingQueue: consume and settle', () => {
   it('consume never holds more than prefetch unsettled deliveries, and delivers every item once', async () => {
     const { queue } = pollingQueue();

@@ -45,6 +45,8 @@ export interface PollingQueueSettings {
 }
 
 const SETTLED = Promise.resolve();
+/** Items per store call of a `putMany` (the last is shorter). */
+export const PUT_SLICE = 1000;
 const ignore = () => undefined;
 
 /** Run `work` for its effect only: a failure (sync or async) is ignored. */
@@ -171,7 +173,20 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
       maxsize: this.options.maxsize,
     };
     // A put joins the line of waiting ones instead of overtaking them.
-    const stored = this.putLine.length === 0 ? await this.storeFrom(payloads, 0, where) : 0;
+    let stored = 0;
+    if (this.putLine.length === 0) {
+      // A large batch goes in slices, each stored (and takeable) before the next is sent: consumers elsewhere start
+      // on the first slice instead of waiting for the whole batch, and no statement grows without bound.
+      while (stored < payloads.length) {
+        const end = Math.min(payloads.length, stored + PUT_SLICE);
+        const now = await this.storeFrom(payloads, stored, where, end);
+        if (now < end) {
+          stored = now;
+          break;
+        }
+        stored = now;
+      }
+    }
     if (stored < payloads.length) await this.waitForRoom(payloads, stored, where, options.timeoutMs);
   }
 
@@ -325,9 +340,14 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
     return wrapBackendError(error, `${this.settings.backend}: put to "${this.name}"`);
   }
 
-  /** Store `payloads` from `from` as room allows; resolve with how many are stored in all. */
-  private async storeFrom(payloads: Uint8Array[], from: number, where: StorePut): Promise<number> {
-    const rest = from === 0 ? payloads : payloads.slice(from);
+  /** Store `payloads` from `from` to `end` as room allows; resolve with how many are stored in all. */
+  private async storeFrom(
+    payloads: Uint8Array[],
+    from: number,
+    where: StorePut,
+    end = payloads.length,
+  ): Promise<number> {
+    const rest = from === 0 && end === payloads.length ? payloads : payloads.slice(from, end);
     const stored = await this.call('put to', () => this.store.put(rest, where));
     if (stored > 0) this.wake.notify();
     return from + stored;
