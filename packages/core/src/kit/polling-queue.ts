@@ -46,7 +46,7 @@ export interface PollingQueueSettings {
 
 const SETTLED = Promise.resolve();
 /** Items per store call of a `putMany` (the last is shorter). */
-export const PUT_SLICE = 1000;
+const PUT_SLICE = 1000;
 const ignore = () => undefined;
 
 /** Run `work` for its effect only: a failure (sync or async) is ignored. */
@@ -179,12 +179,8 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
       // on the first slice instead of waiting for the whole batch, and no statement grows without bound.
       while (stored < payloads.length) {
         const end = Math.min(payloads.length, stored + PUT_SLICE);
-        const now = await this.storeFrom(payloads, stored, where, end);
-        if (now < end) {
-          stored = now;
-          break;
-        }
-        stored = now;
+        stored = await this.storeFrom(payloads, stored, where, end);
+        if (stored < end) break; // the queue is full: the rest waits for room
       }
     }
     if (stored < payloads.length) await this.waitForRoom(payloads, stored, where, options.timeoutMs);

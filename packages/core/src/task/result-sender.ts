@@ -28,8 +28,6 @@ export interface SentReceiver {
   sent(sent: TaskResult | undefined, error?: unknown): void;
 }
 
-type Pending = SentReceiver;
-
 interface OpenQueue {
   queue: Promise<DistributedQueue<ResultTuple>>;
   lastUsed: number;
@@ -46,7 +44,7 @@ interface OpenQueue {
  */
 export class ResultSender {
   private readonly open = new Map<string, OpenQueue>();
-  private readonly batches = new Map<string, TickBatcher<Pending>>();
+  private readonly batches = new Map<string, TickBatcher<SentReceiver>>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly idleCloseMs: number;
   private sweeper: NodeJS.Timeout | undefined;
@@ -88,7 +86,7 @@ export class ResultSender {
     batch.add(receiver);
   }
 
-  private flushBatch(replyTo: string, items: Pending[]): void {
+  private flushBatch(replyTo: string, items: SentReceiver[]): void {
     const flushed = this.deliver(replyTo, items);
     this.inFlight.add(flushed);
     void flushed.finally(() => this.inFlight.delete(flushed));
@@ -121,7 +119,7 @@ export class ResultSender {
     await Promise.allSettled(handles.map(async (entry) => (await entry.queue).close()));
   }
 
-  private async deliver(replyTo: string, items: Pending[]): Promise<void> {
+  private async deliver(replyTo: string, items: SentReceiver[]): Promise<void> {
     const entry = this.use(replyTo);
     entry.sending++;
     try {
@@ -144,7 +142,7 @@ export class ResultSender {
     }
   }
 
-  private async deliverOne(queue: DistributedQueue<ResultTuple>, item: Pending): Promise<void> {
+  private async deliverOne(queue: DistributedQueue<ResultTuple>, item: SentReceiver): Promise<void> {
     try {
       await queue.put(resultToWire(item.result));
       item.sent(item.result);
