@@ -18,7 +18,10 @@ interface ItemRow {
   ready: boolean;
 }
 
-/** Serving order of the waiting items of a queue (`i`): ready ones first, then delayed ones, soonest first. */
+/**
+ * Serving order of the chunks of a queue (`i`): ready ones first, then delayed ones, soonest first (the items of a
+ * chunk are in serving order).
+ */
 const SERVING_ORDER =
   'i.ready_at > now(), CASE WHEN i.ready_at > now() THEN i.ready_at END, i.priority DESC, i.seq';
 
@@ -53,16 +56,15 @@ export class Inspector {
       dead: string;
     }>(
       `WITH q AS (SELECT id FROM ${this.s}.queues WHERE name = $1)
-       SELECT count(*) FILTER (WHERE ready_at <= now()) AS ready,
-              count(*) FILTER (WHERE ready_at > now()) AS delayed,
+       SELECT coalesce(sum(cardinality(ids)) FILTER (WHERE ready_at <= now()), 0) AS ready,
+              coalesce(sum(cardinality(ids)) FILTER (WHERE ready_at > now()), 0) AS delayed,
               (SELECT coalesce(sum(cardinality(ids) - cardinality(settled)), 0) FROM ${this.s}.leases
                  WHERE queue_id = (SELECT id FROM q)) AS in_flight,
               (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                  AND classid = $3::bigint::oid) AS consumers,
-              (SELECT count(*) FROM ${this.s}.items
-                 WHERE queue_id = (SELECT id FROM ${this.s}.queues WHERE name = $2)) AS dead
-       FROM ${this.s}.items WHERE queue_id = (SELECT id FROM q)`,
+              ${this.s}.waiting((SELECT id FROM ${this.s}.queues WHERE name = $2)) AS dead
+       FROM ${this.s}.chunks WHERE queue_id = (SELECT id FROM q)`,
       [name, deadLetter, consumerLockClass(this.schema, name)],
     );
     return {
@@ -79,10 +81,13 @@ export class Inspector {
     const count = resolvePeekLimit(limit);
     const options = await this.options(name);
     const rows = await this.query<ItemRow>(
-      `SELECT i.id, i.payload, i.attempt, i.priority, extract(epoch FROM i.ready_at) * 1000 AS ready_at_ms,
-              i.ready_at <= now() AS ready
-       FROM ${this.s}.items AS i WHERE i.queue_id = (SELECT id FROM ${this.s}.queues WHERE name = $1)
-       ORDER BY ${SERVING_ORDER} LIMIT $2`,
+      `SELECT u.id, u.payload, coalesce(u.attempt, 0) AS attempt, i.priority,
+              extract(epoch FROM i.ready_at) * 1000 AS ready_at_ms, i.ready_at <= now() AS ready
+       FROM (SELECT * FROM ${this.s}.chunks AS i
+             WHERE i.queue_id = (SELECT id FROM ${this.s}.queues WHERE name = $1)
+             ORDER BY ${SERVING_ORDER} LIMIT $2) AS i,
+            unnest(i.ids, i.attempts, i.payloads) WITH ORDINALITY AS u(id, attempt, payload, k)
+       ORDER BY ${SERVING_ORDER}, u.k LIMIT $2`,
       [name, count],
     );
     return rows.map((row) => {

@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { ITEMS_IN_CHUNKS } from './items-in-chunks.js';
 import { LEASE_PER_TAKE } from './lease-per-take.js';
 import { schemaLiteral as literal, quoteIdent } from './sql.js';
 import { TAKE_AS_ONE_ROW } from './take-as-one-row.js';
@@ -21,7 +22,7 @@ export interface Migration {
 // items, then holds up to n items with FOR UPDATE SKIP LOCKED (concurrent takers never wait for each other).
 // Every change that can let a taker or a waiting put proceed NOTIFYs the queue's wake channel.
 // (The layout of versions 0001 and 0002; 0003 moves held items into one lease row per take: lease-per-take.ts;
-// 0004 answers a take with one row: take-as-one-row.ts.)
+// 0004 answers a take with one row: take-as-one-row.ts; 0005 stores waiting items in chunks: items-in-chunks.ts.)
 const MIGRATIONS: readonly Migration[] = [
   {
     version: '0001-items',
@@ -249,6 +250,7 @@ END $$;
   },
   LEASE_PER_TAKE,
   TAKE_AS_ONE_ROW,
+  ITEMS_IN_CHUNKS,
 ];
 
 /** The versions this package knows, oldest first. */

@@ -5,7 +5,7 @@ import {
   type StorePut,
   TickBatcher,
 } from '@taskwire/core/transport';
-import { byteaArray, integerArray, splitTake, type TakeRow } from './wire.js';
+import { byteaArray, chunkEnds, integerArray, splitTake, type TakeRow } from './wire.js';
 
 /** One taken row: the token tells this take from a later one of the same item, so a late settle is a no-op. */
 export interface PostgresItem extends PolledItem {
@@ -70,7 +70,7 @@ interface RidingAcks {
 }
 
 /**
- * One queue's rows in `<schema>.items` (waiting items) and `<schema>.leases` (one row per take, keeping its items
+ * One queue's rows in `<schema>.chunks` (waiting items, in chunks) and `<schema>.leases` (one row per take, keeping its items
  * until they are settled). Every operation is one statement (most call a function of the schema, so a bounded put
  * counts and inserts under the queue's lock in the same round trip), and every change that lets a taker or a
  * waiting put go on NOTIFYs the queue's channel, which wakes the other processes.
@@ -200,8 +200,17 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   private async insert(payloads: readonly Uint8Array[], priority: number, delayMs: number, maxsize: number) {
     const rows = await this.query<{ n: number }>(
-      `SELECT ${this.s}.put($1, $2, $3, $4, $5, $6, $7) AS n`,
-      [this.ctx.queueId, this.ctx.channel, byteaArray(payloads), priority, delayMs, maxsize, this.ctx.lifo],
+      `SELECT ${this.s}.put($1, $2, $3, $4, $5, $6, $7, $8) AS n`,
+      [
+        this.ctx.queueId,
+        this.ctx.channel,
+        byteaArray(payloads),
+        chunkEnds(payloads),
+        priority,
+        delayMs,
+        maxsize,
+        this.ctx.lifo,
+      ],
       'tw_put',
     );
     return rows[0]!.n;
@@ -247,7 +256,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   async nextReadyAt(): Promise<number | undefined> {
     const rows = await this.query<{ ms: number | null }>(
       `SELECT extract(epoch FROM least(
-         (SELECT min(ready_at) FROM ${this.s}.items WHERE queue_id = $1),
+         (SELECT min(ready_at) FROM ${this.s}.chunks WHERE queue_id = $1),
          (SELECT min(lease_until) FROM ${this.s}.leases WHERE queue_id = $1)) - now()) * 1000 AS ms`,
       [this.ctx.queueId],
     );
@@ -256,10 +265,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   }
 
   async size(): Promise<number> {
-    const rows = await this.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${this.s}.items WHERE queue_id = $1`,
-      [this.ctx.queueId],
-    );
+    const rows = await this.query<{ n: string }>(`SELECT ${this.s}.waiting($1) AS n`, [this.ctx.queueId]);
     return Number(rows[0]!.n);
   }
 
@@ -269,7 +275,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 
   async drop(): Promise<void> {
     await this.query(
-      `WITH items AS (DELETE FROM ${this.s}.items WHERE queue_id = $1),
+      `WITH chunks AS (DELETE FROM ${this.s}.chunks WHERE queue_id = $1),
             leases AS (DELETE FROM ${this.s}.leases WHERE queue_id = $1)
        DELETE FROM ${this.s}.queues WHERE id = $1`,
       [this.ctx.queueId],
@@ -281,8 +287,9 @@ export class PostgresStore implements PollingStore<PostgresItem> {
 export async function purgeItems(query: Query, schema: string, queue: string): Promise<number> {
   const rows = await query<{ n: string }>(
     `WITH gone AS (
-       DELETE FROM "${schema}".items WHERE queue_id = (SELECT id FROM "${schema}".queues WHERE name = $1) RETURNING 1)
-     SELECT count(*) AS n, pg_notify("${schema}".wake_channel($1), '') FROM gone`,
+       DELETE FROM "${schema}".chunks WHERE queue_id = (SELECT id FROM "${schema}".queues WHERE name = $1)
+       RETURNING cardinality(ids) AS k)
+     SELECT coalesce(sum(k), 0) AS n, pg_notify("${schema}".wake_channel($1), '') FROM gone`,
     [queue],
   );
   return Number(rows[0]!.n);

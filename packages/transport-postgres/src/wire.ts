@@ -29,6 +29,33 @@ export function byteaArray(payloads: readonly Uint8Array[]): Buffer {
   return out;
 }
 
+/** The most items in one stored chunk (see the `0005-items-in-chunks` migration). */
+const CHUNK_ITEMS = 64;
+/** A chunk takes no more items once its payloads reach this many bytes (a larger payload has one of its own). */
+const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Where the chunks of a put end, as an `integer[]` literal of 1-based item numbers: at most CHUNK_ITEMS items each,
+ * and no item joins a chunk its payload would take past CHUNK_BYTES.
+ */
+export function chunkEnds(payloads: readonly Uint8Array[]): string {
+  const ends: number[] = [];
+  let items = 0;
+  let bytes = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    const size = payloads[i]!.byteLength;
+    if (items === CHUNK_ITEMS || (items > 0 && bytes + size > CHUNK_BYTES)) {
+      ends.push(i);
+      items = 0;
+      bytes = 0;
+    }
+    items++;
+    bytes += size;
+  }
+  if (items > 0) ends.push(payloads.length);
+  return `{${ends.join(',')}}`;
+}
+
 /** Integers (as decimal strings) as an array literal, e.g. `{1,2,3}`: the text `pg` sends for a `bigint[]`. */
 export function integerArray(values: readonly string[]): string {
   return `{${values.join(',')}}`;
@@ -40,7 +67,7 @@ export interface TakeRow {
   readonly token: string;
   /** `bigint[]` as text: `{1,2,3}`. */
   readonly ids: string;
-  /** `integer[]` as text. */
+  /** `integer[]` as text: each item's attempts before this take. */
   readonly attempts: string;
   /** `integer[]` as text: the byte length of each payload. */
   readonly lengths: string;
@@ -67,7 +94,7 @@ export function splitTake(row: TakeRow): TakenItem[] {
     const end = offset + Number(lengths[i]);
     items[i] = {
       id: ids[i]!,
-      attempt: Number(attempts[i]),
+      attempt: Number(attempts[i]) + 1,
       payload: row.payloads.subarray(offset, end),
       token: row.token,
     };

@@ -40,14 +40,14 @@ runConformanceSuite({
   timing: { visibilityTimeoutMs: 1500 },
   cleanup: async (names) => {
     const ids = `(SELECT id FROM "${schema}".queues WHERE name = ANY($1))`;
-    await admin.query(`DELETE FROM "${schema}".items WHERE queue_id IN ${ids}`, [names]);
+    await admin.query(`DELETE FROM "${schema}".chunks WHERE queue_id IN ${ids}`, [names]);
     await admin.query(`DELETE FROM "${schema}".leases WHERE queue_id IN ${ids}`, [names]);
     await admin.query(`DELETE FROM "${schema}".queues WHERE name = ANY($1)`, [names]);
   },
   // A ready item whose payload is the given bytes, inserted behind the transport's back.
   rawPut: async (queue, bytes) => {
     await admin.query(
-      `INSERT INTO "${schema}".items (queue_id, payload) SELECT id, $2 FROM "${schema}".queues WHERE name = $1`,
+      `INSERT INTO "${schema}".chunks (queue_id, payloads) SELECT id, ARRAY[$2::bytea] FROM "${schema}".queues WHERE name = $1`,
       [queue, Buffer.from(bytes)],
     );
   },

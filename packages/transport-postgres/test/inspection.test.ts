@@ -36,7 +36,7 @@ describe('postgres inspection', () => {
     const b = await connection.queue<number>('list.b');
     await connection.queue('list.a', { deadLetter: 'list.a.dlq' });
     await admin.query(
-      `INSERT INTO "${schema}".items (queue_id, seq, payload) SELECT id, 0, '\\xc1' FROM "${schema}".queues WHERE name = 'list.b'`,
+      `INSERT INTO "${schema}".chunks (queue_id, seq, payloads) SELECT id, 0, ARRAY['\\xc1'::bytea] FROM "${schema}".queues WHERE name = 'list.b'`,
     );
     await expect(b.get({ timeoutMs: 1000 })).rejects.toThrow(); // undecodable: moved to list.b.dead
     const names = await connection.listQueues();
@@ -81,7 +81,7 @@ describe('postgres inspection', () => {
     await queue.putMany(['low-1', 'low-2']);
     await queue.put('high', { priority: 9 });
     await admin.query(
-      `INSERT INTO "${schema}".items (queue_id, payload) SELECT id, '\\xc1' FROM "${schema}".queues WHERE name = 'peek'`,
+      `INSERT INTO "${schema}".chunks (queue_id, payloads) SELECT id, ARRAY['\\xc1'::bytea] FROM "${schema}".queues WHERE name = 'peek'`,
     );
     const items = await connection.peek<string>('peek', { limit: 10 });
     expect(items.map((item) => item.body)).toEqual([

@@ -190,7 +190,7 @@ describe('postgres migrations', () => {
       [jobs],
     );
 
-    expect(await transport.migrate({ url: POSTGRES_URL, schema })).toEqual(['0004-take-as-one-row']);
+    expect(await migrate(admin, schema, '0004-take-as-one-row')).toEqual(['0004-take-as-one-row']);
 
     // One row per take while the payloads fit reply_bytes; past it, a row per item, in serving order.
     const take = async (queueId: number, n: number, replyBytes: number) => {
@@ -225,6 +225,86 @@ describe('postgres migrations', () => {
         ['a', 2],
       ]);
       expect(await connection.stats('big')).toMatchObject({ ready: 0, inFlight: 3 });
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('upgrading a 0004 schema to chunks keeps waiting order (LIFO, priority, delayed), ids, attempts and held items', async () => {
+    const schema = fresh('chunks');
+    await migrate(admin, schema, '0004-take-as-one-row');
+    const s = `"${schema}"`;
+    const declare = async (name: string, options: Parameters<typeof resolveQueueOptions>[0]) => {
+      const { rows } = await admin.query<{ id: number }>(
+        `INSERT INTO ${s}.queues (name, options) VALUES ($1, $2) RETURNING id`,
+        [name, JSON.stringify(resolveQueueOptions(options))],
+      );
+      return rows[0]!.id;
+    };
+    const put = (queueId: number, bodies: string[], lifo = false, priority = 0, delayMs = 0) =>
+      admin.query(`SELECT ${s}.put($1, 'unheard', $2::bytea[], $3::smallint, $4, 0, $5)`, [
+        queueId,
+        bodies.map(msgpackString),
+        priority,
+        delayMs,
+        lifo,
+      ]);
+    const take = async (queueId: number, n: number, leaseMs: number) => {
+      const { rows } = await admin.query<{ token: string; ids: string[] }>(
+        `SELECT token, ids FROM ${s}.take($1, 'unheard', 'gone', $2, $3, false, false, true, 1048576)`,
+        [queueId, n, leaseMs],
+      );
+      return rows[0]!;
+    };
+    // Under 0004: fifo a (taken by a holder that is gone: its lease lapsed, attempt 1 counted), b, c waiting;
+    // lifo x, y then z on top; priority low then high; a delayed item; held: d under a live lease.
+    const fifo = await declare('fifo', {});
+    await put(fifo, ['a', 'b', 'c']);
+    const lapsed = await take(fifo, 1, 1);
+    const lifo = await declare('lifo', { order: 'lifo' });
+    await put(lifo, ['x', 'y'], true);
+    await put(lifo, ['z'], true);
+    const prio = await declare('prio', { order: 'priority' });
+    await put(prio, ['low'], false, 1);
+    await put(prio, ['high'], false, 5);
+    await put(prio, ['later'], false, 9, 60_000);
+    const held = await declare('held', {});
+    await put(held, ['d']);
+    await take(held, 1, 60_000);
+    const { rows: before } = await admin.query<{ id: string; payload: Buffer }>(
+      `SELECT i.id::text AS id, i.payload FROM ${s}.items AS i ORDER BY i.id`,
+    );
+
+    expect(await migrate(admin, schema, '0005-items-in-chunks')).toEqual(['0005-items-in-chunks']);
+    // Every waiting item kept its id and payload, in a chunk of its own.
+    const { rows: after } = await admin.query<{ id: string; payload: Buffer }>(
+      `SELECT u.id::text AS id, u.payload FROM ${s}.chunks AS c, unnest(c.ids, c.payloads) AS u(id, payload)
+       ORDER BY u.id`,
+    );
+    expect(after).toEqual(before);
+
+    const connection = await transport.connect({ url: POSTGRES_URL, schema });
+    try {
+      const drain = async (name: string, count: number, options = {}) => {
+        const queue = await connection.queue<string>(name, options);
+        const served: [string, number][] = [];
+        for (let i = 0; i < count; i++) {
+          const delivery = await queue.get({ timeoutMs: 1000 });
+          served.push([delivery.body, delivery.attempt]);
+          if (delivery.body === 'a') expect(delivery.id).toBe(lapsed.ids[0]);
+          await delivery.ack();
+        }
+        return served;
+      };
+      expect(await drain('fifo', 3)).toEqual([
+        ['b', 1],
+        ['c', 1],
+        ['a', 2],
+      ]);
+      expect((await drain('lifo', 3, { order: 'lifo' })).map(([body]) => body)).toEqual(['z', 'y', 'x']);
+      expect((await drain('prio', 2, { order: 'priority' })).map(([body]) => body)).toEqual(['high', 'low']);
+      expect(await connection.stats('prio')).toMatchObject({ ready: 0, delayed: 1 });
+      expect(await connection.stats('held')).toMatchObject({ ready: 0, inFlight: 1 });
     } finally {
       await connection.close();
     }

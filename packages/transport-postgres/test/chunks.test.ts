@@ -1,0 +1,149 @@
+import type { Connection, Delivery } from '@taskwire/core';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresTransport } from '../src/index.js';
+import { wakeChannel } from '../src/sql.js';
+import { chunkEnds } from '../src/wire.js';
+import { adminClient, dropSchema, POSTGRES_URL, uniqueSchema } from './postgres.js';
+
+// Waiting items are stored in chunks of up to 64 items (and about 64 KiB): the `0005-items-in-chunks` migration.
+const transport = createPostgresTransport();
+const schema = uniqueSchema('chunks');
+let admin: pg.Client;
+let connection: Connection;
+
+beforeAll(async () => {
+  admin = await adminClient();
+  connection = await transport.connect({ url: POSTGRES_URL, schema });
+});
+afterAll(async () => {
+  await connection?.close();
+  await dropSchema(admin, schema);
+  await admin.end();
+});
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** The item counts of queue `name`'s chunk rows, in serving order. */
+async function chunkSizes(name: string): Promise<number[]> {
+  const { rows } = await admin.query<{ n: number }>(
+    `SELECT cardinality(c.ids) AS n FROM "${schema}".chunks AS c
+     WHERE c.queue_id = (SELECT id FROM "${schema}".queues WHERE name = $1) ORDER BY c.priority DESC, c.seq`,
+    [name],
+  );
+  return rows.map((row) => row.n);
+}
+
+/** Consume `count` bodies of `name` with `prefetch`, acking each; resolve with them in delivery order. */
+async function consumeAll<T>(name: string, count: number, prefetch: number, options = {}): Promise<T[]> {
+  const queue = await connection.queue<T>(name, options);
+  const bodies: T[] = [];
+  let handle: { cancel(): Promise<void> } | undefined;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${bodies.length} of ${count} arrived`)), 10_000);
+    void queue
+      .consume(
+        async (delivery: Delivery<T>) => {
+          bodies.push(delivery.body);
+          await delivery.ack();
+          if (bodies.length === count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+        { prefetch },
+      )
+      .then((consumer) => {
+        handle = consumer;
+      }, reject);
+  });
+  await handle?.cancel();
+  return bodies;
+}
+
+describe('postgres chunks', () => {
+  it('cuts a put into chunks of at most 64 items, a new one before a payload would take one past 64 KiB', () => {
+    const small = (n: number) => range(0, n).map(() => new Uint8Array(10));
+    expect(chunkEnds(small(1))).toBe('{1}');
+    expect(chunkEnds(small(64))).toBe('{64}');
+    expect(chunkEnds(small(150))).toBe('{64,128,150}');
+    const kib = (n: number) => new Uint8Array(n * 1024);
+    expect(chunkEnds([kib(40), kib(20), kib(10), kib(100), kib(1)])).toBe('{2,3,4,5}');
+  });
+
+  it('stores a putMany as one row per chunk, and a take of part of a chunk leaves the rest in it', async () => {
+    const queue = await connection.queue<number | Uint8Array>('rows');
+    await queue.putMany(range(0, 150));
+    expect(await chunkSizes('rows')).toEqual([64, 64, 22]);
+    expect(await queue.size()).toBe(150);
+    const first = await queue.get({ timeoutMs: 1000 });
+    expect(first.body).toBe(0);
+    expect(await chunkSizes('rows')).toEqual([63, 64, 22]);
+    await first.ack();
+    await queue.putMany([new Uint8Array(40 * 1024), new Uint8Array(40 * 1024)]);
+    expect(await chunkSizes('rows')).toEqual([63, 64, 22, 1, 1]);
+  });
+
+  it('serves items in order across chunks, whatever the takes cut: FIFO, LIFO and priority', async () => {
+    const fifo = await connection.queue<number>('order.fifo');
+    await fifo.putMany(range(0, 150));
+    await fifo.putMany(range(150, 300));
+    expect(await consumeAll<number>('order.fifo', 300, 37)).toEqual(range(0, 300));
+
+    const lifo = await connection.queue<number>('order.lifo', { order: 'lifo' });
+    await lifo.putMany(range(0, 150));
+    await lifo.put(150);
+    expect(await consumeAll<number>('order.lifo', 151, 37, { order: 'lifo' })).toEqual(
+      range(0, 151).reverse(),
+    );
+
+    const priority = await connection.queue<number>('order.priority', { order: 'priority' });
+    await priority.putMany(range(0, 100), { priority: 1 });
+    await priority.putMany(range(100, 200), { priority: 5 });
+    expect(await consumeAll<number>('order.priority', 200, 37, { order: 'priority' })).toEqual([
+      ...range(100, 200),
+      ...range(0, 100),
+    ]);
+  });
+
+  it('a take that cuts a chunk wakes the queue, so a taker that skipped the locked chunk comes back', async () => {
+    const queue = await connection.queue<number>('wake');
+    await queue.putMany(range(0, 10));
+    const listener = await adminClient();
+    try {
+      const channel = wakeChannel(schema, 'wake');
+      await listener.query(`LISTEN ${channel}`);
+      const woken = new Promise<string>((resolve) =>
+        listener.once('notification', (n) => resolve(n.channel)),
+      );
+      const delivery = await queue.get({ timeoutMs: 1000 });
+      await delivery.ack();
+      await expect(woken).resolves.toBe(channel);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it('a bounded queue stores what fits of a put, cutting its last chunk at the room left', async () => {
+    const queue = await connection.queue<number>('bounded', { maxsize: 70 });
+    const putting = queue.putMany(range(0, 100));
+    await expect.poll(() => chunkSizes('bounded')).toEqual([64, 6]);
+    expect(await consumeAll<number>('bounded', 100, 25, { maxsize: 70 })).toEqual(range(0, 100));
+    await putting;
+  });
+
+  it('moveItems takes items from the middle of a chunk and leaves the others in order', async () => {
+    const queue = await connection.queue<string>('move.from');
+    await connection.queue('move.to');
+    await queue.putMany(['a', 'b', 'c', 'd', 'e']);
+    const peeked = await connection.peek<string>('move.from', { limit: 5 });
+    const ids = [peeked[1]!.id, peeked[3]!.id];
+    expect(await connection.moveItems('move.from', 'move.to', { ids })).toBe(2);
+    expect((await connection.peek<string>('move.from')).map((item) => item.body)).toEqual(['a', 'c', 'e']);
+    const moved = await connection.peek<string>('move.to');
+    expect(moved.map((item) => [item.body, item.id])).toEqual([
+      ['b', ids[0]],
+      ['d', ids[1]],
+    ]);
+  });
+});
