@@ -2,10 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCodec } from '../src/codec.js';
 import { BackendError, ConnectionClosedError, QueueEmptyError, QueueFullError } from '../src/errors.js';
 import {
+  type ItemLease,
   PollingQueue,
   type PollingQueueSettings,
   resolveQueueOptions,
   sharedWakeSignal,
+  type TakeReply,
   WakeSignal,
 } from '../src/subpath/transport.js';
 import type { Delivery, QueueOptions } from '../src/types.js';
@@ -78,6 +80,37 @@ describe('PollingQueue: get and put', () => {
     expect((await within(waiting)).body).toBe(7);
   });
 
+  it('a wake-up that lands while an empty take is in flight is not lost: the taker looks again at once', async () => {
+    const wake = new WakeSignal();
+    class RacingStore extends MemoryPollingStore {
+      private raced = false;
+      override async take(limit: number, lease: ItemLease): Promise<MemoryItem[]> {
+        const items = super.take(limit, lease);
+        if (items.length === 0 && !this.raced) {
+          this.raced = true;
+          // Another process's put lands after this take read the queue, and its wake-up arrives before the reply.
+          this.put([codec.encode(7)], { priority: 0, delayMs: 0, maxsize: 0 });
+          wake.notify();
+        }
+        return items;
+      }
+      // As a backend would answer if asked before that put: nothing due.
+      override nextReadyAt(): undefined {
+        return undefined;
+      }
+    }
+    const { queue } = pollingQueue({}, { pollMs: NEVER_POLL, wake }, new RacingStore());
+    expect((await within(queue.get(), 5000)).body).toBe(7);
+    const seen: number[] = [];
+    const { queue: consumed } = pollingQueue({}, { pollMs: NEVER_POLL, wake }, new RacingStore());
+    await consumed.consume((delivery) => {
+      seen.push(delivery.body);
+      void delivery.ack();
+    });
+    await until(() => seen.length === 1, 'the consumer to take the raced item', 5000);
+    expect(seen).toEqual([7]);
+  });
+
   it('an idle get sleeps only until the next delayed item is due, and never takes it before', async () => {
     const { queue } = pollingQueue({}, { pollMs: NEVER_POLL });
     const start = Date.now();
@@ -85,6 +118,28 @@ describe('PollingQueue: get and put', () => {
     const delivery = await within(queue.get());
     expect(delivery.body).toBe(5);
     expect(Date.now() - start).toBeGreaterThanOrEqual(100);
+  });
+
+  it('a store whose take says when the next item is due is not asked again: an idle get sleeps until then', async () => {
+    class TakeReplyStore extends MemoryPollingStore {
+      nextReadyAtCalls = 0;
+      override take(limit: number, lease: ItemLease): TakeReply<MemoryItem> {
+        const items = super.take(limit, lease);
+        return { items, nextReadyAt: super.nextReadyAt() };
+      }
+      override nextReadyAt(): number | undefined {
+        this.nextReadyAtCalls++;
+        return super.nextReadyAt();
+      }
+    }
+    const store = new TakeReplyStore();
+    const { queue } = pollingQueue({}, { pollMs: NEVER_POLL }, store);
+    const start = Date.now();
+    await queue.put(5, { delayMs: 100 });
+    const delivery = await within(queue.get());
+    expect([delivery.body, delivery.attempt]).toEqual([5, 1]);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(100);
+    expect(store.nextReadyAtCalls).toBe(0);
   });
 
   it('priorities reach the store only on a priority queue', async () => {

@@ -95,10 +95,16 @@ BEGIN
           WHERE u.id <> ALL (l.settled) ORDER BY l.token, u.k) AS r;
 END $$;
 
--- Hold up to n ready items of queue qid in a new lease, in serving order; answer as version 0004 does.
-CREATE OR REPLACE FUNCTION ${s}.take(qid integer, channel text, taker text, n integer, lease_ms float8,
-    renew boolean, bounded boolean, durable boolean, reply_bytes bigint)
-RETURNS TABLE (token bigint, ids bigint[], attempts integer[], lengths integer[], payloads bytea)
+DROP FUNCTION ${s}.ack_and_take(bigint[], integer[], bigint[], bigint[], integer, text, text, integer, float8,
+  boolean, boolean, boolean, bigint);
+DROP FUNCTION ${s}.take(integer, text, text, integer, float8, boolean, boolean, boolean, bigint);
+
+-- Hold up to n ready items of queue qid in a new lease, in serving order, and answer as version 0004 does; an empty
+-- take answers one row of NULLs but next_ms: the ms until the next delayed chunk or lapsed lease (NULL: none), so the
+-- taker knows how long it may sleep without asking again.
+CREATE FUNCTION ${s}.take(qid integer, channel text, taker text, n integer, lease_ms float8, renew boolean,
+    bounded boolean, durable boolean, reply_bytes bigint)
+RETURNS TABLE (token bigint, ids bigint[], attempts integer[], lengths integer[], payloads bytea, next_ms float8)
 LANGUAGE plpgsql AS $$
 DECLARE
   tok bigint;
@@ -139,7 +145,13 @@ BEGIN
     held_payloads := held_payloads || c.payloads[1:k];
     want := want - k;
   END LOOP;
-  IF want = n THEN RETURN; END IF;
+  IF want = n THEN
+    RETURN QUERY SELECT NULL::bigint, NULL::bigint[], NULL::integer[], NULL::integer[], NULL::bytea,
+      (extract(epoch FROM least(
+        (SELECT min(ch.ready_at) FROM ${s}.chunks AS ch WHERE ch.queue_id = qid),
+        (SELECT min(l.lease_until) FROM ${s}.leases AS l WHERE l.queue_id = qid)) - now()) * 1000)::float8;
+    RETURN;
+  END IF;
   DELETE FROM ${s}.chunks AS ch WHERE ch.ctid = ANY (whole);
   tok := nextval('${s}.serial');
   -- The lease keeps attempts as counted before this take: putting an item back counts this one.
@@ -151,12 +163,22 @@ BEGIN
   IF bounded OR cut THEN PERFORM pg_notify(channel, ''); END IF;
   SELECT array_agg(length(p)), sum(length(p)) INTO held_lengths, total FROM unnest(held_payloads) AS p;
   IF total <= reply_bytes THEN
-    RETURN QUERY SELECT tok, held_ids, held_attempts, held_lengths, string_agg(p, ''::bytea)
+    RETURN QUERY SELECT tok, held_ids, held_attempts, held_lengths, string_agg(p, ''::bytea), NULL::float8
       FROM unnest(held_payloads) AS p;
     RETURN;
   END IF;
-  RETURN QUERY SELECT tok, ARRAY[u.id], ARRAY[u.attempt], ARRAY[length(u.payload)], u.payload
+  RETURN QUERY SELECT tok, ARRAY[u.id], ARRAY[u.attempt], ARRAY[length(u.payload)], u.payload, NULL::float8
     FROM unnest(held_ids, held_attempts, held_payloads) WITH ORDINALITY AS u(id, attempt, payload, i) ORDER BY u.i;
+END $$;
+
+CREATE FUNCTION ${s}.ack_and_take(toks bigint[], counts integer[], item_toks bigint[], item_ids bigint[],
+    qid integer, channel text, taker text, n integer, lease_ms float8, renew boolean, bounded boolean, durable boolean,
+    reply_bytes bigint)
+RETURNS TABLE (token bigint, ids bigint[], attempts integer[], lengths integer[], payloads bytea, next_ms float8)
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ${s}.ack(toks, counts, item_toks, item_ids, durable);
+  RETURN QUERY SELECT * FROM ${s}.take(qid, channel, taker, n, lease_ms, renew, bounded, durable, reply_bytes);
 END $$;
 
 CREATE OR REPLACE FUNCTION ${s}.release(channel text, toks bigint[], item_ids bigint[], delays float8[],

@@ -3,6 +3,7 @@ import {
   type PolledItem,
   type PollingStore,
   type StorePut,
+  type TakeReply,
   TickBatcher,
 } from '@taskwire/core/transport';
 import { byteaArray, chunkEnds, integerArray, splitTake, type TakeRow } from './wire.js';
@@ -112,7 +113,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
     this.puts = new TickBatcher<PendingPut>((batch) => this.insertBatch(batch));
   }
 
-  async take(limit: number, lease: ItemLease): Promise<PostgresItem[]> {
+  async take(limit: number, lease: ItemLease): Promise<PostgresItem[] | TakeReply<PostgresItem>> {
     // Another take already gathers this turn's acks: this one goes alone.
     if (this.riding)
       return this.taken(this.query<TakeRow>(this.takeSql, this.takeArgs(limit, lease), 'tw_take'));
@@ -127,7 +128,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
         riding.items.length === 0
           ? this.query<TakeRow>(this.takeSql, args, 'tw_take')
           : this.query<TakeRow>(
-              `SELECT token::text, ids::text, attempts::text, lengths::text, payloads
+              `SELECT token::text, ids::text, attempts::text, lengths::text, payloads, next_ms
                FROM ${this.s}.ack_and_take($10, $11, $12, $13, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
               [...args, ...ackArgs(riding.items)],
               'tw_ack_and_take',
@@ -141,10 +142,20 @@ export class PostgresStore implements PollingStore<PostgresItem> {
     }
   }
 
-  /** The items of a take's reply: one row (a row per item when their payloads pass REPLY_BYTES), none if empty. */
-  private async taken(reply: Promise<TakeRow[]>): Promise<PostgresItem[]> {
+  /**
+   * The items of a take's reply: one row (a row per item when their payloads pass REPLY_BYTES); an empty take's one
+   * row says when the next item falls due.
+   */
+  private async taken(reply: Promise<TakeRow[]>): Promise<PostgresItem[] | TakeReply<PostgresItem>> {
     const rows = await reply;
-    if (rows.length === 1) return splitTake(rows[0]!);
+    if (rows.length === 1) {
+      const row = rows[0]!;
+      if (row.token === null) {
+        const ms = row.next_ms;
+        return { items: [], nextReadyAt: ms === null ? undefined : Date.now() + ms };
+      }
+      return splitTake(row);
+    }
     return rows.flatMap(splitTake);
   }
 
@@ -163,7 +174,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
   }
 
   private get takeSql(): string {
-    return `SELECT token::text, ids::text, attempts::text, lengths::text, payloads
+    return `SELECT token::text, ids::text, attempts::text, lengths::text, payloads, next_ms
       FROM ${this.s}.take($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
   }
 
@@ -250,18 +261,6 @@ export class PostgresStore implements PollingStore<PostgresItem> {
        WHERE queue_id = $1 AND owner = $2 AND renewable`,
       [this.ctx.queueId, this.ctx.owner(), lease.ms],
     );
-  }
-
-  /** The next delayed item, or the next lease to lapse: both make an item takeable without a NOTIFY. */
-  async nextReadyAt(): Promise<number | undefined> {
-    const rows = await this.query<{ ms: number | null }>(
-      `SELECT extract(epoch FROM least(
-         (SELECT min(ready_at) FROM ${this.s}.chunks WHERE queue_id = $1),
-         (SELECT min(lease_until) FROM ${this.s}.leases WHERE queue_id = $1)) - now()) * 1000 AS ms`,
-      [this.ctx.queueId],
-    );
-    const ms = rows[0]?.ms;
-    return ms === null || ms === undefined ? undefined : Date.now() + Number(ms);
   }
 
   async size(): Promise<number> {

@@ -61,10 +61,10 @@ export function integerArray(values: readonly string[]): string {
   return `{${values.join(',')}}`;
 }
 
-/** The items of one take, from its one reply row. */
+/** The items of one take, from its one reply row; an empty take's row is NULL but for `next_ms`. */
 export interface TakeRow {
-  /** The lease's token, as text. */
-  readonly token: string;
+  /** The lease's token, as text (NULL: an empty take). */
+  readonly token: string | null;
   /** `bigint[]` as text: `{1,2,3}`. */
   readonly ids: string;
   /** `integer[]` as text: each item's attempts before this take. */
@@ -73,6 +73,8 @@ export interface TakeRow {
   readonly lengths: string;
   /** Every payload, end to end. */
   readonly payloads: Buffer;
+  /** An empty take's: the ms until the next delayed item or lapsed lease, NULL when none waits. */
+  readonly next_ms: number | null;
 }
 
 /** One taken item. */
@@ -96,7 +98,7 @@ export function splitTake(row: TakeRow): TakenItem[] {
       id: ids[i]!,
       attempt: Number(attempts[i]) + 1,
       payload: row.payloads.subarray(offset, end),
-      token: row.token,
+      token: row.token!,
     };
     offset = end;
   }

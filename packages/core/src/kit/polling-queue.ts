@@ -13,7 +13,7 @@ import type {
 import { wrapBackendError } from './backend-error.js';
 import { BaseDelivery } from './delivery.js';
 import { PollingConsumer, type TakeResult } from './polling-consumer.js';
-import type { Awaitable, ItemLease, PolledItem, PollingStore, StorePut } from './polling-store.js';
+import type { Awaitable, ItemLease, PolledItem, PollingStore, StorePut, TakeReply } from './polling-store.js';
 import {
   checkPriority,
   checkPutOptions,
@@ -48,6 +48,10 @@ const SETTLED = Promise.resolve();
 /** Items per store call of a `putMany` (the last is shorter). */
 const PUT_SLICE = 1000;
 const ignore = () => undefined;
+
+function isTakeReply<I>(reply: readonly I[] | TakeReply<I>): reply is TakeReply<I> {
+  return !Array.isArray(reply);
+}
 
 /** Run `work` for its effect only: a failure (sync or async) is ignored. */
 function fireAndForget(work: () => unknown): void {
@@ -191,6 +195,7 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
     for (;;) {
       this.assertOpen();
+      const since = this.wake.notified;
       const { items, wait } = await this.take(1);
       if (items.length > 0) {
         const delivery = this.toDelivery(items[0]!, undefined);
@@ -199,18 +204,23 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new QueueEmptyError(`queue "${this.name}" is empty`);
-      await this.wake.wait(Math.min(this.sleepFor(wait), left), this.stop.signal);
+      await this.wake.wait(Math.min(this.sleepFor(wait), left), this.stop.signal, since);
     }
   }
 
   async consume(handler: DeliveryHandler<T>, options: ConsumeOptions = {}): Promise<ConsumerHandle> {
     this.assertOpen();
+    /** The wake-ups counted when this consumer's last take was sent. */
+    let since = 0;
     const consumer = new PollingConsumer<T, I>(
       {
-        take: (max) => this.take(max),
+        take: (max) => {
+          since = this.wake.notified;
+          return this.take(max);
+        },
         toDelivery: (item, onSettle) => this.toDelivery(item, onSettle),
         giveBack: (items) => this.giveBack(items),
-        waitForWork: (wait, signal) => this.wake.wait(this.sleepFor(wait), signal),
+        waitForWork: (wait, signal) => this.wake.wait(this.sleepFor(wait), signal, since),
       },
       handler,
       resolvePrefetch(options.prefetch),
@@ -297,7 +307,8 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
 
   /** Take up to `max` items; when none, also say how long until the next delayed one (-1: none known). */
   private async take(max: number): Promise<TakeResult<I>> {
-    const items = await this.call('take from', () => this.store.take(max, this.lease));
+    const reply = await this.call('take from', () => this.store.take(max, this.lease));
+    const items = isTakeReply(reply) ? reply.items : reply;
     if (this.state !== 'open') {
       // Closed while the take was in flight: nobody will hold these.
       await this.giveBack(items);
@@ -305,8 +316,9 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
     }
     // Only an empty take counts as drained: a put from another process leaves no wake-up here.
     if (items.length > 0) return { items, wait: -1, drained: false };
-    if (!this.store.nextReadyAt) return { items, wait: -1, drained: true };
-    const readyAt = await this.call('take from', () => this.store.nextReadyAt!());
+    let readyAt: number | undefined;
+    if (isTakeReply(reply)) readyAt = reply.nextReadyAt;
+    else if (this.store.nextReadyAt) readyAt = await this.call('take from', () => this.store.nextReadyAt!());
     return { items, wait: readyAt === undefined ? -1 : Math.max(0, readyAt - Date.now()), drained: true };
   }
 
@@ -360,6 +372,7 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
     this.putLine.push(turn);
     try {
       for (;;) {
+        const since = this.wake.notified;
         if (this.putLine[0] === turn) {
           stored = await this.storeFrom(payloads, stored, where);
           if (stored === payloads.length) return;
@@ -368,7 +381,7 @@ export class PollingQueue<T, I extends PolledItem = PolledItem> implements Distr
         if (left <= 0) {
           throw new QueueFullError(`queue "${this.name}" is full (maxsize ${this.options.maxsize})`);
         }
-        await this.wake.wait(Math.min(this.settings.pollMs, left), this.stop.signal);
+        await this.wake.wait(Math.min(this.settings.pollMs, left), this.stop.signal, since);
         this.assertOpen();
       }
     } finally {

@@ -48,12 +48,21 @@ export interface StorePut {
  * handler calls the queue's `WakeSignal.notify()`, so other processes' puts wake takers without busy polling.
  * On SQLite (the example transport), each is a statement or an immediate transaction on one file.
  */
+/** A take's items, and (read when there are none) when the next delayed item or lapsed lease falls due. */
+export interface TakeReply<I> {
+  readonly items: readonly I[];
+  /** Epoch ms of the next item to become takeable; undefined when none waits. */
+  readonly nextReadyAt: number | undefined;
+}
+
 export interface PollingStore<I extends PolledItem> {
   /**
    * Hold up to `limit` takeable items (ready, or held with a passed lease) for `lease`, in serving order, counting
    * an attempt each. Called on every poll: keep it cheap when nothing is due (SQLite reads before it writes).
+   * A backend that learns in the same round trip when the next item falls due answers a {@link TakeReply}: an empty
+   * take then needs no {@link nextReadyAt} round trip.
    */
-  take(limit: number, lease: ItemLease): Awaitable<readonly I[]>;
+  take(limit: number, lease: ItemLease): Awaitable<readonly I[] | TakeReply<I>>;
   /**
    * Store as many of `payloads`, from the first, as `maxsize` leaves room for (all, when unbounded), counting and
    * inserting atomically; resolve with how many were stored. The queue waits for room for the rest.

@@ -27,7 +27,14 @@ export {
 } from '../kit/inspection.js';
 export { type ConsumerSource, PollingConsumer, type TakeResult } from '../kit/polling-consumer.js';
 export { PollingQueue, type PollingQueueSettings } from '../kit/polling-queue.js';
-export type { Awaitable, ItemLease, PolledItem, PollingStore, StorePut } from '../kit/polling-store.js';
+export type {
+  Awaitable,
+  ItemLease,
+  PolledItem,
+  PollingStore,
+  StorePut,
+  TakeReply,
+} from '../kit/polling-store.js';
 export {
   checkPriority,
   checkPutOptions,
