@@ -85,7 +85,7 @@ describe('PollingQueue: get and put', () => {
     class RacingStore extends MemoryPollingStore {
       private raced = false;
       override async take(limit: number, lease: ItemLease): Promise<MemoryItem[]> {
-        const items = super.take(limit, lease);
+        const items = this.takeRows(limit, lease);
         if (items.length === 0 && !this.raced) {
           this.raced = true;
           // Another process's put lands after this take read the queue, and its wake-up arrives before the reply.
@@ -124,7 +124,7 @@ describe('PollingQueue: get and put', () => {
     class TakeReplyStore extends MemoryPollingStore {
       nextReadyAtCalls = 0;
       override take(limit: number, lease: ItemLease): TakeReply<MemoryItem> {
-        const items = super.take(limit, lease);
+        const items = this.takeRows(limit, lease);
         return { items, nextReadyAt: super.nextReadyAt() };
       }
       override nextReadyAt(): number | undefined {
