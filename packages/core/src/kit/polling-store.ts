@@ -40,12 +40,13 @@ export interface StorePut {
  * token per take, so a settle of an older delivery of the same item matches nothing and is a no-op; a returned
  * item goes behind the waiting ones of its priority; a take first returns items whose lease passed.
  *
- * On PostgreSQL: `take` is one `UPDATE … SET owner, token, attempt = attempt + 1, lease_until = now() + lease
- * WHERE id IN (SELECT id … ORDER BY priority DESC, seq FOR UPDATE SKIP LOCKED LIMIT $n) RETURNING …`, so
- * concurrent takers never wait for each other; `put` takes a per-queue lock (`pg_advisory_xact_lock`), counts,
- * inserts what fits in one multi-row `INSERT` and `NOTIFY`s; `ack` is one `DELETE … WHERE (id, token) IN (…)` for a
- * whole batch; `renew` one `UPDATE … WHERE owner = $1 AND renewable`; and the `LISTEN` connection's notification
- * handler calls the queue's `WakeSignal.notify()`, so other processes' puts wake takers without busy polling.
+ * On PostgreSQL: waiting items are kept a row per chunk of up to 64; `take` locks chunks one at a time with
+ * `FOR UPDATE SKIP LOCKED` (concurrent takers never wait for each other), deletes or cuts them and writes one lease
+ * row keeping what it took, and an empty take answers a {@link TakeReply}; `put` takes a per-queue lock
+ * (`pg_advisory_xact_lock`) when bounded, counts, inserts what fits and `NOTIFY`s; `ack` deletes a whole take's lease
+ * row in one statement per batch; `renew` is one `UPDATE … WHERE owner = $1 AND renewable`; and the `LISTEN`
+ * connection's notification handler calls the queue's `WakeSignal.notify()`, so other processes' puts wake takers
+ * without busy polling.
  * On SQLite (the example transport), each is a statement or an immediate transaction on one file.
  */
 /** A take's items, and (read when there are none) when the next delayed item or lapsed lease falls due. */
