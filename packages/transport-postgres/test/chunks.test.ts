@@ -132,6 +132,26 @@ describe('postgres chunks', () => {
     await putting;
   });
 
+  it('a take past reply_bytes answers a row per item, in serving order, attempts as counted before the take', async () => {
+    const queue = await connection.queue<string>('rows.per.item');
+    await queue.putMany(['x', 'yy', 'zzz']);
+    const { rows } = await admin.query<{
+      ids: string[];
+      attempts: number[];
+      lengths: number[];
+      payloads: Buffer;
+    }>(
+      `SELECT ids, attempts, lengths, payloads FROM "${schema}".take(
+         (SELECT id FROM "${schema}".queues WHERE name = 'rows.per.item'), 'unheard', 'me', 2, 60000, false, false,
+         true, 1)`,
+    );
+    expect(rows.map((row) => [row.ids.length, row.attempts, row.lengths, row.payloads.length])).toEqual([
+      [1, [0], [2], 2],
+      [1, [0], [3], 3],
+    ]);
+    expect(await chunkSizes('rows.per.item')).toEqual([1]);
+  });
+
   it('moveItems takes items from the middle of a chunk and leaves the others in order', async () => {
     const queue = await connection.queue<string>('move.from');
     await connection.queue('move.to');
