@@ -174,13 +174,41 @@ BEGIN
     FROM unnest(held_ids, held_attempts, held_payloads) WITH ORDINALITY AS u(id, attempt, payload, i) ORDER BY u.i;
 END $$;
 
-CREATE FUNCTION ${s}.ack_and_take(toks bigint[], counts integer[], item_toks bigint[], item_ids bigint[],
-    qid integer, channel text, taker text, n integer, lease_ms float8, renew boolean, bounded boolean, durable boolean,
-    reply_bytes bigint)
+DROP FUNCTION ${s}.ack(bigint[], integer[], bigint[], bigint[], boolean);
+
+-- Acks of items: leases (distinct toks) with how many of each, and the items' ids grouped by lease in that order
+-- (the client no longer sends a lease per item).
+CREATE FUNCTION ${s}.ack(toks bigint[], counts integer[], item_ids bigint[], durable boolean)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  gone integer;
+  complete bigint[];
+BEGIN
+  IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
+  -- A take's items are usually acked together: its lease goes in one write, and nothing else is needed.
+  DELETE FROM ${s}.leases AS l USING unnest(toks, counts) AS a(t, n)
+    WHERE l.token = a.t AND cardinality(l.settled) + a.n >= cardinality(l.ids);
+  GET DIAGNOSTICS gone = ROW_COUNT;
+  IF gone = cardinality(toks) THEN RETURN; END IF;
+  -- The others record what was settled. A concurrent settle of the same lease waits for the row, then adds to it;
+  -- whichever completes it deletes it.
+  WITH grown AS (
+    UPDATE ${s}.leases AS l SET settled = l.settled || a.ids
+      FROM (SELECT g.t, item_ids[g.upto - g.n + 1:g.upto] AS ids
+            FROM (SELECT u.t, u.n, sum(u.n) OVER (ORDER BY u.k)::integer AS upto
+                  FROM unnest(toks, counts) WITH ORDINALITY AS u(t, n, k)) AS g) AS a
+      WHERE l.token = a.t
+      RETURNING l.token, cardinality(l.settled) >= cardinality(l.ids) AS done)
+  SELECT array_agg(g.token) INTO complete FROM grown AS g WHERE g.done;
+  IF complete IS NOT NULL THEN DELETE FROM ${s}.leases AS l WHERE l.token = ANY (complete); END IF;
+END $$;
+
+CREATE FUNCTION ${s}.ack_and_take(toks bigint[], counts integer[], item_ids bigint[], qid integer, channel text,
+    taker text, n integer, lease_ms float8, renew boolean, bounded boolean, durable boolean, reply_bytes bigint)
 RETURNS TABLE (token bigint, ids bigint[], attempts integer[], lengths integer[], payloads bytea, next_ms float8)
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM ${s}.ack(toks, counts, item_toks, item_ids, durable);
+  PERFORM ${s}.ack(toks, counts, item_ids, durable);
   RETURN QUERY SELECT * FROM ${s}.take(qid, channel, taker, n, lease_ms, renew, bounded, durable, reply_bytes);
 END $$;
 

@@ -129,7 +129,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
           ? this.query<TakeRow>(this.takeSql, args, 'tw_take')
           : this.query<TakeRow>(
               `SELECT token::text, ids::text, attempts::text, lengths::text, payloads, next_ms
-               FROM ${this.s}.ack_and_take($10, $11, $12, $13, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+               FROM ${this.s}.ack_and_take($10, $11, $12, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
               [...args, ...ackArgs(riding.items)],
               'tw_ack_and_take',
             ),
@@ -234,7 +234,7 @@ export class PostgresStore implements PollingStore<PostgresItem> {
       return new Promise((resolve, reject) => riding.waiting.push({ resolve, reject }));
     }
     await this.query(
-      `SELECT ${this.s}.ack($1, $2, $3, $4, $5)`,
+      `SELECT ${this.s}.ack($1, $2, $3, $4)`,
       [...ackArgs(items), this.ctx.durableSettles],
       'tw_ack',
     );
@@ -295,25 +295,30 @@ export async function purgeItems(query: Query, schema: string, queue: string): P
 }
 
 /**
- * The arguments of the schema's `ack`, as array literals: the leases (distinct tokens), how many items of each, then
- * every item's token and id.
+ * The arguments of the schema's `ack`, as array literals: the leases (distinct tokens, in the order first met), how
+ * many items of each, and the items' ids grouped by lease in that order. Acks usually come a take at a time, so the
+ * group is found by comparing with the previous item's token.
  */
-function ackArgs(items: readonly PostgresItem[]): [string, string, string, string] {
-  const counts = new Map<string, number>();
-  const tokens = new Array<string>(items.length);
-  const ids = new Array<string>(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const { token, id } = items[i]!;
-    counts.set(token, (counts.get(token) ?? 0) + 1);
-    tokens[i] = token;
-    ids[i] = id;
+function ackArgs(items: readonly PostgresItem[]): [string, string, string] {
+  const groups = new Map<string, string[]>();
+  let token: string | undefined;
+  let ids: string[] = [];
+  for (const item of items) {
+    if (item.token !== token) {
+      token = item.token;
+      const known = groups.get(token);
+      ids = known ?? [];
+      if (!known) groups.set(token, ids);
+    }
+    ids.push(item.id);
   }
-  return [
-    integerArray([...counts.keys()]),
-    `{${[...counts.values()].join(',')}}`,
-    integerArray(tokens),
-    integerArray(ids),
-  ];
+  const counts: number[] = [];
+  let all: string[] = [];
+  for (const group of groups.values()) {
+    counts.push(group.length);
+    all = all.length === 0 ? group : all.concat(group);
+  }
+  return [integerArray([...groups.keys()]), `{${counts.join(',')}}`, integerArray(all)];
 }
 
 /** The payloads of `puts`, in order. */

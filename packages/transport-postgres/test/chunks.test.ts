@@ -152,6 +152,40 @@ describe('postgres chunks', () => {
     expect(await chunkSizes('rows.per.item')).toEqual([1]);
   });
 
+  it('acks of one turn from two takes, interleaved and partial, settle exactly those items', async () => {
+    const queue = await connection.queue<number>('acks');
+    const held: Delivery<number>[] = [];
+    await queue.putMany([1, 2, 3]);
+    const consumer = await queue.consume(
+      (delivery) => {
+        held.push(delivery);
+      },
+      { prefetch: 6 },
+    );
+    await expect.poll(() => held.length).toBe(3);
+    await queue.putMany([4, 5, 6]);
+    await expect.poll(() => held.length).toBe(6);
+    await consumer.cancel();
+    const leases = async () =>
+      (
+        await admin.query(
+          `SELECT count(*)::int AS n FROM "${schema}".leases
+           WHERE queue_id = (SELECT id FROM "${schema}".queues WHERE name = 'acks')`,
+        )
+      ).rows[0].n as number;
+    expect(await leases()).toBeGreaterThanOrEqual(2);
+    const ack = (...bodies: number[]) =>
+      Promise.all(bodies.map((body) => held.find((delivery) => delivery.body === body)!.ack()));
+    await ack(1, 4, 2);
+    expect(await connection.stats('acks')).toMatchObject({ inFlight: 3 });
+    await ack(3, 5);
+    expect(await connection.stats('acks')).toMatchObject({ inFlight: 1 });
+    expect(await leases()).toBe(1);
+    await ack(6);
+    expect(await connection.stats('acks')).toMatchObject({ ready: 0, inFlight: 0 });
+    expect(await leases()).toBe(0);
+  });
+
   it('moveItems takes items from the middle of a chunk and leaves the others in order', async () => {
     const queue = await connection.queue<string>('move.from');
     await connection.queue('move.to');

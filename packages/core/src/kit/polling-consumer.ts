@@ -130,7 +130,7 @@ export class PollingConsumer<T, I> {
       for (const taken of batch.items) {
         // Count before the handler runs: it may settle synchronously.
         this.outstanding++;
-        const delivery = this.source.toDelivery(taken, () => this.settled());
+        const delivery = this.source.toDelivery(taken, this.onSettle);
         if (delivery) void runHandler(this.handler, delivery);
         else this.outstanding--;
       }
@@ -146,8 +146,9 @@ export class PollingConsumer<T, I> {
     }
   }
 
-  private settled(): void {
+  /** Called by each delivery once settled: one function for all of them, not a closure per delivery. */
+  private readonly onSettle = (): void => {
     this.outstanding--;
     this.roomAvailable?.();
-  }
+  };
 }
