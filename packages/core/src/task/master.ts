@@ -7,7 +7,7 @@ import type { TaskEnvelope, TaskResult } from './envelope.js';
 import { MapStream } from './map-stream.js';
 import { broadcastChannelOf, DEFAULT_TASK_QUEUE, taskQueueOptions } from './names.js';
 import { readResult, readTask, type TaskTuple, taskToWire } from './task-wire.js';
-import { TaskTracing } from './tracing.js';
+import { TracingSlot } from './tracing.js';
 
 /** Options of {@link Master}. */
 export interface MasterOptions {
@@ -101,8 +101,7 @@ export class Master extends EventEmitter<MasterEvents> {
   private firstSubmitAt = 0;
   private readonly idPrefix: string;
   private taskCounter = 0;
-  private readonly tracingWanted: boolean;
-  private tracing: TaskTracing | undefined;
+  private readonly tracing: TracingSlot;
 
   constructor(options: MasterOptions) {
     super();
@@ -115,7 +114,7 @@ export class Master extends EventEmitter<MasterEvents> {
     // Task ids: a random per-master prefix and a counter. Unique across masters sharing a backend,
     // and a third of a UUID's bytes on every task and result.
     this.idPrefix = `${randomBytes(6).toString('base64url')}.`;
-    this.tracingWanted = options.tracing ?? true;
+    this.tracing = new TracingSlot(options.tracing ?? true);
   }
 
   /** Create a master and start listening for results. */
@@ -127,7 +126,7 @@ export class Master extends EventEmitter<MasterEvents> {
 
   /** Declare the queues and start consuming results. */
   async start(): Promise<void> {
-    this.tracing = await TaskTracing.load(this.tracingWanted);
+    await this.tracing.start();
     this.tasks = await this.connection.queue<TaskTuple>(this.queueName, this.queueOptions);
     this.results = await this.connection.queue(this.resultQueueName);
     this.consumer = await this.results.consume(
@@ -194,8 +193,8 @@ export class Master extends EventEmitter<MasterEvents> {
   async close(): Promise<void> {
     await this.consumer?.cancel();
     this.consumer = undefined;
-    this.tracing?.abandoned(
-      this.tracing.openTaskIds,
+    this.tracing.current?.abandoned(
+      this.tracing.current.openTaskIds,
       new Error('the master closed before the result arrived'),
     );
     await this.results?.delete();
@@ -237,7 +236,8 @@ export class Master extends EventEmitter<MasterEvents> {
     // One shared callback per batch rather than a promise per task: map() runs millions of tasks.
     // Plain tasks go straight to the wire form: no envelope object per task, one clock read per batch.
     // Traced tasks carry their span's context: built as envelopes, checked once per batch.
-    const traced = this.tracing?.recording ? this.tracing : undefined;
+    const tracing = this.tracing.get();
+    const traced = tracing?.recording ? tracing : undefined;
     const plain = options.timeoutMs === undefined && options.priority === undefined && !traced;
     const kind = options.kind ?? this.kind;
     const maxAttempts = options.maxAttempts ?? this.maxAttempts;
@@ -275,7 +275,7 @@ export class Master extends EventEmitter<MasterEvents> {
     const pending = this.pending.get(result.taskId);
     if (!pending) return; // a duplicate of a result already delivered
     this.pending.delete(result.taskId);
-    this.tracing?.settled(result);
+    this.tracing.current?.settled(result);
     result.payload = pending.payload;
     if (result.ok) this.counters.done++;
     else this.counters.failed++;

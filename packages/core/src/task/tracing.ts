@@ -1,6 +1,7 @@
 // OpenTelemetry spans around submit (master) and run (worker), when @opentelemetry/api is installed. It is an
-// optional peer dependency loaded once, lazily: without it nothing here is loaded or run, and with it but no
-// tracer provider registered, a check per batch (master) or per task (worker) is all it costs.
+// optional peer dependency loaded once, lazily, and only once something in the process has registered with it (a
+// tracer provider must): until then a check per batch (master) or per task (worker) is all it costs, and a master
+// or worker does not load it on its way to its first task.
 import type { Context, Span, SpanContext, Tracer } from '@opentelemetry/api';
 import type { AttemptOutcome } from './attempt.js';
 import type { TaskEnvelope, TaskResult } from './envelope.js';
@@ -16,6 +17,48 @@ function loadOtelApi(): Promise<OtelApi | undefined> {
     () => undefined,
   );
   return loading;
+}
+
+/**
+ * Where @opentelemetry/api 1.x keeps what is registered with it, a tracer provider among them. Absent, nothing has
+ * been registered in this process: no span could be recorded, so there is nothing to load yet.
+ */
+const OTEL_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+
+function otelInUse(): boolean {
+  return (globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] !== undefined;
+}
+
+/**
+ * The tracing of a master or worker. At start it loads the API only when the process already uses it (a tracer
+ * provider registered first traces the first task, as before); otherwise it checks per call of {@link get} and
+ * loads it in the background once the process does, used from the call after the load.
+ */
+export class TracingSlot {
+  /** The tracing in use, once loaded. */
+  current: TaskTracing | undefined;
+  private loading = false;
+
+  constructor(private readonly wanted: boolean) {}
+
+  /** Load now when the process already uses the API. */
+  async start(): Promise<void> {
+    if (!this.wanted || !otelInUse()) return;
+    this.loading = true;
+    this.current = await TaskTracing.load();
+  }
+
+  /** The tracing to use now (per batch or per task). */
+  get(): TaskTracing | undefined {
+    if (this.current !== undefined || this.loading || !this.wanted) return this.current;
+    if (otelInUse()) {
+      this.loading = true;
+      void TaskTracing.load().then((tracing) => {
+        this.current = tracing;
+      });
+    }
+    return undefined;
+  }
 }
 
 // W3C trace context: version 00, trace id, parent span id, flags.
@@ -54,9 +97,9 @@ export class TaskTracing {
     private readonly tracer: Tracer,
   ) {}
 
-  /** Load the API (once per process) unless `enabled` is false. */
-  static async load(enabled = true): Promise<TaskTracing | undefined> {
-    const api = enabled ? await loadOtelApi() : undefined;
+  /** Load the API (once per process); undefined when it is not installed. */
+  static async load(): Promise<TaskTracing | undefined> {
+    const api = await loadOtelApi();
     return api ? new TaskTracing(api, api.trace.getTracer('@taskwire/core')) : undefined;
   }
 

@@ -25,7 +25,7 @@ import {
 } from './presence.js';
 import { ResultSender, type SentReceiver } from './result-sender.js';
 import { readTask, taskToWire } from './task-wire.js';
-import { TaskTracing } from './tracing.js';
+import { TracingSlot } from './tracing.js';
 
 /** What a handler gets besides the payload. */
 export interface TaskContext {
@@ -157,8 +157,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly id = randomUUID();
   private readonly startedAt = Date.now();
   private readonly presence: PresenceAnnouncer;
-  private readonly tracingWanted: boolean;
-  private tracing: TaskTracing | undefined;
+  private readonly tracing: TracingSlot;
 
   constructor(options: WorkerOptions) {
     super();
@@ -182,7 +181,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     if (heartbeatMs !== 0) checkTaskTimeout(heartbeatMs, 'heartbeatMs');
     this.presence = new PresenceAnnouncer(this.connection, () => this.info(heartbeatMs), heartbeatMs);
-    this.tracingWanted = options.tracing ?? true;
+    this.tracing = new TracingSlot(options.tracing ?? true);
   }
 
   /** Create a worker and start taking tasks. */
@@ -218,7 +217,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Declare the task queue and start consuming (and listening for broadcasts where supported). */
   async start(): Promise<void> {
-    this.tracing = await TaskTracing.load(this.tracingWanted);
+    await this.tracing.start();
     this.tasks = await this.connection.queue(this.queueName, this.queueOptions);
     this.sender = new ResultSender(this.connection, { idleCloseMs: this.resultQueueIdleMs });
     await this.consume();
@@ -485,8 +484,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       return this.finish(delivery, task, { ok: false, error }, attempt, startedAt);
     }
-    const running = this.tracing?.recording
-      ? this.tracing.run(task, attempt, this.name, this.queueName, () => this.attempt(handler, task, attempt))
+    const tracing = this.tracing.get();
+    const running = tracing?.recording
+      ? tracing.run(task, attempt, this.name, this.queueName, () => this.attempt(handler, task, attempt))
       : this.attempt(handler, task, attempt);
     if (running instanceof Promise) {
       this.runningTasks.set(task.id, { id: task.id, kind: task.kind, attempt, startedAt });
