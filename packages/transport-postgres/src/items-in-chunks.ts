@@ -245,6 +245,13 @@ BEGIN
   PERFORM pg_notify(${s}.wake_channel(target), '');
 END $$;
 
+-- The elements of a at the places given (in that order), and the others (in order): a chunk's arrays cut by place.
+CREATE FUNCTION ${s}.elements_at(a anyarray, places integer[]) RETURNS anyarray LANGUAGE sql IMMUTABLE AS
+$$ SELECT ARRAY(SELECT a[u.i] FROM unnest(places) WITH ORDINALITY AS u(i, o) ORDER BY u.o) $$;
+CREATE FUNCTION ${s}.elements_not_at(a anyarray, places integer[]) RETURNS anyarray LANGUAGE sql IMMUTABLE AS
+$$ SELECT CASE WHEN a IS NULL THEN NULL ELSE
+     ARRAY(SELECT a[i] FROM generate_subscripts(a, 1) AS i WHERE i <> ALL (places) ORDER BY i) END $$;
+
 -- Move up to n waiting items (those of only_ids, when given) of source, ready ones first in serving order, then
 -- delayed ones soonest first, to the back of target as fresh ready items (ids kept; priority kept when asked).
 CREATE OR REPLACE FUNCTION ${s}.move_items(source text, target text, n bigint, only_ids bigint[],
@@ -278,18 +285,13 @@ BEGIN
     IF cardinality(picked) = cardinality(c.ids) THEN
       DELETE FROM ${s}.chunks AS m WHERE m.ctid = c.at;
     ELSE
-      UPDATE ${s}.chunks AS m SET
-          ids = ARRAY(SELECT c.ids[i] FROM generate_subscripts(c.ids, 1) AS i WHERE i <> ALL (picked) ORDER BY i),
-          attempts = CASE WHEN c.attempts IS NULL THEN NULL ELSE ARRAY(
-            SELECT c.attempts[i] FROM generate_subscripts(c.ids, 1) AS i WHERE i <> ALL (picked) ORDER BY i) END,
-          payloads = ARRAY(
-            SELECT c.payloads[i] FROM generate_subscripts(c.ids, 1) AS i WHERE i <> ALL (picked) ORDER BY i)
+      UPDATE ${s}.chunks AS m SET ids = ${s}.elements_not_at(c.ids, picked),
+          attempts = ${s}.elements_not_at(c.attempts, picked), payloads = ${s}.elements_not_at(c.payloads, picked)
         WHERE m.ctid = c.at;
     END IF;
     INSERT INTO ${s}.chunks (queue_id, priority, seq, ready_at, ids, payloads)
       VALUES (target_id, CASE WHEN keep_priority THEN c.priority ELSE 0 END, nextval('${s}.serial'), now(),
-        ARRAY(SELECT c.ids[u.i] FROM unnest(picked) WITH ORDINALITY AS u(i, o) ORDER BY u.o),
-        ARRAY(SELECT c.payloads[u.i] FROM unnest(picked) WITH ORDINALITY AS u(i, o) ORDER BY u.o));
+        ${s}.elements_at(c.ids, picked), ${s}.elements_at(c.payloads, picked));
     moved := moved + cardinality(picked);
   END LOOP;
   IF moved > 0 THEN

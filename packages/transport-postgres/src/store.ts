@@ -312,13 +312,12 @@ function ackArgs(items: readonly PostgresItem[]): [string, string, string] {
     }
     ids.push(item.id);
   }
-  const counts: number[] = [];
-  let all: string[] = [];
-  for (const group of groups.values()) {
-    counts.push(group.length);
-    all = all.length === 0 ? group : all.concat(group);
-  }
-  return [integerArray([...groups.keys()]), `{${counts.join(',')}}`, integerArray(all)];
+  const lists = [...groups.values()];
+  return [
+    integerArray([...groups.keys()]),
+    `{${lists.map((ids) => ids.length).join(',')}}`,
+    integerArray(lists.flat()),
+  ];
 }
 
 /** The payloads of `puts`, in order. */
