@@ -66,6 +66,11 @@ const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 /** Another client created the stream first, with another description (other queue options). */
 const STREAM_NAME_IN_USE = 10058;
+/**
+ * Another client's create of the same stream was in flight on the server: its subjects were taken before its name
+ * could be compared (about one race in 300 on nats-server 2.9).
+ */
+const STREAM_SUBJECTS_OVERLAP = 10065;
 /** Room left in a message for headers: a payload larger than the server's max_payload less this is stored apart. */
 const HEADER_ROOM = 4096;
 
@@ -491,7 +496,8 @@ export class NatsConnection extends ConnectionEvents implements Connection, Queu
       await this.jsm.streams.add(streamConfig(names, describe(name, resolved)));
       return resolved;
     } catch (error) {
-      if (apiCode(error) !== STREAM_NAME_IN_USE) throw error;
+      const code = apiCode(error);
+      if (code !== STREAM_NAME_IN_USE && code !== STREAM_SUBJECTS_OVERLAP) throw error;
       const winner = await this.#streamInfo(names);
       if (!winner) throw error;
       return checkRedeclaration(name, winner, given);

@@ -7,19 +7,20 @@ import { adminClient, deleteStreams, NATS_URL, uniquePrefix } from './nats.js';
 const transport = createNatsTransport();
 const prefix = uniquePrefix('declare');
 let admin: NatsClient;
-/** Two clients, as two processes (a master and a worker) starting together. */
+/** Clients as processes (a master and its workers) starting together. */
 let first: Connection;
 let second: Connection;
+let third: Connection;
+let fourth: Connection;
 
 beforeAll(async () => {
   admin = await adminClient();
-  [first, second] = await Promise.all([
-    transport.connect({ url: NATS_URL, prefix }),
-    transport.connect({ url: NATS_URL, prefix }),
-  ]);
+  [first, second, third, fourth] = await Promise.all(
+    [1, 2, 3, 4].map(() => transport.connect({ url: NATS_URL, prefix })),
+  );
 });
 afterAll(async () => {
-  await Promise.all([first.close(), second.close()]);
+  await Promise.all([first, second, third, fourth].map((client) => client.close()));
   await deleteStreams(admin, prefix);
   await admin.close();
 });
@@ -49,15 +50,17 @@ describe('nats: two processes creating one queue at once', () => {
     expect(created).toBeGreaterThan(0);
   }, 60_000);
 
-  it('two creates with the same options both succeed', async () => {
-    for (let round = 0; round < 10; round++) {
+  it('creates with the same options from four clients all succeed', async () => {
+    // The server sometimes answers a create racing an identical one with "subjects overlap" (about one round in 50
+    // with four clients): 300 rounds fail without the fix all but about once in 400 runs.
+    const clients = [first, second, third, fourth];
+    for (let round = 0; round < 300; round++) {
       const name = `same-${round}`;
-      const queues = await Promise.all([
-        first.queue<number>(name, { visibilityTimeoutMs: 3000 }),
-        second.queue<number>(name, { visibilityTimeoutMs: 3000 }),
-      ]);
-      await queues[0].put(round);
-      expect((await queues[1].get({ timeoutMs: 2000 })).body).toBe(round);
+      const queues = await Promise.all(
+        clients.map((client) => client.queue<number>(name, { visibilityTimeoutMs: 3000 })),
+      );
+      await queues[round % 4].put(round);
+      expect((await queues[(round + 1) % 4].get({ timeoutMs: 2000 })).body).toBe(round);
     }
   }, 60_000);
 });
