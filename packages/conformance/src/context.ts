@@ -68,12 +68,6 @@ export interface FaultInjection {
    * declares `persistent` (the only way to check that promise).
    */
   restartBackend?: () => Promise<void>;
-  /**
-   * Within this many ms of `restartBackend` resolving, what the backend kept is served again. Give it when a
-   * restarted backend needs longer than a broken link to serve again (a RabbitMQ quorum queue elects its leader after
-   * the node accepts connections, which took over 7 s on a loaded CI machine). @default recoveryMs
-   */
-  restartRecoveryMs?: number;
   /** Connections to the backend `restartBackend` restarts. @default connect */
   connectRestartable?: (options?: ConnectOptions) => Promise<Connection>;
 }

@@ -17,7 +17,7 @@ export function persistenceCases(options: BaseConformanceOptions & { faults: Fau
     options,
     'persistence',
     ({ test, caps, timing }) => {
-      const recovery = (faults.restartRecoveryMs ?? faults.recoveryMs) + timing.toleranceMs * 2;
+      const recovery = faults.recoveryMs + timing.toleranceMs * 2;
       const { restartBackend } = faults;
 
       test('items outlive the connection that put them', async (ctx) => {
