@@ -126,12 +126,21 @@ export function delayQueueName(name: string, delayMs: number): string {
 }
 
 /**
- * Name of the queue where delayed items of a bounded queue wait once due, for a client-side mover to put them
- * into `name` when it has room (see {@link DueMover}): the broker would drop an item dead-lettered into a full
- * queue.
+ * Name of the queue where delayed items of a bounded queue or a quorum queue wait once due, for a client-side mover
+ * to put them into `name` with a confirmed publish (see {@link DueMover}).
  */
 export function dueQueueName(name: string): string {
   return `${name}.due`;
+}
+
+/**
+ * Whether the delayed items of a queue with `options` fall due into its due queue and reach it through the mover,
+ * because the broker drops an item its (classic) delay queue dead-letters into a queue that cannot take it: a full
+ * bounded queue, or a quorum queue whose leader is not elected yet (every item that fell due while its node
+ * restarted was lost on RabbitMQ 3.10).
+ */
+export function fallsDueViaMover(options: { readonly maxsize: number }, kind: QueueKind): boolean {
+  return options.maxsize > 0 || kind.type === 'quorum';
 }
 
 /** How long an unused delay queue lives after its last declaration (beyond its delay). */
@@ -139,8 +148,8 @@ export const DELAY_QUEUE_IDLE_MS = 60_000;
 
 /**
  * Broker arguments of a delay queue: every item waits `delayMs` (one TTL per queue, so expiry at
- * the head is exact) and is then dead-lettered into `target` (the queue itself, or the due queue of a
- * bounded one). No plugin needed. Always a classic queue, for quorum queues too: on RabbitMQ 3.10 a
+ * the head is exact) and is then dead-lettered into `target` (the queue itself, or its due queue: see
+ * {@link fallsDueViaMover}). No plugin needed. Always a classic queue, for quorum queues too: on RabbitMQ 3.10 a
  * quorum TTL queue restarted with its node lost its items (they neither expired into the target nor
  * stayed; docs/decisions.md).
  */

@@ -16,6 +16,7 @@ import {
 import { ConnectionEvents, refuseInspection, wrapBackendError } from '@taskwire/core/transport';
 import {
   dueQueueName,
+  fallsDueViaMover,
   optionForArgument,
   optionsExchangeName,
   optionsRecord,
@@ -93,17 +94,23 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
           return await this.openAsItIs<T>(name);
         throw error;
       }
-      const bounded = resolved.maxsize > 0;
-      return this.track(await new RabbitMQQueue<T>(this.context, name, resolved, bounded).start());
+      return this.track(
+        await new RabbitMQQueue<T>(
+          this.context,
+          name,
+          resolved,
+          fallsDueViaMover(resolved, this.context.kind),
+        ).start(),
+      );
     } catch (error) {
       throw wrapBackendError(error, `rabbitmq: declaring queue "${name}"`);
     }
   }
 
-  /** Open an existing queue with the options it was declared with; a bounded queue is known by its due queue. */
+  /** Open an existing queue with the options it was declared with; a due queue says its items fall due through one. */
   private async openAsItIs<T>(name: string): Promise<DistributedQueue<T>> {
-    const bounded = await this.exists(dueQueueName(name));
-    return this.track(await new RabbitMQQueue<T>(this.context, name, undefined, bounded).start());
+    const viaMover = await this.exists(dueQueueName(name));
+    return this.track(await new RabbitMQQueue<T>(this.context, name, undefined, viaMover).start());
   }
 
   async publish<T = unknown>(channel: string, message: T): Promise<void> {
@@ -207,8 +214,8 @@ export class RabbitMQConnection extends ConnectionEvents implements Connection {
         throw declareError(name, error);
       });
     if (recordDeadLetter) await this.context.indexes.recordDeadLetter(name, options.deadLetter!);
-    if (options.maxsize > 0) {
-      // Unbounded, so the broker never drops what falls due into it (see DueMover).
+    if (fallsDueViaMover(options, this.context.kind)) {
+      // Classic and unbounded, so the broker never drops what falls due into it (see DueMover).
       await this.amqp.withChannel((channel) => channel.assertQueue(dueQueueName(name), { durable }));
     }
     if (options.deadLetter !== undefined && !(await this.exists(options.deadLetter))) {

@@ -15,7 +15,7 @@ export class DelayQueues {
     private readonly indexes: QueueIndexes,
     private readonly queue: string,
     private readonly durable: boolean,
-    /** Where due items go: the queue itself, or the due queue of a bounded one. */
+    /** Where due items go: the queue itself, or its due queue (see `fallsDueViaMover`). */
     private readonly target: string = queue,
   ) {}
 

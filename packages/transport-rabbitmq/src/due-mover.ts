@@ -13,11 +13,12 @@ const FULL_RETRY_MAX_MS = 500;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Moves the due delayed items of a bounded queue from its due queue into the queue, waiting for room. The broker
- * cannot: an item its delay queue dead-letters into a full queue (`x-overflow: reject-publish`) is dropped. Every
- * handle of a bounded queue runs one, so due items move while anyone uses the queue; with none open they wait,
- * kept, in the due queue. A move is a confirmed publish and then the ack of the due copy: a crash in between
- * delivers the item twice (at-least-once), never zero times.
+ * Moves the due delayed items of a bounded or quorum queue from its due queue into the queue, waiting until the
+ * queue takes them. The broker cannot: an item its delay queue dead-letters into a full queue (`x-overflow:
+ * reject-publish`), or into a quorum queue still electing its leader after a restart, is dropped. Every handle of
+ * such a queue runs one, so due items move while anyone uses the queue; with none open they wait, kept, in the due
+ * queue. A move is a confirmed publish and then the ack of the due copy: a crash in between delivers the item twice
+ * (at-least-once), never zero times.
  */
 export class DueMover {
   private readonly consumer: ChannelConsumer;
@@ -65,7 +66,7 @@ export class DueMover {
           holder.ack(message);
           return;
         }
-        await sleep(wait); // the queue is full (or deleted and not yet declared again): wait
+        await sleep(wait); // the queue is full, not serving yet, or deleted and not yet declared again: wait
       }
     } catch {
       // the connection gave up: the due copy stays in its queue

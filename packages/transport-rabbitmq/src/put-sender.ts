@@ -33,8 +33,8 @@ export class PutSender {
   private allSettled: (() => void) | undefined;
 
   /**
-   * `dueQueue`: a bounded queue's due queue, where a copy the full queue refuses waits for room (see
-   * {@link publishCopy}); undefined for an unbounded queue.
+   * `dueQueue`: the due queue of a queue whose items fall due through a mover, where a copy the queue refuses waits
+   * until it takes it (see {@link publishCopy}); undefined otherwise.
    */
   constructor(
     private readonly context: QueueContext,
@@ -85,9 +85,9 @@ export class PutSender {
 
   /**
    * Publish a copy of `message` recording `attempt` deliveries, to the queue or (with `delayMs`) its delay queue.
-   * A copy a full bounded queue refuses goes to its due queue instead, which its mover empties into the queue as
-   * room appears: were it requeued natively, only the boolean `redelivered` would record the delivery, and a
-   * second loss would go uncounted. Resolves false when the broker refused it anyway.
+   * A copy the queue refuses (full, or a quorum queue not serving yet) goes to its due queue instead, which its
+   * mover empties into the queue once it takes it: were it requeued natively, only the boolean `redelivered` would
+   * record the delivery, and a second loss would go uncounted. Resolves false when the broker refused it anyway.
    */
   async publishCopy(message: Message, attempt: number, delayMs: number): Promise<boolean> {
     const properties: Options.Publish = {

@@ -55,33 +55,33 @@ export class RabbitMQQueue<T> implements DistributedQueue<T>, RequeueTarget, Get
   private readonly delayQueues: DelayQueues;
   private readonly puts: PutSender;
   private deadQueue: Promise<void> | undefined;
-  /** A bounded queue's mover of due delayed items (see {@link DueMover}). */
+  /** The mover of due delayed items, for a queue whose items fall due through one (see {@link DueMover}). */
   private readonly mover: DueMover | undefined;
 
   /**
-   * `bounded`: the queue has a `maxsize`, so its delayed items fall due into its due queue, which this handle's
-   * mover empties into it as room appears. Call {@link start} before use.
+   * `viaMover`: the queue's delayed items fall due into its due queue, which this handle's mover empties into it
+   * (see `fallsDueViaMover`). Call {@link start} before use.
    */
   constructor(
     private readonly context: QueueContext,
     readonly name: string,
     private readonly options: RabbitQueueOptions | undefined,
-    bounded: boolean,
+    viaMover: boolean,
   ) {
     this.gets = new GetChannel(context.amqp, this);
-    const due = bounded ? dueQueueName(name) : name;
+    const due = viaMover ? dueQueueName(name) : name;
     this.delayQueues = new DelayQueues(context.amqp, context.indexes, name, context.durable, due);
-    this.puts = new PutSender(context, this, this.delayQueues, bounded ? due : undefined);
-    if (bounded) this.mover = new DueMover(context.amqp, context.publisher, name, due);
+    this.puts = new PutSender(context, this, this.delayQueues, viaMover ? due : undefined);
+    if (viaMover) this.mover = new DueMover(context.amqp, context.publisher, name, due);
   }
 
-  /** Start the mover of a bounded queue. */
+  /** Start the mover of due items, if any. */
   async start(): Promise<this> {
     await this.mover?.start();
     return this;
   }
 
-  /** The queues that hold this queue's items besides itself: its delay queues and a bounded queue's due queue. */
+  /** The queues that hold this queue's items besides itself: its delay queues and its due queue, if any. */
   private heldElsewhere(): string[] {
     const names = this.delayQueues.names();
     return this.mover ? [...names, dueQueueName(this.name)] : names;

@@ -176,4 +176,27 @@ describe('at-least-once dead-lettering', () => {
       await connection.close();
     }
   }, 90_000);
+
+  it('a delayed item that falls due while its node restarts is kept and served once the queue is back', async () => {
+    // Dead-lettered by its delay queue straight into the quorum queue, it was dropped: the node expires it while
+    // the quorum queue is still electing its leader. It now falls due into the due queue, and the mover moves it.
+    const url = withParameters(node.nodes[0]!.url, { queueType: 'quorum' });
+    const first = await classic.connect({ url });
+    try {
+      await (await first.queue<string>('restarts')).put('due-during-restart', { delayMs: 400 });
+    } finally {
+      await first.close();
+    }
+    await node.ctl(node.nodes[0]!, 'stop_app');
+    await node.ctl(node.nodes[0]!, 'start_app');
+    const second = await classic.connect({ url });
+    try {
+      const delivery = await (await second.queue<string>('restarts')).get({ timeoutMs: 20_000 });
+      expect(delivery.body).toBe('due-during-restart');
+      expect(delivery.attempt).toBe(1);
+      await delivery.ack();
+    } finally {
+      await second.close();
+    }
+  }, 90_000);
 });
