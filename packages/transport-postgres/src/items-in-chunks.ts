@@ -5,8 +5,9 @@ import type { Migration } from './migrations.js';
 // order, under the chunk's queue, priority, `seq` and `ready_at`. A row costs the server far more than an array
 // element (its header, its index entry, its WAL record, its row lock when taken), and a queue moves items in
 // batches: a worker's results, a master's tasks. A take walks the queue's chunks in serving order, each locked with
-// FOR UPDATE SKIP LOCKED, deletes the ones it takes whole and cuts the one it takes part of; cutting a chunk
-// NOTIFYs the queue, so a taker that skipped it while it was locked comes back for the rest.
+// FOR UPDATE SKIP LOCKED, deletes the ones it takes whole and cuts the one it takes part of. A taker that skipped a
+// locked chunk and found nothing else is told to look again at once: an empty take's `next_ms` counts every ready
+// chunk, locked ones too. (A cut sends no NOTIFY: it would wake every listener of the queue on most takes.)
 // A fresh item's id is its chunk's number times 65,536 plus its place in the chunk: one sequence value per chunk,
 // ids still unique (and above every id handed out before). `attempts` NULL means every attempt is 0 (fresh puts).
 // Items going back one at a time (a release, a lapsed lease, a dead-lettering, a move) go back as chunks of their
@@ -112,7 +113,6 @@ DECLARE
   want integer := n;
   k integer;
   whole tid[] := '{}';
-  cut boolean := false;
   held_ids bigint[] := '{}';
   held_priorities smallint[] := '{}';
   held_attempts integer[] := '{}';
@@ -140,7 +140,6 @@ BEGIN
           payloads = ch.payloads[want + 1:]
         WHERE ch.ctid = c.at;
       k := want;
-      cut := true;
     END IF;
     held_ids := held_ids || c.ids[1:k];
     held_priorities := held_priorities || array_fill(c.priority, ARRAY[k]);
@@ -161,9 +160,9 @@ BEGIN
   INSERT INTO ${s}.leases (token, queue_id, owner, lease_until, renewable, ids, priorities, attempts, payloads)
     VALUES (tok, qid, taker, now() + lease_ms * interval '1 millisecond', renew, held_ids, held_priorities,
       held_attempts, held_payloads);
-  -- A take makes room on a bounded queue (wake the puts waiting for it); a cut chunk still holds ready items that
-  -- a concurrent taker may have skipped while it was locked (wake it).
-  IF bounded OR cut THEN PERFORM pg_notify(channel, ''); END IF;
+  -- A take makes room on a bounded queue: wake the puts waiting for it. (A taker that skipped a chunk this take cut
+  -- saw it in its next_ms, and looks again at once.)
+  IF bounded THEN PERFORM pg_notify(channel, ''); END IF;
   SELECT array_agg(length(p)), sum(length(p)) INTO held_lengths, total FROM unnest(held_payloads) AS p;
   IF total <= reply_bytes THEN
     RETURN QUERY SELECT tok, held_ids, held_attempts, held_lengths, string_agg(p, ''::bytea), NULL::float8
