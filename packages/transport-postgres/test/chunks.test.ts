@@ -1,31 +1,17 @@
-import type { Connection, Delivery } from '@taskwire/core';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresTransport } from '../src/index.js';
+import type { Delivery } from '@taskwire/core';
+import { describe, expect, it } from 'vitest';
 import { chunkEnds } from '../src/wire.js';
-import { adminClient, dropSchema, POSTGRES_URL, uniqueSchema } from './postgres.js';
+import { adminClient, useSchema } from './postgres.js';
 
 // Waiting items are stored in chunks of up to 64 items (and about 64 KiB): the `0005-items-in-chunks` migration.
-const transport = createPostgresTransport();
-const schema = uniqueSchema('chunks');
-let admin: pg.Client;
-let connection: Connection;
-
-beforeAll(async () => {
-  admin = await adminClient();
-  connection = await transport.connect({ url: POSTGRES_URL, schema });
-});
-afterAll(async () => {
-  await connection?.close();
-  await dropSchema(admin, schema);
-  await admin.end();
-});
+const db = useSchema('chunks');
+const { schema } = db;
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 /** The item counts of queue `name`'s chunk rows, in serving order. */
 async function chunkSizes(name: string): Promise<number[]> {
-  const { rows } = await admin.query<{ n: number }>(
+  const { rows } = await db.admin.query<{ n: number }>(
     `SELECT cardinality(c.ids) AS n FROM "${schema}".chunks AS c
      WHERE c.queue_id = (SELECT id FROM "${schema}".queues WHERE name = $1) ORDER BY c.priority DESC, c.seq`,
     [name],
@@ -35,7 +21,7 @@ async function chunkSizes(name: string): Promise<number[]> {
 
 /** Consume `count` bodies of `name` with `prefetch`, acking each; resolve with them in delivery order. */
 async function consumeAll<T>(name: string, count: number, prefetch: number, options = {}): Promise<T[]> {
-  const queue = await connection.queue<T>(name, options);
+  const queue = await db.connection.queue<T>(name, options);
   const bodies: T[] = [];
   let handle: { cancel(): Promise<void> } | undefined;
   await new Promise<void>((resolve, reject) => {
@@ -71,7 +57,7 @@ describe('postgres chunks', () => {
   });
 
   it('stores a putMany as one row per chunk, and a take of part of a chunk leaves the rest in it', async () => {
-    const queue = await connection.queue<number | Uint8Array>('rows');
+    const queue = await db.connection.queue<number | Uint8Array>('rows');
     await queue.putMany(range(0, 150));
     expect(await chunkSizes('rows')).toEqual([64, 64, 22]);
     expect(await queue.size()).toBe(150);
@@ -84,19 +70,19 @@ describe('postgres chunks', () => {
   });
 
   it('serves items in order across chunks, whatever the takes cut: FIFO, LIFO and priority', async () => {
-    const fifo = await connection.queue<number>('order.fifo');
+    const fifo = await db.connection.queue<number>('order.fifo');
     await fifo.putMany(range(0, 150));
     await fifo.putMany(range(150, 300));
     expect(await consumeAll<number>('order.fifo', 300, 37)).toEqual(range(0, 300));
 
-    const lifo = await connection.queue<number>('order.lifo', { order: 'lifo' });
+    const lifo = await db.connection.queue<number>('order.lifo', { order: 'lifo' });
     await lifo.putMany(range(0, 150));
     await lifo.put(150);
     expect(await consumeAll<number>('order.lifo', 151, 37, { order: 'lifo' })).toEqual(
       range(0, 151).reverse(),
     );
 
-    const priority = await connection.queue<number>('order.priority', { order: 'priority' });
+    const priority = await db.connection.queue<number>('order.priority', { order: 'priority' });
     await priority.putMany(range(0, 100), { priority: 1 });
     await priority.putMany(range(100, 200), { priority: 5 });
     expect(await consumeAll<number>('order.priority', 200, 37, { order: 'priority' })).toEqual([
@@ -109,7 +95,7 @@ describe('postgres chunks', () => {
     // Another taker holds the queue's only chunk (a take cutting it holds the same lock): this taker's take skips it
     // and finds nothing. Nobody NOTIFYs when the lock goes, so only the empty take's next_ms (which counts locked
     // ready chunks) brings it back before the 5 s poll.
-    const queue = await connection.queue<number>('skipped');
+    const queue = await db.connection.queue<number>('skipped');
     await queue.putMany(range(0, 10));
     const holder = await adminClient();
     try {
@@ -132,7 +118,7 @@ describe('postgres chunks', () => {
   });
 
   it('a bounded queue stores what fits of a put, cutting its last chunk at the room left', async () => {
-    const queue = await connection.queue<number>('bounded', { maxsize: 70 });
+    const queue = await db.connection.queue<number>('bounded', { maxsize: 70 });
     const putting = queue.putMany(range(0, 100));
     await expect.poll(() => chunkSizes('bounded')).toEqual([64, 6]);
     expect(await consumeAll<number>('bounded', 100, 25, { maxsize: 70 })).toEqual(range(0, 100));
@@ -140,9 +126,9 @@ describe('postgres chunks', () => {
   });
 
   it('a take past reply_bytes answers a row per item, in serving order, attempts as counted before the take', async () => {
-    const queue = await connection.queue<string>('rows.per.item');
+    const queue = await db.connection.queue<string>('rows.per.item');
     await queue.putMany(['x', 'yy', 'zzz']);
-    const { rows } = await admin.query<{
+    const { rows } = await db.admin.query<{
       ids: string[];
       attempts: number[];
       lengths: number[];
@@ -160,7 +146,7 @@ describe('postgres chunks', () => {
   });
 
   it('acks of one turn from two takes, interleaved and partial, settle exactly those items', async () => {
-    const queue = await connection.queue<number>('acks');
+    const queue = await db.connection.queue<number>('acks');
     const held: Delivery<number>[] = [];
     await queue.putMany([1, 2, 3]);
     const consumer = await queue.consume(
@@ -175,7 +161,7 @@ describe('postgres chunks', () => {
     await consumer.cancel();
     const leases = async () =>
       (
-        await admin.query(
+        await db.admin.query(
           `SELECT count(*)::int AS n FROM "${schema}".leases
            WHERE queue_id = (SELECT id FROM "${schema}".queues WHERE name = 'acks')`,
         )
@@ -184,24 +170,24 @@ describe('postgres chunks', () => {
     const ack = (...bodies: number[]) =>
       Promise.all(bodies.map((body) => held.find((delivery) => delivery.body === body)!.ack()));
     await ack(1, 4, 2);
-    expect(await connection.stats('acks')).toMatchObject({ inFlight: 3 });
+    expect(await db.connection.stats('acks')).toMatchObject({ inFlight: 3 });
     await ack(3, 5);
-    expect(await connection.stats('acks')).toMatchObject({ inFlight: 1 });
+    expect(await db.connection.stats('acks')).toMatchObject({ inFlight: 1 });
     expect(await leases()).toBe(1);
     await ack(6);
-    expect(await connection.stats('acks')).toMatchObject({ ready: 0, inFlight: 0 });
+    expect(await db.connection.stats('acks')).toMatchObject({ ready: 0, inFlight: 0 });
     expect(await leases()).toBe(0);
   });
 
   it('moveItems takes items from the middle of a chunk and leaves the others in order', async () => {
-    const queue = await connection.queue<string>('move.from');
-    await connection.queue('move.to');
+    const queue = await db.connection.queue<string>('move.from');
+    await db.connection.queue('move.to');
     await queue.putMany(['a', 'b', 'c', 'd', 'e']);
-    const peeked = await connection.peek<string>('move.from', { limit: 5 });
+    const peeked = await db.connection.peek<string>('move.from', { limit: 5 });
     const ids = [peeked[1]!.id, peeked[3]!.id];
-    expect(await connection.moveItems('move.from', 'move.to', { ids })).toBe(2);
-    expect((await connection.peek<string>('move.from')).map((item) => item.body)).toEqual(['a', 'c', 'e']);
-    const moved = await connection.peek<string>('move.to');
+    expect(await db.connection.moveItems('move.from', 'move.to', { ids })).toBe(2);
+    expect((await db.connection.peek<string>('move.from')).map((item) => item.body)).toEqual(['a', 'c', 'e']);
+    const moved = await db.connection.peek<string>('move.to');
     expect(moved.map((item) => [item.body, item.id])).toEqual([
       ['b', ids[0]],
       ['d', ids[1]],

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection } from '@taskwire/core';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { createPostgresTransport } from '../src/index.js';
 
 /** The server the tests use: the shared one, database `test`. */
 export const POSTGRES_URL = process.env.TASKWIRE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -33,6 +35,38 @@ export async function terminateSessions(client: pg.Client, connection: Connectio
     [applicationName],
   );
   return result.rowCount ?? 0;
+}
+
+/** A schema of the suite's own, with an admin client and a transport connection to it. */
+export interface SchemaFixture {
+  readonly schema: string;
+  /** Set before the suite's tests run. */
+  admin: pg.Client;
+  /** Set before the suite's tests run. */
+  connection: Connection;
+}
+
+/**
+ * Register hooks that open an admin client and a connection to a fresh schema before the suite, and close both and
+ * drop the schema after it.
+ */
+export function useSchema(label: string): SchemaFixture {
+  const fixture = { schema: uniqueSchema(label) } as SchemaFixture;
+  beforeAll(async () => {
+    fixture.admin = await adminClient();
+    fixture.connection = await createPostgresTransport().connect({
+      url: POSTGRES_URL,
+      schema: fixture.schema,
+    });
+  });
+  afterAll(async () => {
+    await fixture.connection?.close();
+    if (fixture.admin) {
+      await dropSchema(fixture.admin, fixture.schema);
+      await fixture.admin.end();
+    }
+  });
+  return fixture;
 }
 
 export { type PrivatePostgres, startPrivatePostgres } from '@taskwire/test-brokers';
